@@ -1,0 +1,23 @@
+// @ts-check
+/**
+ * word-count: splits each record's value into lowercase words and counts them in the Redis hash
+ * `sluice:{<job name>}:out:counts`, exactly once (the counters move with the offsets, atomically).
+ */
+const { defineJob, redisCounterSink } = require('@sluice/common');
+
+module.exports = defineJob({
+  name: 'word-count',
+  source: { topics: ['lines'], startingOffsets: 'earliest' },
+  batch: { intervalMs: 1000, maxRatePerPartition: 50_000 },
+  process(records) {
+    const words = [];
+    for (const record of records) {
+      if (record.value === null) continue;
+      for (const word of record.value.toString('utf8').toLowerCase().split(/[^\p{L}\p{N}']+/u)) {
+        if (word !== '') words.push(word);
+      }
+    }
+    return words;
+  },
+  sink: redisCounterSink({ key: 'counts' }),
+});

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createDriver, type BatchEvent } from '@sluice/driver';
+import { Executor } from '@sluice/executor';
+import { prepare, type CommonFlags } from './options';
+
+/** One line per committed batch on stdout: what `sluice run` shows and what scripts parse. */
+export function formatBatch(event: BatchEvent): string {
+  const s = event.summary;
+  return (
+    `batch ${s.id}: ${s.records} records, ${event.tasks} tasks, scheduling delay ${s.schedulingDelayMs} ms, ` +
+    `processing time ${s.processingMs} ms${event.replayed ? ' (replayed)' : ''}`
+  );
+}
+
+/** Runs until a signal or the stop condition; SIGTERM/SIGINT let the batch in flight commit first. */
+export async function driverCommand(flags: CommonFlags): Promise<void> {
+  const { config, job, logger } = await prepare(flags, 'driver');
+  const driver = await createDriver(config, job, logger);
+  const stop = (): void => driver.stop();
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+  driver.on('batch', (event: BatchEvent) => process.stdout.write(`${formatBatch(event)}\n`));
+  try {
+    await driver.start();
+    await driver.run();
+  } finally {
+    await driver.close();
+  }
+}
+
+export async function executorCommand(flags: CommonFlags): Promise<void> {
+  const { config, job, logger } = await prepare(flags, 'executor');
+  const executor = await Executor.start(config, job, logger);
+  await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
+  await executor.close();
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** The flags `run` passes on to its driver and executors unchanged. */
+function sharedArgs(flags: CommonFlags): string[] {
+  const pairs: Array<[string, string | undefined]> = [
+    ['--job', flags.job],
+    ['--config', flags.config],
+    ['--name', flags.name],
+    ['--topics', flags.topics],
+    ['--starting-offsets', flags.startingOffsets],
+    ['--batch-interval-ms', flags.batchIntervalMs],
+    ['--max-rate-per-partition', flags.maxRatePerPartition],
+    ['--log-level', flags.logLevel],
+  ];
+  return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value]));
+}
+
+/**
+ * Local mode: a driver and N executor processes on loopback, as separate processes exactly as on
+ * Kubernetes. Exits with the driver's exit code once the driver is done.
+ */
+export async function runCommand(flags: CommonFlags & { executors: string }): Promise<number> {
+  const count = Number(flags.executors);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`--executors: expected a positive integer, got '${flags.executors}'`);
+  const port = flags.grpcPort ?? String(await freePort());
+  const self = [...process.execArgv, process.argv[1] as string];
+  const shared = sharedArgs(flags);
+  const driverArgs = [...shared, '--grpc-port', port];
+  if (flags.batches !== undefined) driverArgs.push('--batches', flags.batches);
+  if (flags.until !== undefined) driverArgs.push('--until', flags.until);
+
+  const children: ChildProcess[] = [];
+  const start = (role: string, args: string[]): ChildProcess => {
+    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(child);
+    process.stderr.write(`sluice run: started ${role} (pid ${child.pid})\n`);
+    return child;
+  };
+  const driver = start('driver', driverArgs);
+  for (let i = 1; i <= count; i++) {
+    const executorArgs = [...shared, '--driver', `127.0.0.1:${port}`, '--id', `executor-${i}`];
+    if (flags.slots !== undefined) executorArgs.push('--slots', flags.slots);
+    start('executor', executorArgs);
+  }
+  const forward = (signal: NodeJS.Signals): void => void driver.kill(signal);
+  process.on('SIGTERM', forward).on('SIGINT', forward);
+
+  const [code, signal] = (await once(driver, 'exit')) as [number | null, NodeJS.Signals | null];
+  for (const child of children) if (child !== driver && child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(children.filter((c) => c !== driver && c.exitCode === null && c.signalCode === null).map((c) => once(c, 'exit')));
+  process.off('SIGTERM', forward).off('SIGINT', forward);
+  return code ?? (signal ? 128 + 15 : 1);
+}

@@ -1,0 +1,91 @@
+import { Command, Option } from 'commander';
+import { ConfigError, createLogger, loadConfig, loadJob, type Job, type Logger, type SluiceConfig } from '@sluice/common';
+
+/** Flags shared by `driver`, `executor` and `run`, each mapped onto a configuration key. */
+export function addJobOptions(command: Command): Command {
+  return command
+    .requiredOption('--job <module>', 'job module: a path (file or package folder) or a package name')
+    .option('--config <file>', 'JSON configuration file (see README: configuration keys)')
+    .option('--name <name>', 'job name, scopes the Redis keys (job.name; default: the module\'s name)')
+    .option('--topics <list>', 'comma-separated topics (job.topics; default: the module\'s topics)')
+    .option('--starting-offsets <spec>', "'earliest', 'latest' or JSON {topic:{partition:offset}} (job.startingOffsets)")
+    .option('--batch-interval-ms <ms>', 'batch interval (job.batchIntervalMs)')
+    .option('--max-rate-per-partition <n>', 'records per second per partition, 0 = no cap (job.maxRatePerPartition)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (log.level)');
+}
+
+export function addDriverOptions(command: Command): Command {
+  return command
+    .option('--batches <k>', 'stop after K batches (driver.batches)')
+    .addOption(new Option('--until <when>', 'stop once everything present at start is committed (driver.until)').choices(['latest']))
+    .option('--grpc-port <port>', 'port of the Driver gRPC service (driver.grpcPort)');
+}
+
+export interface CommonFlags {
+  job: string;
+  config?: string;
+  name?: string;
+  topics?: string;
+  startingOffsets?: string;
+  batchIntervalMs?: string;
+  maxRatePerPartition?: string;
+  logLevel?: string;
+  batches?: string;
+  until?: string;
+  grpcPort?: string;
+  driver?: string;
+  slots?: string;
+  id?: string;
+}
+
+/** Numbers from flags are checked by the schema; here they only have to parse. */
+function number(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${flag}: expected a number, got '${raw}'`);
+  return n;
+}
+
+function startingOffsets(raw: string | undefined): unknown {
+  if (raw === undefined || raw === 'earliest' || raw === 'latest') return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new ConfigError(`--starting-offsets: expected 'earliest', 'latest' or JSON, got '${raw}'`);
+  }
+}
+
+export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor'): SluiceConfig {
+  const roleFlags =
+    role === 'driver'
+      ? { driver: { batches: number('batches', flags.batches), until: flags.until, grpcPort: number('grpc-port', flags.grpcPort) } }
+      : { executor: { driver: flags.driver, slots: number('slots', flags.slots), grpcPort: number('grpc-port', flags.grpcPort), id: flags.id } };
+  return loadConfig({
+    file: flags.config,
+    env: process.env,
+    flags: {
+      job: {
+        name: flags.name,
+        topics: flags.topics?.split(',').map((t) => t.trim()).filter(Boolean),
+        startingOffsets: startingOffsets(flags.startingOffsets),
+        batchIntervalMs: number('batch-interval-ms', flags.batchIntervalMs),
+        maxRatePerPartition: number('max-rate-per-partition', flags.maxRatePerPartition),
+      },
+      log: { level: flags.logLevel },
+      ...roleFlags,
+    },
+  });
+}
+
+export interface Prepared {
+  config: SluiceConfig;
+  job: Job;
+  logger: Logger;
+}
+
+export async function prepare(flags: CommonFlags, role: 'driver' | 'executor'): Promise<Prepared> {
+  const config = configFromFlags(flags, role);
+  const logger = createLogger(config.log.level, { role });
+  const job = await loadJob(flags.job);
+  return { config, job, logger };
+}

@@ -1,0 +1,2 @@
+export { CheckpointStore, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult } from './store';
+export { jobKeys, type JobKeys } from './keys';

@@ -1,0 +1,27 @@
+/**
+ * Redis key names of one job. Every key carries the hash tag `{<job>}` so all of a job's keys land
+ * in one slot and every multi-key Lua script is legal on Redis Cluster.
+ */
+export interface JobKeys {
+  offsets: string;
+  epoch: string;
+  leader: string;
+  planned: string;
+  committed: string;
+  batches: string;
+  /** A sink key inside the job's namespace. */
+  output(name: string): string;
+}
+
+export function jobKeys(job: string): JobKeys {
+  const prefix = `sluice:{${job}}:`;
+  return {
+    offsets: `${prefix}offsets`,
+    epoch: `${prefix}epoch`,
+    leader: `${prefix}leader`,
+    planned: `${prefix}batch:planned`,
+    committed: `${prefix}batch:committed`,
+    batches: `${prefix}batches`,
+    output: (name) => `${prefix}out:${name}`,
+  };
+}

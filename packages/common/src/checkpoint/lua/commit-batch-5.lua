@@ -1,0 +1,45 @@
+--[[
+  Marks the planned batch committed once every one of its ranges has been committed by its task:
+  checks that each partition's stored offset equals the range's until, then records the batch id,
+  appends the batch summary to the capped history and clears the plan.
+
+  Input:
+    KEYS[1]    epoch               (fencing counter)
+    KEYS[2]    batch:planned       (hash: id, epoch, plan)
+    KEYS[3]    offsets             (hash: topic:partition -> next offset)
+    KEYS[4]    batch:committed     (id of the last committed batch)
+    KEYS[5]    batches             (stream: one entry per committed batch)
+    ARGV[1]    caller's epoch
+    ARGV[2]    batch id
+    ARGV[3]    history length to keep (approximate MAXLEN)
+    ARGV[4]    batch summary (JSON)
+    ARGV[5..]  pairs: offsets field, until offset
+  Output:
+    {'ok'}
+    {'fenced', currentEpoch}
+    {'not-planned', plannedId}     the planned batch is another one (or none)
+    {'incomplete', field, stored}  a range was not committed to its until
+]]
+local rcall = redis.call
+
+local current = rcall('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return {'fenced', current}
+end
+
+local planned = rcall('HGET', KEYS[2], 'id')
+if planned ~= ARGV[2] then
+  return {'not-planned', planned}
+end
+
+for i = 5, #ARGV, 2 do
+  local stored = rcall('HGET', KEYS[3], ARGV[i])
+  if stored ~= ARGV[i + 1] then
+    return {'incomplete', ARGV[i], stored}
+  end
+end
+
+rcall('SET', KEYS[4], ARGV[2])
+rcall('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[2], 'summary', ARGV[4])
+rcall('DEL', KEYS[2])
+return {'ok'}

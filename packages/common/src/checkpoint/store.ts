@@ -1,0 +1,217 @@
+import Redis from 'ioredis';
+import { CheckpointConflictError, FencedError, RedisUnavailableError } from '../errors';
+import type { RedisWrite } from '../job/types';
+import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
+import { jobKeys, type JobKeys } from './keys';
+import { registerScripts, type ScriptedRedis } from './scripts';
+
+/** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
+export interface BatchPlan {
+  id: number;
+  epoch: string;
+  /** Wall-clock time the batch was due (ms since the epoch), as Spark's batch time. */
+  time: number;
+  ranges: OffsetRange[];
+}
+
+/** What the history keeps per committed batch (the `batches` stream). */
+export interface BatchSummary {
+  id: number;
+  epoch: string;
+  time: number;
+  records: number;
+  bytes: number;
+  schedulingDelayMs: number;
+  processingMs: number;
+  totalDelayMs: number;
+  /** Non-empty ranges only, with the executor and attempt that committed each. */
+  ranges: Array<{
+    topic: string;
+    partition: number;
+    from: string;
+    until: string;
+    records: number;
+    executor: string;
+    attempt: number;
+    durationMs: number;
+  }>;
+}
+
+export type ChunkCommitResult = { status: 'committed' } | { status: 'skipped'; storedOffset: bigint | null };
+
+interface SerializedPlan {
+  id: number;
+  epoch: string;
+  time: number;
+  ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
+}
+
+/**
+ * The Redis side of exactly-once: offsets (the source of truth), the fencing epoch, the planned
+ * batch and the history of committed ones. Every state change that must be atomic is one Lua script.
+ */
+export class CheckpointStore {
+  readonly keys: JobKeys;
+
+  private constructor(
+    private readonly redis: ScriptedRedis,
+    readonly job: string
+  ) {
+    this.keys = jobKeys(job);
+  }
+
+  /** Connects and checks Redis answers; fails fast with a clear error instead of retrying forever. */
+  static async connect(url: string, job: string, options: { connectTimeoutMs?: number } = {}): Promise<CheckpointStore> {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 3000,
+      // Commands fail fast while disconnected rather than queueing without bound.
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      retryStrategy: (times) => Math.min(times * 100, 1000),
+    });
+    redis.on('error', () => {
+      /* surfaced through the failing command; ioredis would otherwise print to stderr */
+    });
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (e) {
+      redis.disconnect();
+      throw new RedisUnavailableError(`cannot reach Redis at ${redactUrl(url)}: ${(e as Error).message}`, e);
+    }
+    return new CheckpointStore(registerScripts(redis), job);
+  }
+
+  /** Raw client, for sink reads in tests and tools. */
+  get client(): Redis {
+    return this.redis;
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Takes a new, higher epoch: every plan and commit of an older epoch is refused from now on. */
+  async takeEpoch(): Promise<string> {
+    return String(await this.redis.incr(this.keys.epoch));
+  }
+
+  async currentEpoch(): Promise<string | null> {
+    return this.redis.get(this.keys.epoch);
+  }
+
+  async readOffsets(): Promise<Map<string, bigint>> {
+    const all = await this.redis.hgetall(this.keys.offsets);
+    return new Map(Object.entries(all).map(([field, value]) => [field, BigInt(value)]));
+  }
+
+  async readOffset(tp: TopicPartition): Promise<bigint | null> {
+    const value = await this.redis.hget(this.keys.offsets, partitionKey(tp));
+    return value === null ? null : BigInt(value);
+  }
+
+  async lastCommittedBatchId(): Promise<number> {
+    return Number((await this.redis.get(this.keys.committed)) ?? 0);
+  }
+
+  async readPlan(): Promise<BatchPlan | null> {
+    const json = await this.redis.hget(this.keys.planned, 'plan');
+    if (json === null) return null;
+    const plan = JSON.parse(json) as SerializedPlan;
+    return {
+      ...plan,
+      ranges: plan.ranges.map((r) => ({ topic: r.topic, partition: r.partition, fromOffset: BigInt(r.from), untilOffset: BigInt(r.until) })),
+    };
+  }
+
+  /**
+   * Persists the plan before dispatch, and the `from` of partitions seen for the first time.
+   * @throws FencedError when `plan.epoch` is no longer current.
+   */
+  async writePlan(plan: BatchPlan): Promise<void> {
+    const serialized: SerializedPlan = {
+      ...plan,
+      ranges: plan.ranges.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
+    };
+    const initial = plan.ranges.flatMap((r) => [partitionKey(r), String(r.fromOffset)]);
+    const reply = await this.redis.writePlan(this.keys.epoch, this.keys.planned, this.keys.offsets, plan.epoch, String(plan.id), JSON.stringify(serialized), ...initial);
+    if (reply[0] === 'fenced') throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
+  }
+
+  /**
+   * Applies `writes` and advances `tp` from `from` to `until` atomically, if the epoch is current
+   * and the stored offset is `from`. Otherwise nothing changes and the stored offset is returned.
+   */
+  async commitChunk(epoch: string, tp: TopicPartition, from: bigint, until: bigint, writes: RedisWrite[]): Promise<ChunkCommitResult> {
+    const keys = [this.keys.offsets, this.keys.epoch];
+    const keyIndex = new Map<string, number>();
+    const args: string[] = [];
+    for (const w of writes) {
+      const key = this.keys.output(w.key);
+      let index = keyIndex.get(key);
+      if (index === undefined) {
+        keys.push(key);
+        index = keys.length; // Lua's KEYS is 1-based
+        keyIndex.set(key, index);
+      }
+      args.push(w.op, String(index), ...writeArgs(w));
+    }
+    const reply = await this.redis.commitChunk(keys.length, ...keys, partitionKey(tp), String(from), String(until), epoch, ...args);
+    if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
+    if (reply[0] === 'committed') return { status: 'committed' };
+    const stored = reply[1];
+    return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
+  }
+
+  /**
+   * Marks the batch committed after checking every range reached its `until`, and appends its
+   * summary to the capped history.
+   */
+  async commitBatch(plan: BatchPlan, summary: BatchSummary, historySize: number): Promise<void> {
+    const expected = plan.ranges.flatMap((r) => [partitionKey(r), String(r.untilOffset)]);
+    const k = this.keys;
+    const reply = await this.redis.commitBatch(k.epoch, k.planned, k.offsets, k.committed, k.batches, plan.epoch, String(plan.id), historySize, JSON.stringify(summary), ...expected);
+    switch (reply[0]) {
+      case 'ok':
+        return;
+      case 'fenced':
+        throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
+      case 'not-planned':
+        throw new CheckpointConflictError(`batch ${plan.id} is not the planned batch (planned: ${reply[1] ?? 'none'})`, { batchId: plan.id });
+      default:
+        throw new CheckpointConflictError(`batch ${plan.id} cannot commit: ${reply[1]} is at ${reply[2] ?? 'no offset'}, not at the end of its range`, {
+          batchId: plan.id,
+          partition: reply[1],
+        });
+    }
+  }
+
+  /** Most recent committed batches first. */
+  async history(count = 100): Promise<BatchSummary[]> {
+    const entries = await this.redis.xrevrange(this.keys.batches, '+', '-', 'COUNT', count);
+    return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('summary') + 1] ?? '{}') as BatchSummary);
+  }
+}
+
+function writeArgs(w: RedisWrite): [string, string] {
+  switch (w.op) {
+    case 'hincrby':
+      return [w.field, String(w.by)];
+    case 'incrby':
+      return [String(w.by), ''];
+    case 'hset':
+      return [w.field, w.value];
+    case 'set':
+      return [w.value, ''];
+    case 'sadd':
+      return [w.member, ''];
+    case 'rpush':
+      return [w.value, ''];
+  }
+}
+
+/** Hides the password of a Redis URL in messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//[redacted]@');
+}

@@ -1,0 +1,138 @@
+/**
+ * The one error hierarchy of sluice. Every error a user or operator can see carries a stable
+ * `code` (greppable in logs and docs), a `retriable` flag that tells the scheduler whether trying
+ * again can help, and structured fields naming what failed (topic, partition, key, ...).
+ */
+
+export const errorCodes = [
+  'SLUICE_CONFIG_INVALID',
+  'SLUICE_JOB_INVALID',
+  'SLUICE_TOPIC_NOT_FOUND',
+  'SLUICE_DATA_LOSS',
+  'SLUICE_RANGE_NOT_VISIBLE',
+  'SLUICE_KAFKA_UNAVAILABLE',
+  'SLUICE_REDIS_UNAVAILABLE',
+  'SLUICE_CHECKPOINT_CONFLICT',
+  'SLUICE_FENCED',
+  'SLUICE_TASK_FAILED',
+  'SLUICE_EXECUTOR_LOST',
+  'SLUICE_NO_EXECUTORS',
+  'SLUICE_RPC',
+  'SLUICE_PROCESS_FAILED',
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+const brand = Symbol.for('sluice.error');
+
+export interface SluiceErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  /** Structured context, e.g. `{ topic, partition, key }`; logged and sent over gRPC. */
+  details?: Record<string, unknown>;
+}
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown>;
+  readonly [brand] = true;
+
+  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
+    super(`[${code}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details ?? {};
+  }
+}
+
+/** Brand check: works across jest realms and duplicate copies of this package, unlike `instanceof`. */
+export function isSluiceError(e: unknown): e is SluiceError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[brand] === true;
+}
+
+/** A configuration key is unknown, missing or invalid. The message names the key. */
+export class ConfigError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('SLUICE_CONFIG_INVALID', message, { details });
+  }
+}
+
+/** The job module cannot be loaded or does not export a valid job. */
+export class JobError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super('SLUICE_JOB_INVALID', message, { cause });
+  }
+}
+
+/** A subscribed topic does not exist in the cluster. */
+export class TopicNotFoundError extends SluiceError {
+  constructor(readonly topics: string[]) {
+    super('SLUICE_TOPIC_NOT_FOUND', `topic(s) not found in Kafka: ${topics.join(', ')}`, { details: { topics } });
+  }
+}
+
+/** Offsets that the checkpoint says are next were deleted by retention (or never existed). */
+export class DataLossError extends SluiceError {
+  constructor(topic: string, partition: number, requestedOffset: bigint, detail: string) {
+    super('SLUICE_DATA_LOSS', `data loss on ${topic}-${partition} at offset ${requestedOffset}: ${detail}`, {
+      details: { topic, partition, requestedOffset: requestedOffset.toString() },
+    });
+  }
+}
+
+/** The broker does not (yet) expose offsets up to `until` under the reader's isolation level. */
+export class RangeNotVisibleError extends SluiceError {
+  constructor(topic: string, partition: number, until: bigint, visibleEnd: bigint) {
+    super(
+      'SLUICE_RANGE_NOT_VISIBLE',
+      `${topic}-${partition}: range ends at ${until} but the broker shows data only up to ${visibleEnd} ` +
+        '(driver and executor isolation levels differ, or the log was truncated)',
+      { retriable: true, details: { topic, partition, until: until.toString(), visibleEnd: visibleEnd.toString() } }
+    );
+  }
+}
+
+/** Kafka could not be reached or kept failing after bounded retries. */
+export class KafkaUnavailableError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super('SLUICE_KAFKA_UNAVAILABLE', message, { retriable: true, cause });
+  }
+}
+
+/** Redis could not be reached. */
+export class RedisUnavailableError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super('SLUICE_REDIS_UNAVAILABLE', message, { retriable: true, cause });
+  }
+}
+
+/** The stored offset is neither the start of the range nor inside it: the plan and the checkpoint disagree. */
+export class CheckpointConflictError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('SLUICE_CHECKPOINT_CONFLICT', message, { details });
+  }
+}
+
+/** The caller's driver epoch is no longer current: another driver has taken over. */
+export class FencedError extends SluiceError {
+  constructor(callerEpoch: bigint | number, currentEpoch: string | null) {
+    super('SLUICE_FENCED', `epoch ${callerEpoch} is fenced (current epoch ${currentEpoch ?? 'none'})`, {
+      details: { callerEpoch: callerEpoch.toString(), currentEpoch },
+    });
+  }
+}
+
+/** A task exhausted its attempts; the batch stays planned so a restart replays it. */
+export class TaskFailedError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
+    super('SLUICE_TASK_FAILED', message, { details, cause });
+  }
+}
+
+/** The job's own `process` code threw. Carries the coordinates of the chunk being processed. */
+export class ProcessFailedError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
+    super('SLUICE_PROCESS_FAILED', message, { retriable: true, details, cause });
+  }
+}

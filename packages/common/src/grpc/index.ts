@@ -1,0 +1,2 @@
+export * from './proto';
+export { toServiceError, fromServiceError, isPeerUnreachable } from './status';

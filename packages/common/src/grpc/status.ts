@@ -1,0 +1,51 @@
+import * as grpc from '@grpc/grpc-js';
+import { errorCodes, isSluiceError, SluiceError, type ErrorCode } from '../errors';
+
+/**
+ * The one place where errors cross the wire. A SluiceError travels as a gRPC status whose code
+ * says what kind of failure it is and whose metadata carries sluice's own code and retriable flag.
+ */
+
+const statusByCode: Partial<Record<ErrorCode, grpc.status>> = {
+  SLUICE_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
+  SLUICE_JOB_INVALID: grpc.status.FAILED_PRECONDITION,
+  SLUICE_FENCED: grpc.status.FAILED_PRECONDITION,
+  SLUICE_CHECKPOINT_CONFLICT: grpc.status.ABORTED,
+  SLUICE_DATA_LOSS: grpc.status.OUT_OF_RANGE,
+  SLUICE_TOPIC_NOT_FOUND: grpc.status.NOT_FOUND,
+  SLUICE_KAFKA_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  SLUICE_REDIS_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  SLUICE_RANGE_NOT_VISIBLE: grpc.status.UNAVAILABLE,
+};
+
+export function toServiceError(e: unknown): Partial<grpc.ServiceError> {
+  const metadata = new grpc.Metadata();
+  if (isSluiceError(e)) {
+    metadata.set('sluice-code', e.code);
+    metadata.set('sluice-retriable', String(e.retriable));
+    return { code: statusByCode[e.code] ?? grpc.status.INTERNAL, details: e.message, metadata };
+  }
+  metadata.set('sluice-retriable', 'true');
+  return { code: grpc.status.INTERNAL, details: e instanceof Error ? e.message : String(e), metadata };
+}
+
+/** Turns a failed call into a SluiceError; transport failures become `SLUICE_RPC` (retriable). */
+export function fromServiceError(e: grpc.ServiceError, what: string): SluiceError {
+  const code = e.metadata?.get('sluice-code')[0];
+  const retriable = e.metadata?.get('sluice-retriable')[0];
+  if (typeof code === 'string' && (errorCodes as readonly string[]).includes(code)) {
+    const message = e.details.replace(/^\[[A-Z_]+\] /, '');
+    return new SluiceError(code as ErrorCode, message, { retriable: retriable === 'true', cause: e });
+  }
+  return new SluiceError('SLUICE_RPC', `${what}: ${grpc.status[e.code] ?? e.code} ${e.details}`, {
+    retriable: e.code !== grpc.status.INVALID_ARGUMENT && e.code !== grpc.status.UNIMPLEMENTED,
+    cause: e,
+    details: { grpcStatus: e.code },
+  });
+}
+
+/** True when the peer could not be reached or went away: its executor is to be treated as lost. */
+export function isPeerUnreachable(e: SluiceError): boolean {
+  const status = (e.details as { grpcStatus?: number }).grpcStatus;
+  return e.code === 'SLUICE_RPC' && status === grpc.status.UNAVAILABLE;
+}

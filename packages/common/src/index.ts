@@ -1,0 +1,56 @@
+/**
+ * @module @sluice/common
+ *
+ * What driver and executors share: the job API (`defineJob` and the built-in sinks), configuration,
+ * the error hierarchy, the Kafka access layer, the Redis checkpoint store and the gRPC contract.
+ *
+ * @example
+ * ```ts
+ * import { defineJob, redisCounterSink } from '@sluice/common';
+ * export default defineJob({
+ *   name: 'word-count',
+ *   source: { topics: ['lines'], startingOffsets: 'earliest' },
+ *   process: (records) => records.flatMap((r) => String(r.value).split(/\s+/).filter(Boolean)),
+ *   sink: redisCounterSink({ key: 'counts' }),
+ * });
+ * ```
+ */
+
+// Job API
+export { defineJob, isJob } from './job/define-job';
+export { loadJob } from './job/load-job';
+export type {
+  BatchSettings,
+  ChunkCommitter,
+  CommitOutcome,
+  DeliveryGuarantee,
+  Job,
+  JobDefinition,
+  ProcessContext,
+  ProcessResult,
+  RedisWrite,
+  Sink,
+  SourceSettings,
+} from './job/types';
+export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
+
+// Configuration, errors, logging
+export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets } from './config';
+export * from './errors';
+export { createLogger, type Logger, type LogLevel } from './logging';
+
+// Checkpoint store (Redis + Lua)
+export { CheckpointStore, jobKeys, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult, type JobKeys } from './checkpoint';
+
+// gRPC contract
+export * from './grpc';
+
+// Kafka access layer
+export * from './kafka/types';
+export {
+  createKafkajsOffsetOracle,
+  createKafkajsRangeReader,
+  createKafkajsGroupOffsetPublisher,
+  kafkajsLogCreator,
+  type KafkajsRangeReaderOptions,
+} from './kafka/kafkajs';

@@ -1,0 +1,80 @@
+import type { Logger } from '../logging';
+import type { SourceRecord } from '../kafka/types';
+import type { StartingOffsets } from '../config/schema';
+
+/** Where the records of one `process` call come from. Also the coordinates idempotent sinks key on. */
+export interface ProcessContext {
+  job: string;
+  batchId: number;
+  topic: string;
+  partition: number;
+  /** The chunk being processed: `[fromOffset, untilOffset)`, a part (or all) of the task's range. */
+  fromOffset: bigint;
+  untilOffset: bigint;
+  /** 0 for the first attempt of the task, 1 for the first retry, ... */
+  attempt: number;
+  logger: Logger;
+}
+
+/** A write that a Redis sink applies in the same Lua script that advances the offset. */
+export type RedisWrite =
+  | { op: 'hincrby'; key: string; field: string; by: number }
+  | { op: 'incrby'; key: string; by: number }
+  | { op: 'hset'; key: string; field: string; value: string }
+  | { op: 'set'; key: string; value: string }
+  | { op: 'sadd'; key: string; member: string }
+  | { op: 'rpush'; key: string; value: string };
+
+/**
+ * How a sink reaches the checkpoint: the executor hands each sink a committer for one chunk.
+ * `commit(writes)` applies the Redis writes and advances the offset in one atomic step.
+ */
+export interface ChunkCommitter {
+  readonly context: ProcessContext;
+  commit(writes: RedisWrite[]): Promise<CommitOutcome>;
+}
+
+export type CommitOutcome =
+  /** Writes applied and offset advanced. */
+  | { status: 'committed' }
+  /** The offset was not at the chunk's start: another attempt committed it; nothing was applied. */
+  | { status: 'skipped'; storedOffset: bigint | null };
+
+export type DeliveryGuarantee = 'exactly-once' | 'at-least-once';
+
+export interface Sink<Out> {
+  readonly kind: string;
+  /** What the sink promises: exactly-once only when output is atomic with the offset advance. */
+  readonly guarantee: DeliveryGuarantee;
+  commit(outputs: Out[], committer: ChunkCommitter): Promise<CommitOutcome>;
+}
+
+export interface SourceSettings {
+  topics: string[];
+  /** For partitions without a checkpoint. Default `latest`, as Spark and Kafka's `auto.offset.reset`. */
+  startingOffsets?: StartingOffsets;
+}
+
+export interface BatchSettings {
+  /** Default 1000 ms. */
+  intervalMs?: number;
+  /** Records per second per partition; 0 = no cap (default). */
+  maxRatePerPartition?: number;
+}
+
+export type ProcessResult<Out> = Iterable<Out> | void | Promise<Iterable<Out> | void>;
+
+export interface JobDefinition<Out> {
+  /** Scopes the job's Redis keys: `sluice:{<name>}:...`. */
+  name: string;
+  source: SourceSettings;
+  batch?: BatchSettings;
+  /** Runs on an executor for each chunk of a task's range; returns the outputs the sink commits. */
+  process(records: SourceRecord[], context: ProcessContext): ProcessResult<Out>;
+  sink: Sink<Out>;
+}
+
+/** A validated job, as returned by `defineJob` and found by the loader. */
+export interface Job<Out = unknown> extends JobDefinition<Out> {
+  readonly __sluiceJob: true;
+}

@@ -1,0 +1,91 @@
+/**
+ * The client-neutral Kafka access layer. The driver needs an {@link OffsetOracle}, executors a
+ * {@link RangeReader}, monitoring a {@link GroupOffsetPublisher}. No client type leaks through
+ * these interfaces, so kafkajs can be swapped for another client behind them.
+ */
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** `[fromOffset, untilOffset)` of one partition. */
+export interface OffsetRange extends TopicPartition {
+  fromOffset: bigint;
+  untilOffset: bigint;
+}
+
+export type Isolation = 'read_committed' | 'read_uncommitted';
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** One Kafka record as jobs see it. Offsets and timestamps are bigint; key and value may be null (tombstones). */
+export interface SourceRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** Milliseconds since the epoch (CreateTime or LogAppendTime, as the topic says). */
+  timestamp: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+/** `topic:partition`, the field name used in Redis and in maps keyed by partition. */
+export function partitionKey(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}
+
+export interface OffsetOracle {
+  /** Partitions of the given topics. Throws `TopicNotFoundError` naming every missing topic. */
+  listPartitions(topics: string[]): Promise<TopicPartition[]>;
+  /** Next offset to be written (the LSO under read_committed, else the high watermark), keyed by {@link partitionKey}. */
+  latestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
+  /** Log start offsets, keyed by {@link partitionKey}. */
+  earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
+  close(): Promise<void>;
+}
+
+export interface ReadOptions {
+  /** Stop early (task cancelled or timed out). */
+  signal?: AbortSignal;
+  /** A retry after a failure: drop cached connections for this partition and start fresh. */
+  freshConnection?: boolean;
+}
+
+export interface RangeReader {
+  /**
+   * Yields exactly the records with `fromOffset <= offset < untilOffset` that are visible under the
+   * reader's isolation level, in offset order, in chunks as fetched. Gap-tolerant: compaction holes,
+   * transaction markers and aborted records are skipped. `from == until` yields nothing and fetches nothing.
+   * @throws DataLossError when `from` is no longer in the log; RangeNotVisibleError when `until` is beyond
+   *   what the broker exposes.
+   */
+  read(range: OffsetRange, options?: ReadOptions): AsyncIterable<SourceRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface GroupOffsetPublisher {
+  /** Commits `offsets` (next offset to read, keyed by {@link partitionKey}) to a group that nobody joins. */
+  commit(groupId: string, offsets: Map<string, bigint>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Connection and fetch settings shared by every Kafka client of a process (validated in `config`). */
+export interface KafkaClientConfig {
+  brokers: string[];
+  clientId: string;
+  isolation: Isolation;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Upper bound of one fetch response; with `partitionMaxBytes` it bounds an executor's memory per task. */
+  fetchMaxBytes: number;
+  partitionMaxBytes: number;
+  /** How long the broker may hold a fetch open waiting for data. */
+  fetchMaxWaitMs: number;
+  /** Bounded retries (with backoff) for leader changes and dropped connections. */
+  retries: number;
+}

@@ -1,0 +1,19 @@
+import { CheckpointStore, createKafkajsOffsetOracle, type Job, type Logger, type SluiceConfig } from '@sluice/common';
+import { Driver, resolveJobSettings } from './driver';
+
+/**
+ * Builds a driver after checking, in order, everything that can be wrong at start-up: Kafka
+ * reachable, every topic present, Redis reachable. Nothing is written to Redis before all pass.
+ */
+export async function createDriver(config: SluiceConfig, job: Job, logger: Logger): Promise<Driver> {
+  const settings = resolveJobSettings(job, config);
+  const oracle = await createKafkajsOffsetOracle(config.kafka, logger);
+  try {
+    await oracle.listPartitions(settings.topics);
+    const store = await CheckpointStore.connect(config.redis.url, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    return new Driver(settings, config, { oracle, store, logger });
+  } catch (e) {
+    await oracle.close();
+    throw e;
+  }
+}

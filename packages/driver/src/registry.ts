@@ -1,0 +1,120 @@
+import { EventEmitter, once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { channelOptions, loadServices, SluiceError, type Logger } from '@sluice/common';
+
+/** A registered executor as the driver sees it. */
+export interface ExecutorHandle {
+  readonly id: string;
+  readonly address: string;
+  readonly slots: number;
+  readonly client: grpc.Client;
+  lastHeartbeat: number;
+  running: number;
+  /** Resolves when a task slot is free; the caller must call {@link release}. */
+  acquire(): Promise<void>;
+  release(): void;
+}
+
+/**
+ * Executors known to the driver. An executor is alive from its registration until it deregisters,
+ * misses heartbeats for `heartbeatTimeoutMs`, or a call to it finds it unreachable.
+ */
+export class ExecutorRegistry extends EventEmitter {
+  private readonly executors = new Map<string, ExecutorHandle>();
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(
+    private readonly heartbeatTimeoutMs: number,
+    private readonly logger: Logger
+  ) {
+    super();
+    this.reaper = setInterval(() => this.removeSilent(), Math.max(100, Math.floor(heartbeatTimeoutMs / 4)));
+    this.reaper.unref();
+  }
+
+  register(id: string, address: string, slots: number): void {
+    const existing = this.executors.get(id);
+    if (existing && existing.address === address) {
+      existing.lastHeartbeat = Date.now();
+      return;
+    }
+    if (existing) this.remove(id, 're-registered with a new address');
+    const client = new (loadServices().Executor)(address, grpc.credentials.createInsecure(), channelOptions);
+    this.executors.set(id, createHandle(id, address, slots, client));
+    this.logger.info({ executor: id, address, slots }, 'executor registered');
+    this.emit('change');
+  }
+
+  /** @returns false when the executor is unknown (it must register again). */
+  heartbeat(id: string): boolean {
+    const handle = this.executors.get(id);
+    if (!handle) return false;
+    handle.lastHeartbeat = Date.now();
+    return true;
+  }
+
+  remove(id: string, reason: string): void {
+    const handle = this.executors.get(id);
+    if (!handle) return;
+    this.executors.delete(id);
+    handle.client.close();
+    this.logger.warn({ executor: id, reason }, 'executor removed');
+    this.emit('change');
+  }
+
+  get(id: string): ExecutorHandle | undefined {
+    return this.executors.get(id);
+  }
+
+  alive(): ExecutorHandle[] {
+    return [...this.executors.values()];
+  }
+
+  /** Waits until at least one executor is registered. */
+  async waitForExecutor(timeoutMs: number): Promise<void> {
+    if (this.executors.size > 0) return;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      while (this.executors.size === 0) await once(this, 'change', { signal: timeout });
+    } catch {
+      throw new SluiceError('SLUICE_NO_EXECUTORS', `no executor registered within ${timeoutMs} ms`, { retriable: true });
+    }
+  }
+
+  close(): void {
+    clearInterval(this.reaper);
+    for (const handle of this.executors.values()) handle.client.close();
+    this.executors.clear();
+  }
+
+  private removeSilent(): void {
+    const deadline = Date.now() - this.heartbeatTimeoutMs;
+    for (const handle of this.alive()) {
+      if (handle.lastHeartbeat < deadline) this.remove(handle.id, `no heartbeat for ${this.heartbeatTimeoutMs} ms`);
+    }
+  }
+}
+
+function createHandle(id: string, address: string, slots: number, client: grpc.Client): ExecutorHandle {
+  const waiting: Array<() => void> = [];
+  const handle: ExecutorHandle = {
+    id,
+    address,
+    slots,
+    client,
+    lastHeartbeat: Date.now(),
+    running: 0,
+    acquire: () => {
+      if (handle.running < slots) {
+        handle.running++;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiting.push(() => { handle.running++; resolve(); }));
+    },
+    release: () => {
+      handle.running--;
+      waiting.shift()?.();
+    },
+  };
+  return handle;
+}

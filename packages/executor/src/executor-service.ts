@@ -1,0 +1,113 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import {
+  channelOptions,
+  loadServices,
+  SluiceError,
+  toServiceError,
+  type Logger,
+  type WireTaskRequest,
+  type WireTaskResult,
+} from '@sluice/common';
+import type { Task, TaskRunner } from './task-runner';
+
+export interface ExecutorServiceOptions {
+  executorId: string;
+  job: string;
+  host: string;
+  port: number;
+  slots: number;
+}
+
+/**
+ * The gRPC Executor service (RunTask, CancelTask) and the standard gRPC health service. Tasks beyond
+ * `slots` are refused with RESOURCE_EXHAUSTED: the driver respects slots, so this only guards
+ * against a confused or hostile peer.
+ */
+export class ExecutorService {
+  readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly server = new grpc.Server(channelOptions);
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(
+    private readonly runner: TaskRunner,
+    private readonly options: ExecutorServiceOptions,
+    private readonly logger: Logger
+  ) {
+    this.server.addService(loadServices().Executor.service, {
+      RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
+        this.runTask(call.request).then(
+          (result) => callback(null, result),
+          (e: unknown) => callback(toServiceError(e))
+        );
+      },
+      CancelTask: (call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>, callback: grpc.sendUnaryData<{ cancelled: boolean }>) => {
+        const controller = this.running.get(call.request.task_id);
+        controller?.abort();
+        callback(null, { cancelled: controller !== undefined });
+      },
+    });
+    this.health.addToServer(this.server);
+  }
+
+  get runningTasks(): number {
+    return this.running.size;
+  }
+
+  /** Binds and returns the port (the configured one, or the one the OS chose for port 0). */
+  async listen(): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port)))
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const controller of this.running.values()) controller.abort();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  private async runTask(request: WireTaskRequest): Promise<WireTaskResult> {
+    const task = this.validate(request);
+    if (this.running.size >= this.options.slots) {
+      throw new SluiceError('SLUICE_RPC', `executor ${this.options.executorId} is running ${this.running.size} tasks, its limit`, { retriable: true });
+    }
+    const controller = new AbortController();
+    this.running.set(task.taskId, controller);
+    try {
+      const report = await this.runner.run(task, controller.signal);
+      this.logger.debug({ task: task.taskId, status: report.status, records: report.records }, 'task finished');
+      return {
+        status: report.status,
+        executor_id: this.options.executorId,
+        records: String(report.records),
+        bytes: String(report.bytes),
+        fetch_ms: report.fetchMs,
+        process_ms: report.processMs,
+        commit_ms: report.commitMs,
+        total_ms: report.totalMs,
+        chunks: report.chunks,
+      };
+    } catch (e) {
+      this.logger.warn({ task: task.taskId, err: (e as Error).message }, 'task failed');
+      throw e;
+    } finally {
+      this.running.delete(task.taskId);
+    }
+  }
+
+  private validate(request: WireTaskRequest): Task {
+    const invalid = (why: string): SluiceError => new SluiceError('SLUICE_CONFIG_INVALID', `task ${request.task_id}: ${why}`);
+    if (request.job !== this.options.job) throw invalid(`job '${request.job}' is not this executor's job '${this.options.job}'`);
+    if (!request.range) throw invalid('no range');
+    const from = BigInt(request.range.from_offset);
+    const until = BigInt(request.range.until_offset);
+    if (from < 0n || from > until) throw invalid(`invalid range [${from}, ${until})`);
+    return {
+      taskId: request.task_id,
+      batchId: Number(request.batch_id),
+      epoch: request.epoch,
+      attempt: request.attempt,
+      range: { topic: request.range.topic, partition: request.range.partition, fromOffset: from, untilOffset: until },
+    };
+  }
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  CheckpointStore,
+  createKafkajsRangeReader,
+  type Job,
+  type Logger,
+  type RangeReader,
+  type SluiceConfig,
+} from '@sluice/common';
+import { DriverRegistration } from './registration';
+import { ExecutorService } from './executor-service';
+import { TaskRunner } from './task-runner';
+
+/**
+ * One executor process: a pool of Kafka range readers (one per task slot), the Redis checkpoint
+ * store its sinks commit through, the gRPC Executor service, and its registration with the driver.
+ */
+export class Executor {
+  private constructor(
+    readonly id: string,
+    readonly port: number,
+    private readonly service: ExecutorService,
+    private readonly registration: DriverRegistration,
+    private readonly reader: RangeReader,
+    private readonly store: CheckpointStore,
+    private readonly logger: Logger
+  ) {}
+
+  static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
+    const jobName = config.job.name ?? job.name;
+    const id = config.executor.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const log = logger.child({ component: 'executor', job: jobName, executor: id });
+    // Redis first: without it no task can commit, so fail at start-up with a clear error.
+    const store = await CheckpointStore.connect(config.redis.url, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log);
+    const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log);
+    const service = new ExecutorService(runner, { executorId: id, job: jobName, host: config.executor.host, port: config.executor.grpcPort, slots: config.executor.slots }, log);
+    const port = await service.listen();
+    const registration = new DriverRegistration(
+      {
+        driverAddress: config.executor.driver,
+        executorId: id,
+        address: `${config.executor.host}:${port}`,
+        slots: config.executor.slots,
+        job: jobName,
+        heartbeatIntervalMs: config.executor.heartbeatIntervalMs,
+        runningTasks: () => service.runningTasks,
+      },
+      log
+    );
+    registration.start();
+    service.health.setStatus('', 'SERVING');
+    log.info({ port, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
+    return new Executor(id, port, service, registration, reader, store, log);
+  }
+
+  /** Deregisters, stops taking tasks, and closes connections. */
+  async close(): Promise<void> {
+    this.service.health.setStatus('', 'NOT_SERVING');
+    await this.registration.stop();
+    await this.service.close();
+    await this.reader.close();
+    await this.store.close();
+    this.logger.info('executor stopped');
+  }
+}

@@ -1,0 +1,152 @@
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  CheckpointConflictError,
+  ProcessFailedError,
+  SluiceError,
+  type CheckpointStore,
+  type ChunkCommitter,
+  type CommitOutcome,
+  type Job,
+  type Logger,
+  type OffsetRange,
+  type ProcessContext,
+  type RangeReader,
+  type RedisWrite,
+  type SourceRecord,
+} from '@sluice/common';
+
+export interface Task {
+  taskId: string;
+  batchId: number;
+  epoch: string;
+  attempt: number;
+  range: OffsetRange;
+}
+
+export interface TaskReport {
+  status: 'COMMITTED' | 'ALREADY_COMMITTED';
+  records: number;
+  bytes: number;
+  fetchMs: number;
+  processMs: number;
+  commitMs: number;
+  totalMs: number;
+  chunks: number;
+}
+
+/**
+ * Runs one task: reads `[from, until)`, calls the job's `process` chunk by chunk and commits each
+ * chunk through the sink, atomically with the offset advance. Memory is bounded by the chunk size
+ * and fetch sizes, not by the range length.
+ *
+ * Resuming: a retry starts where the checkpoint stands. If an earlier attempt committed part of the
+ * range, the rest is read; if it committed all of it, nothing is read and the task reports
+ * ALREADY_COMMITTED.
+ */
+export class TaskRunner {
+  constructor(
+    private readonly job: Job,
+    private readonly jobName: string,
+    private readonly reader: RangeReader,
+    private readonly store: CheckpointStore,
+    private readonly maxChunkRecords: number,
+    private readonly logger: Logger
+  ) {}
+
+  async run(task: Task, signal: AbortSignal): Promise<TaskReport> {
+    const started = performance.now();
+    const { range } = task;
+    const report: TaskReport = { status: 'COMMITTED', records: 0, bytes: 0, fetchMs: 0, processMs: 0, commitMs: 0, totalMs: 0, chunks: 0 };
+    const stored = await this.store.readOffset(range);
+    if (stored === range.untilOffset) return { ...report, status: 'ALREADY_COMMITTED', totalMs: elapsed(started) };
+    if (stored === null || stored < range.fromOffset || stored > range.untilOffset) {
+      throw new CheckpointConflictError(
+        `${range.topic}-${range.partition}: checkpoint at ${stored ?? 'none'} is outside the task's range [${range.fromOffset}, ${range.untilOffset})`,
+        { topic: range.topic, partition: range.partition, stored: stored?.toString() ?? null }
+      );
+    }
+
+    const log = this.logger.child({ batch: task.batchId, topic: range.topic, partition: range.partition, attempt: task.attempt });
+    let chunkStart = stored;
+    let pending: SourceRecord[] = [];
+    let fetchStarted = performance.now();
+    for await (const records of this.reader.read({ ...range, fromOffset: stored }, { signal, freshConnection: task.attempt > 0 })) {
+      report.fetchMs += elapsed(fetchStarted);
+      pending = pending.length === 0 ? records : pending.concat(records);
+      if (pending.length >= this.maxChunkRecords) {
+        const last = pending[pending.length - 1] as SourceRecord;
+        const outcome = await this.processAndCommit(task, pending, chunkStart, last.offset + 1n, report, log);
+        if (outcome.status === 'skipped') return this.overtaken(task, outcome.storedOffset, report, started);
+        chunkStart = last.offset + 1n;
+        pending = [];
+        // Long ranges must not starve heartbeats and the gRPC server of this process.
+        await yieldToEventLoop();
+      }
+      if (signal.aborted) throw new SluiceError('SLUICE_TASK_FAILED', `task ${task.taskId} cancelled`, { retriable: true });
+      fetchStarted = performance.now();
+    }
+    // The last chunk ends at `until`, even when the range ends in a gap (transaction marker, compaction hole).
+    const outcome = await this.processAndCommit(task, pending, chunkStart, range.untilOffset, report, log);
+    if (outcome.status === 'skipped') return this.overtaken(task, outcome.storedOffset, report, started);
+    report.totalMs = elapsed(started);
+    return report;
+  }
+
+  private async processAndCommit(
+    task: Task,
+    records: SourceRecord[],
+    fromOffset: bigint,
+    untilOffset: bigint,
+    report: TaskReport,
+    logger: Logger
+  ): Promise<CommitOutcome> {
+    const context: ProcessContext = {
+      job: this.jobName,
+      batchId: task.batchId,
+      topic: task.range.topic,
+      partition: task.range.partition,
+      fromOffset,
+      untilOffset,
+      attempt: task.attempt,
+      logger,
+    };
+    const processStarted = performance.now();
+    let outputs: unknown[];
+    try {
+      const result = await this.job.process(records, context);
+      outputs = result ? Array.from(result) : [];
+    } catch (e) {
+      throw new ProcessFailedError(
+        `job '${this.jobName}' process failed on ${context.topic}-${context.partition} offsets [${fromOffset}, ${untilOffset}): ${(e as Error).message}`,
+        { topic: context.topic, partition: context.partition, from: String(fromOffset), until: String(untilOffset) },
+        e
+      );
+    }
+    report.processMs += elapsed(processStarted);
+
+    const commitStarted = performance.now();
+    const committer: ChunkCommitter = {
+      context,
+      commit: (writes: RedisWrite[]) => this.store.commitChunk(task.epoch, task.range, fromOffset, untilOffset, writes),
+    };
+    const outcome = await this.job.sink.commit(outputs, committer);
+    report.commitMs += elapsed(commitStarted);
+    if (outcome.status === 'committed') {
+      report.chunks++;
+      report.records += records.length;
+      for (const r of records) report.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    }
+    return outcome;
+  }
+
+  /** Another attempt moved the offset while this one ran: done if it reached the end, else let the driver retry. */
+  private overtaken(task: Task, storedOffset: bigint | null, report: TaskReport, started: number): TaskReport {
+    if (storedOffset === task.range.untilOffset) return { ...report, status: report.chunks > 0 ? 'COMMITTED' : 'ALREADY_COMMITTED', totalMs: elapsed(started) };
+    throw new SluiceError('SLUICE_CHECKPOINT_CONFLICT', `task ${task.taskId}: another attempt moved the checkpoint to ${storedOffset ?? 'none'}`, {
+      retriable: true,
+    });
+  }
+}
+
+const elapsed = (since: number): number => Math.round(performance.now() - since);
