@@ -2,7 +2,7 @@
  * Two projects: `unit` (no network, ts-jest on sources) and `integration` (real Kafka and Redis
  * from KAFKA_BROKERS / REDIS_URL, processes spawned from the built CLI). `npm test` runs both.
  */
-const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }];
 
 /** @type {import('jest').Config} */
 module.exports = {

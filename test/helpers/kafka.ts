@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type Producer } from 'kafkajs';
+import { brokers, repoRoot } from './env';
+
+const run = promisify(execFile);
+
+export function kafka(): Kafka {
+  return new Kafka({ clientId: 'sluice-tests', brokers: brokers().split(','), logLevel: logLevel.NOTHING });
+}
+
+export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createTopic(topic: string, numPartitions: number, configEntries: ITopicConfig['configEntries'] = []): Promise<void> {
+  await withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true }));
+}
+
+export async function withProducer<T>(fn: (producer: Producer) => Promise<T>, options: Parameters<Kafka['producer']>[0] = {}): Promise<T> {
+  const producer = kafka().producer({ allowAutoTopicCreation: false, ...options });
+  await producer.connect();
+  try {
+    return await fn(producer);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Produces `values` spread round-robin over `partitions`, in batches. */
+export async function produceValues(topic: string, values: string[], partitions: number): Promise<void> {
+  await withProducer(async (producer) => {
+    const perCall = 10_000;
+    for (let start = 0; start < values.length; start += perCall) {
+      const slice = values.slice(start, start + perCall);
+      await producer.send({ topic, acks: -1, messages: slice.map((value, i) => ({ value, partition: (start + i) % partitions })) });
+    }
+  });
+}
+
+/** End offsets (next offset to be written) per `topic:partition`, read by kafkajs's admin (LSO). */
+export async function endOffsets(topic: string): Promise<Record<string, string>> {
+  const offsets = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+  return Object.fromEntries(offsets.map((o) => [`${topic}:${o.partition}`, o.offset]));
+}
+
+/** Kafka's own CLI tools, from the same jars as the broker. */
+export async function kafkaCli(...args: string[]): Promise<string> {
+  const { stdout } = await run('bash', [join(repoRoot, 'deploy', 'local', 'kafka.sh'), ...args], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+/** Every value of a topic as kcat (librdkafka, a third-party client) reads it under read_committed. */
+export async function kcatValues(topic: string): Promise<string[]> {
+  const { stdout } = await run(
+    'kcat',
+    ['-b', brokers(), '-C', '-t', topic, '-e', '-q', '-f', '%s\\n', '-X', 'isolation.level=read_committed'],
+    { maxBuffer: 256 * 1024 * 1024 }
+  );
+  return stdout.split('\n').filter((line) => line !== '');
+}

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './env';
+import { waitFor } from './wait-for';
+
+const cli = join(repoRoot, 'packages', 'cli', 'dist', 'main.js');
+const live = new Set<SluiceProcess>();
+
+/** A `sluice` process spawned from the built CLI, with its output captured for assertions. */
+export class SluiceProcess {
+  stdout = '';
+  stderr = '';
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [cli, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+
+  /** Waits for the process to exit; fails with its output if it takes longer than `timeoutMs`. */
+  async exit(timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr.slice(-4000)}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async waitForOutput(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return waitFor(() => pattern.exec(this.stdout) ?? pattern.exec(this.stderr) ?? undefined, { timeoutMs, label: `output ${pattern}` });
+  }
+}
+
+export function sluice(args: string[], env?: NodeJS.ProcessEnv): SluiceProcess {
+  return new SluiceProcess(args, env);
+}
+
+/** Kills whatever a test left running (call from afterEach). */
+export async function killAll(): Promise<void> {
+  const running = [...live];
+  for (const p of running) p.kill('SIGKILL');
+  await Promise.all(running.map((p) => p.exited));
+}
