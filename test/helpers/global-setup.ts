@@ -1,9 +1,22 @@
-/** Integration tests need a real broker and Redis: fail once, clearly, when they are not given. */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * Integration tests run against a real Kafka and Redis: the ones in KAFKA_BROKERS and REDIS_URL,
+ * or, when those are not set, the local ones that `deploy/local/infra.sh up` provisions (it is
+ * idempotent: already-running servers are reused).
+ */
 export default function globalSetup(): void {
-  const missing = ['KAFKA_BROKERS', 'REDIS_URL'].filter((name) => !process.env[name]);
-  if (missing.length > 0) {
-    throw new Error(
-      `integration tests need ${missing.join(' and ')}: run \`eval "$(npm run -s infra:up)"\` first, or use .ci/run`
-    );
+  if (process.env.KAFKA_BROKERS && process.env.REDIS_URL) return;
+  const output = execFileSync('bash', [join(__dirname, '..', '..', 'deploy', 'local', 'infra.sh'), 'up'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  for (const line of output.split('\n')) {
+    const match = /^(KAFKA_BROKERS|REDIS_URL)=(.+)$/.exec(line.trim());
+    if (match) process.env[match[1] as string] = match[2];
+  }
+  if (!process.env.KAFKA_BROKERS || !process.env.REDIS_URL) {
+    throw new Error(`deploy/local/infra.sh up did not report KAFKA_BROKERS and REDIS_URL; it printed:\n${output}`);
   }
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from './env';
 import { waitFor } from './wait-for';
@@ -47,6 +48,12 @@ export class SluiceProcess {
     }
   }
 
+  /** Waits for exit code 0; otherwise fails showing the end of the process's output. */
+  async succeeds(timeoutMs = 60_000): Promise<void> {
+    const { code, signal } = await this.exit(timeoutMs);
+    if (code !== 0) throw new Error(`sluice exited with ${code ?? signal}\nstdout:\n${this.stdout.slice(-2000)}\nstderr:\n${this.stderr.slice(-4000)}`);
+  }
+
   async waitForOutput(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
     return waitFor(() => pattern.exec(this.stdout) ?? pattern.exec(this.stderr) ?? undefined, { timeoutMs, label: `output ${pattern}` });
   }
@@ -61,4 +68,18 @@ export async function killAll(): Promise<void> {
   const running = [...live];
   for (const p of running) p.kill('SIGKILL');
   await Promise.all(running.map((p) => p.exited));
+}
+
+/** A TCP port free on loopback right now (for a driver's gRPC port that executors must know). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Arguments of a driver and an executor of the same job (`sluice driver|executor ...`). */
+export function jobArgs(job: string, topic: string, name: string = topic): string[] {
+  return ['--job', job, '--topics', topic, '--name', name];
 }

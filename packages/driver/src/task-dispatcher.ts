@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import {
   fromServiceError,
   isPeerUnreachable,
@@ -94,16 +94,30 @@ export class TaskDispatcher {
   }
 
   private call(executor: ExecutorHandle, request: WireTaskRequest): Promise<WireTaskResult> {
+    if (this.registry.get(executor.id) !== executor) {
+      // Removed while this task waited for one of its slots: as good as unreachable.
+      return Promise.reject(fromServiceError(lostExecutor(), `task ${request.task_id} on executor ${executor.id}`));
+    }
     const client = executor.client as unknown as { RunTask: RunTask; CancelTask: CancelTask };
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.settings.taskTimeoutMs);
-      client.RunTask(request, { deadline }, (error, result) => {
+      const onResult = (error: grpc.ServiceError | null, result?: WireTaskResult): void => {
         if (!error && result) return resolve(result);
         const failure = fromServiceError(error as grpc.ServiceError, `task ${request.task_id} on executor ${executor.id}`);
         // A timed-out attempt may still be running: ask it to stop (best effort; its commit is fenced by the offset anyway).
         client.CancelTask({ task_id: request.task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
         return reject(failure);
-      });
+      };
+      try {
+        client.RunTask(request, { deadline }, onResult);
+      } catch {
+        // grpc-js throws synchronously on a channel closed by the executor's removal.
+        onResult(lostExecutor());
+      }
     });
   }
+}
+
+function lostExecutor(): grpc.ServiceError {
+  return Object.assign(new Error('executor was removed'), { code: grpc.status.UNAVAILABLE, details: 'executor was removed', metadata: new grpc.Metadata() });
 }

@@ -46,6 +46,6 @@ export function fromServiceError(e: grpc.ServiceError, what: string): SluiceErro
 
 /** True when the peer could not be reached or went away: its executor is to be treated as lost. */
 export function isPeerUnreachable(e: SluiceError): boolean {
-  const status = (e.details as { grpcStatus?: number }).grpcStatus;
+  const status = (e.details as { grpcStatus?: number } | undefined)?.grpcStatus;
   return e.code === 'SLUICE_RPC' && status === grpc.status.UNAVAILABLE;
 }

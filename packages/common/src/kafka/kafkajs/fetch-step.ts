@@ -1,0 +1,99 @@
+/**
+ * The pure part of the range reader (kafka-client.md §5): turn one fetch response for one
+ * partition into the records to emit and the next offset to fetch. No I/O, so it is unit-tested
+ * with synthetic fetch responses through the real kafkajs `batch.js`.
+ */
+import type { Isolation, OffsetRange, RecordHeader, SourceRecord } from '../types';
+import { KafkajsBatch, type KafkajsFetchPartition, type KafkajsMessage } from './direct-cluster';
+
+export interface FetchStep {
+  /** Visible records with `next <= offset < until`, in offset order. */
+  records: SourceRecord[];
+  /**
+   * Offset to fetch next: one past the last offset of everything the broker returned (records,
+   * control markers, aborted records, the tail of a compacted batch). Equal to the input `next`
+   * when the response held nothing at or after it (an empty poll).
+   */
+  next: bigint;
+  /** Whether `next` moved, i.e. whether this was not an empty poll. */
+  progressed: boolean;
+  /** The end of what this reader may see: the LSO under read_committed (when known), else the high watermark. */
+  visibleEnd: bigint;
+}
+
+/**
+ * Applies one fetch response to a read of `range` positioned at `next`.
+ *
+ * Filtering (records below `next`, aborted transactions, control records) is kafkajs's own
+ * `Batch`; the advance is Java's `batch.nextOffset()` rule over the *unfiltered* records, so
+ * compaction holes and transaction markers never stall the reader.
+ */
+export function applyFetch(
+  range: OffsetRange,
+  next: bigint,
+  partition: KafkajsFetchPartition,
+  isolation: Isolation
+): FetchStep {
+  const batch = new KafkajsBatch(range.topic, next.toString(), partition);
+
+  const records: SourceRecord[] = [];
+  for (const m of batch.messages) {
+    const offset = BigInt(m.offset);
+    // Batch only guarantees offset >= next; the broker returns whole batches past `until` too.
+    if (offset >= range.untilOffset) break;
+    records.push(toSourceRecord(range.topic, range.partition, m, offset));
+  }
+
+  let last = -1n;
+  for (const m of batch.rawMessages) {
+    const offset = BigInt(m.offset);
+    // A batch's last offset survives compaction and covers records kafkajs never shows (an
+    // empty batch aside, which its decoder drops entirely; see the visible-end rule).
+    const batchEnd = BigInt(m.batchContext.firstOffset) + BigInt(m.batchContext.lastOffsetDelta);
+    if (offset > last) last = offset;
+    if (batchEnd > last) last = batchEnd;
+  }
+  const progressed = last >= next;
+
+  return {
+    records,
+    next: progressed ? last + 1n : next,
+    progressed,
+    visibleEnd: visibleEnd(partition, isolation),
+  };
+}
+
+function visibleEnd(p: KafkajsFetchPartition, isolation: Isolation): bigint {
+  const hwm = BigInt(p.highWatermark);
+  if (isolation !== 'read_committed') return hwm;
+  const lso = BigInt(p.lastStableOffset);
+  // -1 means the broker did not report an LSO (old message format); fall back to the HWM.
+  return lso >= 0n ? lso : hwm;
+}
+
+/** Converts one kafkajs message at the edge: string offsets and timestamps become bigint, headers a flat list. */
+export function toSourceRecord(topic: string, partition: number, m: KafkajsMessage, offset?: bigint): SourceRecord {
+  return {
+    topic,
+    partition,
+    offset: offset ?? BigInt(m.offset),
+    timestamp: BigInt(m.timestamp),
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: toHeaders(m.headers),
+  };
+}
+
+/** kafkajs folds duplicate header keys into an array; every value is kept, in wire order per key. */
+export function toHeaders(headers: KafkajsMessage['headers']): RecordHeader[] {
+  const out: RecordHeader[] = [];
+  if (headers === undefined) return out;
+  for (const [key, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) {
+      for (const v of value) out.push({ key, value: v ?? null });
+    } else {
+      out.push({ key, value: value ?? null });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+import type { Logger } from '../../logging';
+import type { GroupOffsetPublisher, KafkaClientConfig } from '../types';
+import {
+  connectBounded,
+  createDirectCluster,
+  isConnectionError,
+  isCoordinatorError,
+  setTargetTopics,
+  withMetadataRetry,
+  type DirectBroker,
+  type DirectCluster,
+} from './direct-cluster';
+
+/**
+ * Mirrors checkpointed offsets into a Kafka consumer group for lag tools (kafka-consumer-groups.sh,
+ * Burrow), with a standalone OffsetCommit: generation -1 and member id '' are accepted by the
+ * group coordinator only while the group has no members, so the group must be one nobody joins.
+ * Best-effort by contract: callers log a failure and carry on, the Redis checkpoint is the truth.
+ */
+export class KafkajsGroupOffsetPublisher implements GroupOffsetPublisher {
+  /** FindCoordinator is a round trip; the coordinator of a group rarely moves. */
+  private readonly coordinators = new Map<string, DirectBroker>();
+
+  constructor(
+    private readonly cluster: DirectCluster,
+    private readonly config: KafkaClientConfig,
+    private readonly logger: Logger
+  ) {}
+
+  async commit(groupId: string, offsets: Map<string, bigint>): Promise<void> {
+    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+    for (const [key, offset] of offsets) {
+      // partitionKey is `topic:partition`; topic names cannot contain ':' but split on the last one anyway.
+      const at = key.lastIndexOf(':');
+      const topic = key.slice(0, at);
+      const partition = Number(key.slice(at + 1));
+      const list = byTopic.get(topic) ?? [];
+      list.push({ partition, offset: offset.toString() });
+      byTopic.set(topic, list);
+    }
+    if (byTopic.size === 0) return;
+    const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+    // Locating the coordinator needs broker metadata; keep it to these topics, not the whole cluster.
+    setTargetTopics(this.cluster, byTopic.keys());
+    await withMetadataRetry(
+      {
+        operation: `OffsetCommit group ${groupId}`,
+        config: this.config,
+        cluster: this.cluster,
+        logger: this.logger,
+        retryAlso: isCoordinatorError,
+        onRetry: (e) => {
+          if (isCoordinatorError(e) || isConnectionError(e)) this.coordinators.delete(groupId);
+        },
+      },
+      async () => {
+        const coordinator = await this.coordinator(groupId);
+        await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', topics });
+      }
+    );
+  }
+
+  async close(): Promise<void> {
+    this.coordinators.clear();
+    await this.cluster.disconnect();
+  }
+
+  private async coordinator(groupId: string): Promise<DirectBroker> {
+    const cached = this.coordinators.get(groupId);
+    if (cached !== undefined) return cached;
+    const found = await this.cluster.findGroupCoordinator({ groupId });
+    this.coordinators.set(groupId, found);
+    return found;
+  }
+}
+
+/**
+ * Connects a {@link GroupOffsetPublisher}.
+ * @throws KafkaUnavailableError when no broker answers within about `2 × connectionTimeoutMs`.
+ */
+export async function createKafkajsGroupOffsetPublisher(
+  config: KafkaClientConfig,
+  logger: Logger
+): Promise<GroupOffsetPublisher> {
+  const log = logger.child({ component: 'kafka-group-publisher' });
+  const cluster = createDirectCluster(config, log);
+  await connectBounded(cluster, config);
+  return new KafkajsGroupOffsetPublisher(cluster, config, log);
+}

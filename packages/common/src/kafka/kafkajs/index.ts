@@ -1,0 +1,10 @@
+/**
+ * The kafkajs implementation of sluice's Kafka access layer (kafka-client.md §4–§7). kafkajs is
+ * pinned at exactly 2.2.4: this layer uses its internal Cluster, Broker and fetch batch.
+ */
+export { createKafkajsOffsetOracle, KafkajsOffsetOracle } from './offset-oracle';
+export { createKafkajsRangeReader, KafkajsRangeReader, type KafkajsRangeReaderOptions } from './range-reader';
+export { createKafkajsGroupOffsetPublisher, KafkajsGroupOffsetPublisher } from './group-offset-publisher';
+export { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
+export { applyFetch, toHeaders, toSourceRecord, type FetchStep } from './fetch-step';
+export { assertKafkajsInternals, KAFKAJS_VERSION } from './direct-cluster';

@@ -1,0 +1,269 @@
+import { KafkaJSTopicMetadataNotLoaded } from 'kafkajs';
+
+import { DataLossError, KafkaUnavailableError, RangeNotVisibleError, isSluiceError } from '../../errors';
+import type { Logger } from '../../logging';
+import {
+  partitionKey,
+  type KafkaClientConfig,
+  type OffsetRange,
+  type RangeReader,
+  type ReadOptions,
+  type SourceRecord,
+  type TopicPartition,
+} from '../types';
+import {
+  READ_COMMITTED,
+  READ_UNCOMMITTED,
+  connectBounded,
+  createDirectCluster,
+  isOffsetOutOfRange,
+  setTargetTopics,
+  withMetadataRetry,
+  type DirectCluster,
+  type KafkajsFetchPartition,
+} from './direct-cluster';
+import { applyFetch } from './fetch-step';
+
+/** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
+export interface KafkajsRangeReaderOptions {
+  /**
+   * Consecutive fetches that return nothing at or after the read position before the visible-end
+   * rule decides (finish over a trailing gap, or `RangeNotVisibleError`). Default 3.
+   */
+  maxEmptyPolls?: number;
+  /** Called just before every Fetch request (tests count fetches with it). */
+  onFetch?: (tp: TopicPartition, fetchOffset: bigint, slot: number) => void;
+  /** Replaces the kafkajs Cluster of a slot (unit tests drive the reader against a fake broker). */
+  createCluster?: () => DirectCluster;
+}
+
+interface Slot {
+  readonly index: number;
+  cluster: DirectCluster | null;
+  busy: boolean;
+  lastUsed: number;
+}
+
+/**
+ * Reads exact offset ranges with a pool of kafkajs Clusters, one per concurrent task. kafkajs sends
+ * every Fetch of a Cluster to a broker over one connection, one at a time, so sharing a Cluster
+ * between tasks would serialise them. A partition goes back to the idle slot that served it last,
+ * which keeps its broker connection and metadata warm across batches.
+ */
+export class KafkajsRangeReader implements RangeReader {
+  private readonly slots: Slot[];
+  /** partitionKey → index of the slot that last served it. */
+  private readonly affinity = new Map<string, number>();
+  private readonly waiters: Array<() => void> = [];
+  private readonly maxEmptyPolls: number;
+  private closed = false;
+
+  constructor(
+    private readonly config: KafkaClientConfig,
+    slots: number,
+    private readonly logger: Logger,
+    private readonly options: KafkajsRangeReaderOptions = {}
+  ) {
+    const n = Math.max(1, Math.floor(slots));
+    this.slots = Array.from({ length: n }, (_, index) => ({ index, cluster: null, busy: false, lastUsed: 0 }));
+    this.maxEmptyPolls = Math.max(1, options.maxEmptyPolls ?? 3);
+  }
+
+  async *read(range: OffsetRange, options: ReadOptions = {}): AsyncGenerator<SourceRecord[], void, undefined> {
+    if (range.fromOffset > range.untilOffset) {
+      throw new RangeError(`${partitionKey(range)}: fromOffset ${range.fromOffset} > untilOffset ${range.untilOffset}`);
+    }
+    // An empty range is a no-op: no slot, no connection, no fetch.
+    if (range.fromOffset === range.untilOffset) return;
+    const { signal } = options;
+    const key = partitionKey(range);
+    const slot = await this.acquire(key, signal);
+    let healthy = true;
+    try {
+      // Spark re-creates its cached consumer when a task is retried: the old connection may be the problem.
+      if (options.freshConnection === true) await this.dropCluster(slot);
+      const cluster = await this.clusterOf(slot);
+      for await (const chunk of this.readOn(cluster, slot, range, signal)) yield chunk;
+    } catch (e) {
+      // Data loss and invisibility are facts about the log; anything else may be this connection.
+      healthy = e instanceof DataLossError || e instanceof RangeNotVisibleError || signal?.aborted === true;
+      throw e;
+    } finally {
+      if (!healthy) await this.dropCluster(slot);
+      this.release(slot, key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiters.splice(0)) wake();
+    await Promise.all(this.slots.map((s) => this.dropCluster(s)));
+  }
+
+  private async *readOn(
+    cluster: DirectCluster,
+    slot: Slot,
+    range: OffsetRange,
+    signal: AbortSignal | undefined
+  ): AsyncGenerator<SourceRecord[], void, undefined> {
+    const { topic, partition, untilOffset } = range;
+    const { config } = this;
+    const log = this.logger.child({ topic, partition, slot: slot.index });
+    // Metadata for this topic only: kafkajs never forgets target topics, and one deleted topic
+    // would otherwise break every later refresh on this slot.
+    setTargetTopics(cluster, [topic]);
+    let next = range.fromOffset;
+    let emptyPolls = 0;
+    while (next < untilOffset) {
+      signal?.throwIfAborted();
+      const fetchOffset = next;
+      const fetched = await withMetadataRetry(
+        {
+          operation: `Fetch ${topic}-${partition}@${fetchOffset}`,
+          config,
+          cluster,
+          logger: log,
+          signal,
+          topics: [topic],
+        },
+        () => this.fetchOnce(cluster, slot, range, fetchOffset)
+      );
+      const step = applyFetch(range, fetchOffset, fetched, config.isolation);
+      if (step.records.length > 0) yield step.records;
+      if (step.progressed) {
+        next = step.next;
+        emptyPolls = 0;
+        continue;
+      }
+      if (++emptyPolls < this.maxEmptyPolls) continue;
+      // Nothing at or after `next` although the range is not done (§5 visible-end rule).
+      if (step.visibleEnd >= untilOffset) {
+        // The rest of the range is a gap kafkajs cannot see, e.g. an empty batch the log cleaner
+        // kept for producer state (its decoder drops batches without records).
+        log.debug({ next: next.toString(), until: untilOffset.toString() }, 'range ends in an invisible gap');
+        return;
+      }
+      throw new RangeNotVisibleError(topic, partition, untilOffset, step.visibleEnd);
+    }
+  }
+
+  private async fetchOnce(
+    cluster: DirectCluster,
+    slot: Slot,
+    range: OffsetRange,
+    fetchOffset: bigint
+  ): Promise<KafkajsFetchPartition> {
+    const { topic, partition } = range;
+    await cluster.refreshMetadataIfNecessary();
+    const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    if (nodeId === undefined) {
+      throw new KafkaJSTopicMetadataNotLoaded(`no leader known for ${topic}-${partition}`, { topic });
+    }
+    const broker = await cluster.findBroker({ nodeId });
+    this.options.onFetch?.({ topic, partition }, fetchOffset, slot.index);
+    try {
+      const res = await broker.fetch({
+        isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
+        maxWaitTime: this.config.fetchMaxWaitMs,
+        minBytes: 1,
+        maxBytes: this.config.fetchMaxBytes,
+        topics: [
+          {
+            topic,
+            partitions: [{ partition, fetchOffset: fetchOffset.toString(), maxBytes: this.config.partitionMaxBytes }],
+          },
+        ],
+      });
+      const p = res.responses.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
+      if (p === undefined) {
+        throw new KafkaJSTopicMetadataNotLoaded(`fetch response without ${topic}-${partition}`, { topic });
+      }
+      return p;
+    } catch (e) {
+      // Never reset silently (kafkajs's consumer jumps to earliest/latest here): Spark fails the task.
+      if (isOffsetOutOfRange(e)) {
+        const why = 'offset out of range: deleted by retention or the log was truncated';
+        throw new DataLossError(topic, partition, fetchOffset, why);
+      }
+      throw e;
+    }
+  }
+
+  private async clusterOf(slot: Slot): Promise<DirectCluster> {
+    if (slot.cluster !== null) return slot.cluster;
+    const cluster = this.options.createCluster?.() ?? createDirectCluster(this.config, this.logger);
+    try {
+      await connectBounded(cluster, this.config);
+    } catch (e) {
+      if (isSluiceError(e)) throw e;
+      throw new KafkaUnavailableError(`cannot connect to Kafka brokers ${this.config.brokers.join(',')}`, e);
+    }
+    slot.cluster = cluster;
+    return cluster;
+  }
+
+  private async dropCluster(slot: Slot): Promise<void> {
+    const old = slot.cluster;
+    slot.cluster = null;
+    if (old !== null) await old.disconnect().catch(() => undefined);
+  }
+
+  private async acquire(key: string, signal: AbortSignal | undefined): Promise<Slot> {
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.closed) throw new KafkaUnavailableError('the Kafka range reader is closed');
+      const slot = this.pick(key);
+      if (slot !== undefined) {
+        slot.busy = true;
+        return slot;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const i = this.waiters.indexOf(wake);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal?.reason);
+        };
+        const wake = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiters.push(wake);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /** The idle slot that served `key` last, else the least recently used idle slot. */
+  private pick(key: string): Slot | undefined {
+    const preferred = this.affinity.get(key);
+    if (preferred !== undefined) {
+      const slot = this.slots[preferred];
+      if (slot !== undefined && !slot.busy) return slot;
+    }
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.busy && (best === undefined || s.lastUsed < best.lastUsed)) best = s;
+    }
+    return best;
+  }
+
+  private release(slot: Slot, key: string): void {
+    slot.busy = false;
+    slot.lastUsed = Date.now();
+    this.affinity.set(key, slot.index);
+    this.waiters.shift()?.();
+  }
+}
+
+/**
+ * A {@link RangeReader} with `slots` kafkajs Clusters (one per concurrent task), connected lazily.
+ * More concurrent reads than slots wait for a free slot.
+ */
+export function createKafkajsRangeReader(
+  config: KafkaClientConfig,
+  slots: number,
+  logger: Logger,
+  options?: KafkajsRangeReaderOptions
+): RangeReader {
+  return new KafkajsRangeReader(config, slots, logger.child({ component: 'kafka-reader' }), options);
+}

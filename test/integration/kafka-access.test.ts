@@ -1,0 +1,338 @@
+/**
+ * The kafkajs Kafka access layer against a real broker (KAFKA_BROKERS): exact range reads,
+ * latest/earliest offsets, transactions, compaction holes, the monitoring commit, and failures.
+ * Every test uses its own topics (random suffix); the broker does not auto-create topics.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+import pino from 'pino';
+
+import {
+  createKafkajsGroupOffsetPublisher,
+  createKafkajsOffsetOracle,
+  createKafkajsRangeReader,
+  isSluiceError,
+  partitionKey,
+  type KafkaClientConfig,
+  type OffsetOracle,
+  type OffsetRange,
+  type RangeReader,
+  type SourceRecord,
+  type TopicPartition,
+} from '@sluice/common';
+
+jest.setTimeout(60_000);
+
+const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+const logger = pino({ level: process.env['SLUICE_TEST_LOG'] ?? 'silent' });
+const config: KafkaClientConfig = {
+  brokers,
+  clientId: 'it-kafka-access',
+  isolation: 'read_committed',
+  connectionTimeoutMs: 3000,
+  requestTimeoutMs: 10_000,
+  fetchMaxBytes: 1 << 20,
+  partitionMaxBytes: 1 << 20,
+  fetchMaxWaitMs: 100,
+  retries: 5,
+};
+
+const kafka = new Kafka({ brokers, clientId: 'it-kafka-access-admin', logLevel: logLevel.NOTHING });
+let admin: Admin;
+let producer: Producer;
+let oracle: OffsetOracle;
+let reader: RangeReader;
+const fetches: Array<{ tp: string; offset: bigint }> = [];
+
+const unique = (name: string): string => `it-ka-${name}-${randomBytes(4).toString('hex')}`;
+
+async function createTopic(topic: string, numPartitions: number, configEntries: Record<string, string> = {}): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      {
+        topic,
+        numPartitions,
+        replicationFactor: 1,
+        configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
+      },
+    ],
+  });
+}
+
+async function readRange(r: OffsetRange, rr: RangeReader = reader): Promise<SourceRecord[]> {
+  const out: SourceRecord[] = [];
+  for await (const chunk of rr.read(r)) out.push(...chunk);
+  return out;
+}
+
+const range = (topic: string, partition: number, from: bigint | number, until: bigint | number): OffsetRange => ({
+  topic,
+  partition,
+  fromOffset: BigInt(from),
+  untilOffset: BigInt(until),
+});
+
+const offsetsOf = (records: SourceRecord[]): bigint[] => records.map((r) => r.offset);
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs` (no fixed sleeps). */
+async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+beforeAll(async () => {
+  admin = kafka.admin();
+  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await Promise.all([admin.connect(), producer.connect()]);
+  oracle = await createKafkajsOffsetOracle(config, logger);
+  reader = createKafkajsRangeReader(config, 2, logger, {
+    onFetch: (tp, offset) => fetches.push({ tp: partitionKey(tp), offset }),
+  });
+});
+
+afterAll(async () => {
+  await Promise.allSettled([reader?.close(), oracle?.close(), producer?.disconnect(), admin?.disconnect()]);
+});
+
+describe('kafkajs access layer on a real broker', () => {
+  it('lists partitions, latest/earliest offsets, and reads exact ranges of a multi-partition topic', async () => {
+    const topic = unique('plain');
+    await createTopic(topic, 3);
+    for (let p = 0; p < 3; p++) {
+      const n = 10 + p * 5; // 10, 15, 20 records
+      await producer.send({
+        topic,
+        messages: Array.from({ length: n }, (_, i) => ({
+          partition: p,
+          key: `k${p}-${i}`,
+          value: `v${p}-${i}`,
+          headers: { h: [`a${i}`, `b${i}`] },
+        })),
+      });
+    }
+
+    const tps = await oracle.listPartitions([topic]);
+    expect(tps).toEqual([0, 1, 2].map((partition) => ({ topic, partition })));
+    const latest = await oracle.latestOffsets(tps);
+    const earliest = await oracle.earliestOffsets(tps);
+    expect([...latest]).toEqual([
+      [`${topic}:0`, 10n],
+      [`${topic}:1`, 15n],
+      [`${topic}:2`, 20n],
+    ]);
+    expect([...earliest.values()]).toEqual([0n, 0n, 0n]);
+
+    // Whole partitions, read concurrently (more reads than slots: they queue).
+    const all = await Promise.all(tps.map((tp) => readRange(range(topic, tp.partition, 0, latest.get(partitionKey(tp)) ?? 0n))));
+    all.forEach((records, p) => {
+      expect(offsetsOf(records)).toEqual(Array.from({ length: 10 + p * 5 }, (_, i) => BigInt(i)));
+      expect(records.every((r) => r.topic === topic && r.partition === p)).toBe(true);
+    });
+    const sample = all[2]?.[7];
+    expect(sample?.key?.toString()).toBe('k2-7');
+    expect(sample?.value?.toString()).toBe('v2-7');
+    expect(sample?.headers.map((h) => `${h.key}=${h.value?.toString()}`)).toEqual(['h=a7', 'h=b7']);
+    expect(typeof sample?.timestamp).toBe('bigint');
+
+    // A range in the middle.
+    expect(offsetsOf(await readRange(range(topic, 2, 5, 12)))).toEqual([5n, 6n, 7n, 8n, 9n, 10n, 11n]);
+
+    // from == until: no fetch at all.
+    const before = fetches.length;
+    expect(await readRange(range(topic, 1, 7, 7))).toEqual([]);
+    expect(await readRange(range(topic, 1, 15, 15))).toEqual([]);
+    expect(fetches.length).toBe(before);
+  });
+
+  it('reports every missing topic with TopicNotFoundError and never auto-creates them', async () => {
+    const present = unique('present');
+    const missingA = unique('missing-a');
+    const missingB = unique('missing-b');
+    await createTopic(present, 1);
+
+    const err = await oracle.listPartitions([present, missingA, missingB]).catch((e: unknown) => e);
+    expect(isSluiceError(err) && err.code).toBe('SLUICE_TOPIC_NOT_FOUND');
+    expect((err as { topics: string[] }).topics).toEqual([missingA, missingB]);
+
+    const err2 = await oracle.latestOffsets([{ topic: missingA, partition: 0 }]).catch((e: unknown) => e);
+    expect(isSluiceError(err2) && err2.code).toBe('SLUICE_TOPIC_NOT_FOUND');
+
+    const topics = await admin.listTopics();
+    expect(topics).toContain(present);
+    expect(topics).not.toContain(missingA);
+    expect(topics).not.toContain(missingB);
+
+    // The oracle still works after a failed call (no sticky metadata for the missing topic).
+    expect(await oracle.listPartitions([present])).toEqual([{ topic: present, partition: 0 }]);
+  });
+
+  it('transactions: aborted records are never delivered, latest = LSO, ranges ending after a marker finish', async () => {
+    const topic = unique('txn');
+    await createTopic(topic, 1);
+    const txProducer = kafka.producer({
+      transactionalId: unique('txid'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await txProducer.connect();
+    const uncommittedOracle = await createKafkajsOffsetOracle({ ...config, isolation: 'read_uncommitted' }, logger);
+    try {
+      const send = async (values: string[], outcome: 'commit' | 'abort' | 'open') => {
+        const tx = await txProducer.transaction();
+        await tx.send({ topic, messages: values.map((value) => ({ partition: 0, value })) });
+        if (outcome === 'commit') await tx.commit();
+        if (outcome === 'abort') await tx.abort();
+        return tx;
+      };
+      // Offsets: c0 c1 c2 COMMIT(3) a0 a1 ABORT(6) o0 o1 (open)
+      await send(['c0', 'c1', 'c2'], 'commit');
+      await send(['a0', 'a1'], 'abort');
+      const tp: TopicPartition = { topic, partition: 0 };
+      // Markers are written asynchronously after EndTxn returns: wait for the LSO to pass the abort marker.
+      await eventually('LSO 7', 15_000, async () => ((await oracle.latestOffsets([tp])).get(partitionKey(tp)) === 7n ? true : undefined));
+      const open = await send(['o0', 'o1'], 'open');
+      try {
+        await eventually('HWM 9', 15_000, async () =>
+          (await uncommittedOracle.latestOffsets([tp])).get(partitionKey(tp)) === 9n ? true : undefined
+        );
+        // read_committed latest is the LSO (7), not the high watermark (9): the open transaction is undecided.
+        expect((await oracle.latestOffsets([tp])).get(partitionKey(tp))).toBe(7n);
+
+        const values = (records: SourceRecord[]): string[] => records.map((r) => r.value?.toString() ?? '');
+        expect(values(await readRange(range(topic, 0, 0, 7)))).toEqual(['c0', 'c1', 'c2']);
+        expect(offsetsOf(await readRange(range(topic, 0, 0, 4)))).toEqual([0n, 1n, 2n]); // ends right after COMMIT
+        expect(offsetsOf(await readRange(range(topic, 0, 3, 7)))).toEqual([]); // marker + aborted + marker only
+        expect(offsetsOf(await readRange(range(topic, 0, 4, 6)))).toEqual([]); // aborted records only
+      } finally {
+        await open.abort();
+      }
+    } finally {
+      await Promise.allSettled([txProducer.disconnect(), uncommittedOracle.close()]);
+    }
+  });
+
+  it('compacted topic: reads a range that spans holes and ends inside a hole', async () => {
+    const topic = unique('compact');
+    await createTopic(topic, 1, {
+      'cleanup.policy': 'compact',
+      'segment.ms': '100',
+      'min.cleanable.dirty.ratio': '0.01',
+      'min.compaction.lag.ms': '0',
+      'delete.retention.ms': '100',
+    });
+    const tp: TopicPartition = { topic, partition: 0 };
+    // Each round: a key of its own (survives compaction) and two shared keys (superseded by the next
+    // round), so a compacted log keeps every third offset: holes between survivors.
+    let round = 0;
+    const produceRound = async (): Promise<void> => {
+      await producer.send({
+        topic,
+        messages: [`own-${round}`, 'shared-a', 'shared-b'].map((key) => ({ partition: 0, key, value: `${key}@${round}` })),
+      });
+      round++;
+    };
+    for (let i = 0; i < 5; i++) await produceRound();
+
+    // Poll until the cleaner made holes; keep producing so the active segment rolls and old ones get cleaned.
+    const offsets = await eventually('compaction holes', 40_000, async () => {
+      await produceRound();
+      const latest = (await oracle.latestOffsets([tp])).get(partitionKey(tp)) ?? 0n;
+      const earliest = (await oracle.earliestOffsets([tp])).get(partitionKey(tp)) ?? 0n;
+      const offs = offsetsOf(await readRange(range(topic, 0, earliest, latest)));
+      const holes = offs.filter((o, i) => i > 0 && o !== (offs[i - 1] ?? o) + 1n).length;
+      return holes >= 2 ? offs : undefined;
+    });
+
+    // The first hole [a+1, b) and a later record: read from the first offset up to a point inside a later hole.
+    const gaps: Array<[bigint, bigint]> = [];
+    offsets.forEach((o, i) => {
+      const prev = offsets[i - 1];
+      if (prev !== undefined && o > prev + 1n) gaps.push([prev + 1n, o]); // [holeStart, nextPresent)
+    });
+    const lastGap = gaps[gaps.length - 1];
+    if (lastGap === undefined) throw new Error('no gap');
+    const from = offsets[0] ?? 0n;
+    const until = lastGap[1]; // offset until-1 is inside the hole
+    expect(lastGap[1] - 1n).toBeGreaterThanOrEqual(lastGap[0]);
+    const expected = offsets.filter((o) => o >= from && o < until);
+    const got = await readRange(range(topic, 0, from, until));
+    expect(offsetsOf(got)).toEqual(expected);
+    expect(BigInt(got.length)).toBeLessThan(until - from); // holes were really skipped
+    // A range entirely inside a hole.
+    expect(await readRange(range(topic, 0, lastGap[0], lastGap[1]))).toEqual([]);
+  });
+
+  it('group offset publisher: the commit shows in kafka-consumer-groups --describe with CURRENT-OFFSET and LAG', async () => {
+    const topic = unique('group');
+    const groupId = unique('monitor');
+    await createTopic(topic, 2);
+    await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ partition: i % 2, value: `${i}` })) });
+    const publisher = await createKafkajsGroupOffsetPublisher(config, logger);
+    try {
+      await publisher.commit(
+        groupId,
+        new Map([
+          [`${topic}:0`, 3n],
+          [`${topic}:1`, 5n],
+        ])
+      );
+      // Idempotent re-publish (next batch) with a newer offset.
+      await publisher.commit(groupId, new Map([[`${topic}:0`, 4n]]));
+    } finally {
+      await publisher.close();
+    }
+    const groupOffsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    expect(groupOffsets[0]?.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([
+      [0, '4'],
+      [1, '5'],
+    ]);
+
+    const repo = path.resolve(__dirname, '../..');
+    const { stdout } = await promisify(execFile)(
+      'bash',
+      [path.join(repo, 'deploy/local/kafka.sh'), 'groups', '--bootstrap-server', brokers.join(','), '--describe', '--group', groupId],
+      { timeout: 45_000 }
+    );
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const header = lines.find((l) => l.includes('CURRENT-OFFSET'))?.trim().split(/\s+/) ?? [];
+    const col = (name: string): number => header.indexOf(name);
+    expect(col('LAG')).toBeGreaterThan(0);
+    const rows = lines
+      .map((l) => l.trim().split(/\s+/))
+      .filter((cells) => cells[col('TOPIC')] === topic)
+      .map((cells) => [cells[col('PARTITION')], cells[col('CURRENT-OFFSET')], cells[col('LAG')]])
+      .sort();
+    expect(rows).toEqual([
+      ['0', '4', '1'],
+      ['1', '5', '0'],
+    ]);
+  });
+
+  it('an unreachable broker fails fast with KafkaUnavailableError naming the brokers', async () => {
+    const bad: KafkaClientConfig = { ...config, brokers: ['127.0.0.1:1'], connectionTimeoutMs: 1000, retries: 1 };
+    const started = Date.now();
+    const err = await createKafkajsOffsetOracle(bad, logger).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(isSluiceError(err) && err.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
+    expect((err as Error).message).toContain('127.0.0.1:1');
+
+    const badReader = createKafkajsRangeReader(bad, 1, logger);
+    const err2 = await readRange(range('whatever', 0, 0, 1), badReader).catch((e: unknown) => e);
+    await badReader.close();
+    expect(isSluiceError(err2) && err2.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
+
+    const err3 = await createKafkajsGroupOffsetPublisher(bad, logger).catch((e: unknown) => e);
+    expect(isSluiceError(err3) && err3.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
+  });
+});
