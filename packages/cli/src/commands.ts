@@ -71,7 +71,7 @@ export async function runCommand(flags: CommonFlags & { executors: string }): Pr
   const port = flags.grpcPort ?? String(await freePort());
   const self = [...process.execArgv, process.argv[1] as string];
   const shared = sharedArgs(flags);
-  const driverArgs = [...shared, '--grpc-port', port];
+  const driverArgs = [...shared, '--grpc-port', port, '--min-executors', flags.minExecutors ?? String(count)];
   if (flags.batches !== undefined) driverArgs.push('--batches', flags.batches);
   if (flags.until !== undefined) driverArgs.push('--until', flags.until);
 

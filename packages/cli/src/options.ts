@@ -18,7 +18,8 @@ export function addDriverOptions(command: Command): Command {
   return command
     .option('--batches <k>', 'stop after K batches (driver.batches)')
     .addOption(new Option('--until <when>', 'stop once everything present at start is committed (driver.until)').choices(['latest']))
-    .option('--grpc-port <port>', 'port of the Driver gRPC service (driver.grpcPort)');
+    .option('--grpc-port <port>', 'port of the Driver gRPC service (driver.grpcPort)')
+    .option('--min-executors <n>', 'executors to wait for before the first batch (driver.minExecutors)');
 }
 
 export interface CommonFlags {
@@ -33,6 +34,7 @@ export interface CommonFlags {
   batches?: string;
   until?: string;
   grpcPort?: string;
+  minExecutors?: string;
   driver?: string;
   slots?: string;
   id?: string;
@@ -58,7 +60,7 @@ function startingOffsets(raw: string | undefined): unknown {
 export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor'): SluiceConfig {
   const roleFlags =
     role === 'driver'
-      ? { driver: { batches: number('batches', flags.batches), until: flags.until, grpcPort: number('grpc-port', flags.grpcPort) } }
+      ? { driver: { batches: number('batches', flags.batches), until: flags.until, grpcPort: number('grpc-port', flags.grpcPort), minExecutors: number('min-executors', flags.minExecutors) } }
       : { executor: { driver: flags.driver, slots: number('slots', flags.slots), grpcPort: number('grpc-port', flags.grpcPort), id: flags.id } };
   return loadConfig({
     file: flags.config,

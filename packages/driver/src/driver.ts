@@ -112,7 +112,7 @@ export class Driver extends EventEmitter {
     const { batches: batchLimit, until } = this.config.driver;
     const interval = this.settings.batchIntervalMs;
     const stopAt = until === 'latest' ? await this.offsetsNow() : undefined;
-    await this.registry.waitForExecutor(this.config.driver.executorWaitMs);
+    await this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors);
 
     const store = this.deps.store;
     let done = 0;

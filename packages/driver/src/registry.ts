@@ -70,14 +70,16 @@ export class ExecutorRegistry extends EventEmitter {
     return [...this.executors.values()];
   }
 
-  /** Waits until at least one executor is registered. */
-  async waitForExecutor(timeoutMs: number): Promise<void> {
-    if (this.executors.size > 0) return;
+  /** Waits until at least `count` executors are registered. */
+  async waitForExecutor(timeoutMs: number, count = 1): Promise<void> {
+    if (this.executors.size >= count) return;
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      while (this.executors.size === 0) await once(this, 'change', { signal: timeout });
+      while (this.executors.size < count) await once(this, 'change', { signal: timeout });
     } catch {
-      throw new SluiceError('SLUICE_NO_EXECUTORS', `no executor registered within ${timeoutMs} ms`, { retriable: true });
+      throw new SluiceError('SLUICE_NO_EXECUTORS', `${this.executors.size} of ${count} executor(s) registered within ${timeoutMs} ms`, {
+        retriable: true,
+      });
     }
   }
 

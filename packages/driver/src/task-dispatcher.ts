@@ -105,7 +105,11 @@ export class TaskDispatcher {
         if (!error && result) return resolve(result);
         const failure = fromServiceError(error as grpc.ServiceError, `task ${request.task_id} on executor ${executor.id}`);
         // A timed-out attempt may still be running: ask it to stop (best effort; its commit is fenced by the offset anyway).
-        client.CancelTask({ task_id: request.task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
+        try {
+          client.CancelTask({ task_id: request.task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
+        } catch {
+          // The channel is closed: the executor is gone, nothing to cancel.
+        }
         return reject(failure);
       };
       try {

@@ -62,6 +62,8 @@ export const configSchema = z
         retryBackoffMs: z.number().int().min(0).default(200),
         heartbeatTimeoutMs: positiveInt.default(10000),
         executorWaitMs: positiveInt.default(60000),
+        /** Executors to wait for before the first batch, so the first plan spreads over all of them. */
+        minExecutors: positiveInt.default(1),
         historySize: positiveInt.default(1000),
         /** Stop after this many batches (0 = run forever). */
         batches: z.number().int().min(0).default(0),
