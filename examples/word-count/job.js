@@ -13,7 +13,8 @@ module.exports = defineJob({
     const words = [];
     for (const record of records) {
       if (record.value === null) continue;
-      for (const word of record.value.toString('utf8').toLowerCase().split(/[^\p{L}\p{N}']+/u)) {
+      const text = record.value.toString('utf8').toLowerCase();
+      for (const word of text.split(/[^\p{L}\p{N}']+/u)) {
         if (word !== '') words.push(word);
       }
     }

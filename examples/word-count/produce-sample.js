@@ -13,7 +13,11 @@ Executors commit output and offsets together so every record takes effect exactl
 async function main() {
   const topic = process.argv[2] || 'lines';
   const count = Number(process.argv[3] || 20000);
-  const kafka = new Kafka({ clientId: 'sluice-demo', brokers: (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'sluice-demo',
+    brokers: (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 4, replicationFactor: 1 }], waitForLeaders: true });

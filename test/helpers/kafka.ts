@@ -21,7 +21,9 @@ export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T>
 }
 
 export async function createTopic(topic: string, numPartitions: number, configEntries: ITopicConfig['configEntries'] = []): Promise<void> {
-  await withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true }));
+  await withAdmin((admin) =>
+    admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true })
+  );
 }
 
 export async function withProducer<T>(fn: (producer: Producer) => Promise<T>, options: Parameters<Kafka['producer']>[0] = {}): Promise<T> {

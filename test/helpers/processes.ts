@@ -39,7 +39,11 @@ export class SluiceProcess {
   async exit(timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr.slice(-4000)}`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(new Error(`process did not exit within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr.slice(-4000)}`)),
+        timeoutMs
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -51,7 +55,8 @@ export class SluiceProcess {
   /** Waits for exit code 0; otherwise fails showing the end of the process's output. */
   async succeeds(timeoutMs = 60_000): Promise<void> {
     const { code, signal } = await this.exit(timeoutMs);
-    if (code !== 0) throw new Error(`sluice exited with ${code ?? signal}\nstdout:\n${this.stdout.slice(-2000)}\nstderr:\n${this.stderr.slice(-4000)}`);
+    if (code !== 0)
+      throw new Error(`sluice exited with ${code ?? signal}\nstdout:\n${this.stdout.slice(-2000)}\nstderr:\n${this.stderr.slice(-4000)}`);
   }
 
   async waitForOutput(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {

@@ -17,7 +17,9 @@ export async function waitFor<T>(
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}; last seen: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${label}; last seen: ${last instanceof Error ? last.message : JSON.stringify(last)}`
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -10,7 +10,11 @@ import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(60_000);
 
-type RunTask = (request: WireTaskRequest, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void) => void;
+type RunTask = (
+  request: WireTaskRequest,
+  options: grpc.CallOptions,
+  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
+) => void;
 
 /**
  * Talks to an executor directly, as a driver would, to deliver the same task more than once: a
@@ -31,8 +35,15 @@ describe('duplicate task delivery', () => {
     const port = await freePort();
     // No driver: the executor serves tasks anyway (its registration just keeps retrying).
     sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', '127.0.0.1:9', '--grpc-port', String(port)]);
-    executor = new (loadServices().Executor)(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions) as typeof executor;
-    await waitFor(() => new Promise<boolean>((resolve) => executor.waitForReady(Date.now() + 1000, (e) => resolve(!e))), { label: 'executor serving' });
+    // A generated client's methods are typed as plain Functions: name the one this test calls.
+    executor = new (loadServices().Executor)(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createInsecure(),
+      channelOptions
+    ) as unknown as typeof executor;
+    await waitFor(() => new Promise<boolean>((resolve) => executor.waitForReady(Date.now() + 1000, (e) => resolve(!e))), {
+      label: 'executor serving',
+    });
   });
   afterAll(async () => {
     executor.close();
@@ -42,7 +53,9 @@ describe('duplicate task delivery', () => {
   });
 
   const runTask = (request: WireTaskRequest): Promise<WireTaskResult> =>
-    new Promise((resolve, reject) => executor.RunTask(request, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as WireTaskResult))));
+    new Promise((resolve, reject) =>
+      executor.RunTask(request, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as WireTaskResult)))
+    );
   const task = (epoch: string, from: number, until: number, attempt = 0): WireTaskRequest => ({
     task_id: `1/${topic}:0/${attempt}`,
     job: topic,
@@ -59,7 +72,10 @@ describe('duplicate task delivery', () => {
     const first = await runTask(task(epoch, 0, 300));
     expect(first).toMatchObject({ status: 'COMMITTED', records: '300' });
     const again = await Promise.all([runTask(task(epoch, 0, 300, 1)), runTask(task(epoch, 0, 300, 2))]);
-    expect(again.map((r) => [r.status, r.records])).toEqual([['ALREADY_COMMITTED', '0'], ['ALREADY_COMMITTED', '0']]);
+    expect(again.map((r) => [r.status, r.records])).toEqual([
+      ['ALREADY_COMMITTED', '0'],
+      ['ALREADY_COMMITTED', '0'],
+    ]);
 
     assertExactlyOnce(await auditCounts(client, topic), values);
     expect(await checkpoint(client, topic)).toEqual({ [`${topic}:0`]: '300' });
@@ -72,7 +88,10 @@ describe('duplicate task delivery', () => {
     const before = await auditCounts(client, topic);
     // A stale-epoch attempt on a range that is not committed yet must be refused by the commit script.
     await client.hset(store.keys.offsets, `${topic}:0`, '0');
-    await expect(runTask(task(stale, 0, 300))).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining('SLUICE_FENCED') });
+    await expect(runTask(task(stale, 0, 300))).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringContaining('SLUICE_FENCED') as unknown,
+    });
     expect(await auditCounts(client, topic)).toEqual(before);
     expect(await checkpoint(client, topic)).toEqual({ [`${topic}:0`]: '0' });
   });

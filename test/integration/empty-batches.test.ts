@@ -24,7 +24,11 @@ describe('empty batches', () => {
 
     expect(driver.stdout.match(/^batch \d+: 0 records, 0 tasks/gm)).toHaveLength(3);
     const batches = await history(client, topic);
-    expect(batches.map((b) => [b.id, b.records, b.ranges.length])).toEqual([[1, 0, 0], [2, 0, 0], [3, 0, 0]]);
+    expect(batches.map((b) => [b.id, b.records, b.ranges.length])).toEqual([
+      [1, 0, 0],
+      [2, 0, 0],
+      [3, 0, 0],
+    ]);
     expect(executor.stderr).toContain('registered with the driver');
     expect(executor.stderr).not.toMatch(/"msg":"task (finished|failed)"/);
     expect(await client.hgetall(`sluice:{${topic}}:offsets`)).toEqual({ [`${topic}:0`]: '0', [`${topic}:1`]: '0', [`${topic}:2`]: '0' });

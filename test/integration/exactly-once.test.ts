@@ -21,8 +21,23 @@ describe('exactly-once end to end', () => {
     await produceValues(topic, values, partitions);
 
     // A rate cap makes the backlog take several batches, so contiguity across batches is exercised.
-    const run = sluice(['run', '--job', 'examples/audit', '--executors', '2', '--until', 'latest', '--topics', topic, '--name', topic,
-      '--batch-interval-ms', '200', '--max-rate-per-partition', '20000']);
+    const run = sluice([
+      'run',
+      '--job',
+      'examples/audit',
+      '--executors',
+      '2',
+      '--until',
+      'latest',
+      '--topics',
+      topic,
+      '--name',
+      topic,
+      '--batch-interval-ms',
+      '200',
+      '--max-rate-per-partition',
+      '20000',
+    ]);
     await run.succeeds(150_000);
 
     assertExactlyOnce(await auditCounts(client, topic), values);

@@ -27,7 +27,11 @@ describe('executor lost mid-task', () => {
     const smallChunks = { SLUICE_EXECUTOR_MAX_CHUNK_RECORDS: '50' };
 
     const driver = sluice(['driver', ...job, '--until', 'latest', '--grpc-port', port, '--batch-interval-ms', '300']);
-    const doomed = sluice(['executor', ...job, '--driver', `127.0.0.1:${port}`, '--id', 'doomed'], { ...smallChunks, GATE_AFTER_CHUNKS: '2', GATE_ENTERED_KEY: entered });
+    const doomed = sluice(['executor', ...job, '--driver', `127.0.0.1:${port}`, '--id', 'doomed'], {
+      ...smallChunks,
+      GATE_AFTER_CHUNKS: '2',
+      GATE_ENTERED_KEY: entered,
+    });
     await waitFor(async () => (await client.llen(entered)) > 0, { label: 'doomed executor blocked mid-range' });
     sluice(['executor', ...job, '--driver', `127.0.0.1:${port}`, '--id', 'survivor'], smallChunks);
     doomed.kill('SIGKILL');

@@ -16,7 +16,23 @@ describe('ranges with gaps, end to end', () => {
   afterEach(killAll);
 
   const audit = (topic: string): Promise<void> =>
-    sluice(['run', '--job', 'examples/audit', '--executors', '2', '--until', 'latest', '--topics', topic, '--name', topic, '--batch-interval-ms', '200', '--max-rate-per-partition', '300']).succeeds(90_000);
+    sluice([
+      'run',
+      '--job',
+      'examples/audit',
+      '--executors',
+      '2',
+      '--until',
+      'latest',
+      '--topics',
+      topic,
+      '--name',
+      topic,
+      '--batch-interval-ms',
+      '200',
+      '--max-rate-per-partition',
+      '300',
+    ]).succeeds(90_000);
 
   it('delivers committed transactions exactly once and aborted ones never (read_committed)', async () => {
     const topic = uniqueName('txn');
@@ -39,7 +55,9 @@ describe('ranges with gaps, end to end', () => {
       { transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1 }
     );
     // Markers land just after commit/abort return: wait until the last stable offset covers them.
-    await waitFor(async () => (await kcatValues(topic)).length === committed.length || undefined, { label: 'transactions visible to kcat' });
+    await waitFor(async () => (await kcatValues(topic)).length === committed.length || undefined, {
+      label: 'transactions visible to kcat',
+    });
 
     await audit(topic);
     assertExactlyOnce(await auditCounts(client, topic), committed);
@@ -73,10 +91,13 @@ describe('ranges with gaps, end to end', () => {
       }
     });
     const produced = 20 * 6;
-    const survivors = await waitFor(async () => {
-      const values = await kcatValues(topic);
-      return values.length < produced - 40 ? values : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 500, label: 'log compaction' });
+    const survivors = await waitFor(
+      async () => {
+        const values = await kcatValues(topic);
+        return values.length < produced - 40 ? values : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, label: 'log compaction' }
+    );
 
     await audit(topic);
     // The cleaner may still remove records after the job read them, never add any: what kcat reads

@@ -24,7 +24,18 @@ describe('driver crash between plan and batch commit', () => {
     const entered = `${keys.output('gate-entered')}`;
     const port = String(await freePort());
     const job = jobArgs('test/jobs/gated-audit.js', topic);
-    const driverArgs = ['driver', ...job, '--until', 'latest', '--grpc-port', port, '--batch-interval-ms', '500', '--max-rate-per-partition', '400'];
+    const driverArgs = [
+      'driver',
+      ...job,
+      '--until',
+      'latest',
+      '--grpc-port',
+      port,
+      '--batch-interval-ms',
+      '500',
+      '--max-rate-per-partition',
+      '400',
+    ];
 
     // First life: the executor blocks inside the first chunk, so batch 1 is planned and in flight.
     const driver = sluice(driverArgs);
@@ -32,7 +43,11 @@ describe('driver crash between plan and batch commit', () => {
     await waitFor(async () => (await client.llen(entered)) > 0, { label: 'executor inside batch 1' });
     const planJson = await client.hget(keys.planned, 'plan');
     expect(planJson).not.toBeNull();
-    const plan = JSON.parse(planJson as string) as { id: number; epoch: string; ranges: Array<{ topic: string; partition: number; from: string; until: string }> };
+    const plan = JSON.parse(planJson as string) as {
+      id: number;
+      epoch: string;
+      ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
+    };
     expect(plan.id).toBe(1);
     driver.kill('SIGKILL');
     blocked.kill('SIGKILL');
@@ -49,7 +64,9 @@ describe('driver crash between plan and batch commit', () => {
     const first = batches[0];
     expect(first?.id).toBe(1);
     expect(BigInt(first?.epoch ?? 0)).toBeGreaterThan(BigInt(plan.epoch));
-    const planned = plan.ranges.filter((r) => r.from !== r.until).map(({ topic: t, partition, from, until }) => ({ topic: t, partition, from, until }));
+    const planned = plan.ranges
+      .filter((r) => r.from !== r.until)
+      .map(({ topic: t, partition, from, until }) => ({ topic: t, partition, from, until }));
     const replayed = first?.ranges.map(({ topic: t, partition, from, until }) => ({ topic: t, partition, from, until }));
     expect(sortRanges(replayed ?? [])).toEqual(sortRanges(planned));
 

@@ -15,9 +15,9 @@ const program = new Command('sluice')
   .description('Micro-batch stream processing for Apache Kafka with exactly-once output (Spark direct-stream model)')
   .showHelpAfterError();
 
-addDriverOptions(addJobOptions(program.command('driver').description('run the driver of a job: plans, dispatches and commits batches'))).action(
-  (flags: CommonFlags) => driverCommand(flags).catch(fail)
-);
+addDriverOptions(
+  addJobOptions(program.command('driver').description('run the driver of a job: plans, dispatches and commits batches'))
+).action((flags: CommonFlags) => driverCommand(flags).catch(fail));
 
 addJobOptions(program.command('executor').description('run an executor: serves tasks from the driver'))
   .option('--driver <host:port>', 'address of the driver gRPC service (executor.driver)')

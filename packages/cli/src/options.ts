@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ConfigError, createLogger, loadConfig, loadJob, type Job, type Logger, type SluiceConfig } from '@sluice/common';
 
 /** Flags shared by `driver`, `executor` and `run`, each mapped onto a configuration key. */
@@ -6,8 +6,8 @@ export function addJobOptions(command: Command): Command {
   return command
     .requiredOption('--job <module>', 'job module: a path (file or package folder) or a package name')
     .option('--config <file>', 'JSON configuration file (see README: configuration keys)')
-    .option('--name <name>', 'job name, scopes the Redis keys (job.name; default: the module\'s name)')
-    .option('--topics <list>', 'comma-separated topics (job.topics; default: the module\'s topics)')
+    .option('--name <name>', "job name, scopes the Redis keys (job.name; default: the module's name)")
+    .option('--topics <list>', "comma-separated topics (job.topics; default: the module's topics)")
     .option('--starting-offsets <spec>', "'earliest', 'latest' or JSON {topic:{partition:offset}} (job.startingOffsets)")
     .option('--batch-interval-ms <ms>', 'batch interval (job.batchIntervalMs)')
     .option('--max-rate-per-partition <n>', 'records per second per partition, 0 = no cap (job.maxRatePerPartition)')
@@ -60,15 +60,32 @@ function startingOffsets(raw: string | undefined): unknown {
 export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor'): SluiceConfig {
   const roleFlags =
     role === 'driver'
-      ? { driver: { batches: number('batches', flags.batches), until: flags.until, grpcPort: number('grpc-port', flags.grpcPort), minExecutors: number('min-executors', flags.minExecutors) } }
-      : { executor: { driver: flags.driver, slots: number('slots', flags.slots), grpcPort: number('grpc-port', flags.grpcPort), id: flags.id } };
+      ? {
+          driver: {
+            batches: number('batches', flags.batches),
+            until: flags.until,
+            grpcPort: number('grpc-port', flags.grpcPort),
+            minExecutors: number('min-executors', flags.minExecutors),
+          },
+        }
+      : {
+          executor: {
+            driver: flags.driver,
+            slots: number('slots', flags.slots),
+            grpcPort: number('grpc-port', flags.grpcPort),
+            id: flags.id,
+          },
+        };
   return loadConfig({
     file: flags.config,
     env: process.env,
     flags: {
       job: {
         name: flags.name,
-        topics: flags.topics?.split(',').map((t) => t.trim()).filter(Boolean),
+        topics: flags.topics
+          ?.split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
         startingOffsets: startingOffsets(flags.startingOffsets),
         batchIntervalMs: number('batch-interval-ms', flags.batchIntervalMs),
         maxRatePerPartition: number('max-rate-per-partition', flags.maxRatePerPartition),

@@ -17,15 +17,19 @@ export class StickyAssignment {
     const current = this.owner.get(partition);
     if (current !== undefined && pool.includes(current)) return current;
     const load = this.loadOf(pool);
-    const chosen = pool.reduce<string | undefined>((best, id) => (best === undefined || (load.get(id) ?? 0) < (load.get(best) ?? 0) ? id : best), undefined);
+    const chosen = pool.reduce<string | undefined>(
+      (best, id) => (best === undefined || (load.get(id) ?? 0) < (load.get(best) ?? 0) ? id : best),
+      undefined
+    );
     if (chosen !== undefined) this.owner.set(partition, chosen);
     return chosen;
   }
 
-  /** Forgets placements on executors that are gone and trims executors above their fair share. */
+  /** Forgets placements on executors that are gone and of partitions no longer planned, and trims executors above their fair share. */
   rebalance(partitions: string[], alive: string[]): void {
     const live = new Set(alive);
-    for (const [partition, id] of this.owner) if (!live.has(id)) this.owner.delete(partition);
+    const listed = new Set(partitions);
+    for (const [partition, id] of this.owner) if (!live.has(id) || !listed.has(partition)) this.owner.delete(partition);
     if (alive.length === 0) return;
     const fairShare = Math.ceil(partitions.length / alive.length);
     const owned = new Map<string, string[]>();

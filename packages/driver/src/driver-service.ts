@@ -20,13 +20,19 @@ export interface DriverServiceOptions {
 }
 
 /** The gRPC Driver service: executors register, heartbeat and deregister. Returns the bound port. */
-export async function startDriverService(registry: ExecutorRegistry, options: DriverServiceOptions): Promise<{ server: grpc.Server; port: number }> {
+export async function startDriverService(
+  registry: ExecutorRegistry,
+  options: DriverServiceOptions
+): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server(channelOptions);
   server.addService(loadServices().Driver.service, {
     Register(call: grpc.ServerUnaryCall<WireRegisterRequest, WireRegisterResponse>, callback: grpc.sendUnaryData<WireRegisterResponse>) {
       const r = call.request;
       if (r.job !== options.job) {
-        const refused = new SluiceError('SLUICE_JOB_INVALID', `executor ${r.executor_id} runs job '${r.job}', this driver runs '${options.job}'`);
+        const refused = new SluiceError(
+          'SLUICE_JOB_INVALID',
+          `executor ${r.executor_id} runs job '${r.job}', this driver runs '${options.job}'`
+        );
         return callback(toServiceError(refused));
       }
       if (!r.executor_id || !/^[^\s:]+:\d+$/.test(r.address) || r.slots < 1) {
@@ -35,7 +41,10 @@ export async function startDriverService(registry: ExecutorRegistry, options: Dr
       registry.register(r.executor_id, r.address, r.slots);
       return callback(null, { epoch: options.epoch, heartbeat_interval_ms: options.heartbeatIntervalMs });
     },
-    Heartbeat(call: grpc.ServerUnaryCall<WireHeartbeatRequest, WireHeartbeatResponse>, callback: grpc.sendUnaryData<WireHeartbeatResponse>) {
+    Heartbeat(
+      call: grpc.ServerUnaryCall<WireHeartbeatRequest, WireHeartbeatResponse>,
+      callback: grpc.sendUnaryData<WireHeartbeatResponse>
+    ) {
       return callback(null, { known: registry.heartbeat(call.request.executor_id), epoch: options.epoch });
     },
     Deregister(call: grpc.ServerUnaryCall<{ executor_id: string }, object>, callback: grpc.sendUnaryData<object>) {
@@ -44,7 +53,9 @@ export async function startDriverService(registry: ExecutorRegistry, options: Dr
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, bound) => (e ? reject(e) : resolve(bound)))
+    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, bound) =>
+      e ? reject(e) : resolve(bound)
+    )
   );
   return { server, port };
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
-  CheckpointStore,
+  type CheckpointStore,
   partitionKey,
   type BatchPlan,
   type BatchSummary,
@@ -180,7 +180,10 @@ export class Driver extends EventEmitter {
       batchIntervalMs: this.settings.batchIntervalMs,
       stopAt,
     });
-    this.assignment.rebalance(partitions.map(partitionKey), this.registry.alive().map((e) => e.id));
+    this.assignment.rebalance(
+      partitions.map(partitionKey),
+      this.registry.alive().map((e) => e.id)
+    );
     const plan: BatchPlan = { id: (await this.deps.store.lastCommittedBatchId()) + 1, epoch: this.epoch, time, ranges };
     // The plan is durable before any task leaves: a crash from here on replays exactly these ranges.
     await this.deps.store.writePlan(plan);

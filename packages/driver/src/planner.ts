@@ -38,10 +38,20 @@ export function planRanges(input: PlanInput): OffsetRange[] {
     const earliest = required(input.earliest, key, 'earliest offset');
     const from = input.checkpoint.get(key) ?? startingOffset(tp, firstBatch ? input.startingOffsets : 'earliest', earliest, latest);
     if (from > latest) {
-      throw new DataLossError(tp.topic, tp.partition, from, `the checkpoint is beyond the latest offset ${latest} (topic recreated or log truncated)`);
+      throw new DataLossError(
+        tp.topic,
+        tp.partition,
+        from,
+        `the checkpoint is beyond the latest offset ${latest} (topic recreated or log truncated)`
+      );
     }
     if (from < earliest) {
-      throw new DataLossError(tp.topic, tp.partition, from, `offsets below ${earliest} were deleted (retention); the checkpoint points before them`);
+      throw new DataLossError(
+        tp.topic,
+        tp.partition,
+        from,
+        `offsets below ${earliest} were deleted (retention); the checkpoint points before them`
+      );
     }
     let until = latest;
     if (cap !== undefined && from + cap < until) until = from + cap;

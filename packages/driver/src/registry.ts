@@ -111,7 +111,12 @@ function createHandle(id: string, address: string, slots: number, client: grpc.C
         handle.running++;
         return Promise.resolve();
       }
-      return new Promise((resolve) => waiting.push(() => { handle.running++; resolve(); }));
+      return new Promise((resolve) =>
+        waiting.push(() => {
+          handle.running++;
+          resolve();
+        })
+      );
     },
     release: () => {
       handle.running--;

@@ -30,7 +30,11 @@ export interface DispatchSettings {
   executorWaitMs: number;
 }
 
-type RunTask = (request: WireTaskRequest, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void) => void;
+type RunTask = (
+  request: WireTaskRequest,
+  options: grpc.CallOptions,
+  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
+) => void;
 type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
 
 /**
@@ -59,7 +63,12 @@ export class TaskDispatcher {
         batch_id: String(plan.id),
         epoch: plan.epoch,
         attempt,
-        range: { topic: range.topic, partition: range.partition, from_offset: String(range.fromOffset), until_offset: String(range.untilOffset) },
+        range: {
+          topic: range.topic,
+          partition: range.partition,
+          from_offset: String(range.fromOffset),
+          until_offset: String(range.untilOffset),
+        },
       };
       await executor.acquire();
       try {
@@ -67,7 +76,14 @@ export class TaskDispatcher {
         return { range, executor: executor.id, attempt, result };
       } catch (e) {
         lastError = e as SluiceError;
-        const log = { batch: plan.id, topic: range.topic, partition: range.partition, executor: executor.id, attempt, err: lastError.message };
+        const log = {
+          batch: plan.id,
+          topic: range.topic,
+          partition: range.partition,
+          executor: executor.id,
+          attempt,
+          err: lastError.message,
+        };
         this.logger.warn(log, 'task attempt failed');
         if (isPeerUnreachable(lastError)) this.registry.remove(executor.id, 'unreachable');
         if (!lastError.retriable) break;
@@ -78,7 +94,13 @@ export class TaskDispatcher {
     }
     throw new TaskFailedError(
       `batch ${plan.id}: task for ${range.topic}-${range.partition} [${range.fromOffset}, ${range.untilOffset}) failed: ${lastError?.message ?? 'unknown'}`,
-      { batchId: plan.id, topic: range.topic, partition: range.partition, from: String(range.fromOffset), until: String(range.untilOffset) },
+      {
+        batchId: plan.id,
+        topic: range.topic,
+        partition: range.partition,
+        from: String(range.fromOffset),
+        until: String(range.untilOffset),
+      },
       lastError
     );
   }
@@ -123,5 +145,9 @@ export class TaskDispatcher {
 }
 
 function lostExecutor(): grpc.ServiceError {
-  return Object.assign(new Error('executor was removed'), { code: grpc.status.UNAVAILABLE, details: 'executor was removed', metadata: new grpc.Metadata() });
+  return Object.assign(new Error('executor was removed'), {
+    code: grpc.status.UNAVAILABLE,
+    details: 'executor was removed',
+    metadata: new grpc.Metadata(),
+  });
 }

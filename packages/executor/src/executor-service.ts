@@ -41,7 +41,10 @@ export class ExecutorService {
           (e: unknown) => callback(toServiceError(e))
         );
       },
-      CancelTask: (call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>, callback: grpc.sendUnaryData<{ cancelled: boolean }>) => {
+      CancelTask: (
+        call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>,
+        callback: grpc.sendUnaryData<{ cancelled: boolean }>
+      ) => {
         const controller = this.running.get(call.request.task_id);
         controller?.abort();
         callback(null, { cancelled: controller !== undefined });
@@ -57,7 +60,9 @@ export class ExecutorService {
   /** Binds and returns the port (the configured one, or the one the OS chose for port 0). */
   async listen(): Promise<number> {
     return new Promise((resolve, reject) =>
-      this.server.bindAsync(`${this.options.host}:${this.options.port}`, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port)))
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, grpc.ServerCredentials.createInsecure(), (e, port) =>
+        e ? reject(e) : resolve(port)
+      )
     );
   }
 
@@ -69,7 +74,9 @@ export class ExecutorService {
   private async runTask(request: WireTaskRequest): Promise<WireTaskResult> {
     const task = this.validate(request);
     if (this.running.size >= this.options.slots) {
-      throw new SluiceError('SLUICE_RPC', `executor ${this.options.executorId} is running ${this.running.size} tasks, its limit`, { retriable: true });
+      throw new SluiceError('SLUICE_RPC', `executor ${this.options.executorId} is running ${this.running.size} tasks, its limit`, {
+        retriable: true,
+      });
     }
     const controller = new AbortController();
     this.running.set(task.taskId, controller);

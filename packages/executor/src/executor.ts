@@ -1,13 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  CheckpointStore,
-  createKafkajsRangeReader,
-  type Job,
-  type Logger,
-  type RangeReader,
-  type SluiceConfig,
-} from '@sluice/common';
+import { CheckpointStore, createKafkajsRangeReader, type Job, type Logger, type RangeReader, type SluiceConfig } from '@sluice/common';
 import { DriverRegistration } from './registration';
 import { ExecutorService } from './executor-service';
 import { TaskRunner } from './task-runner';
@@ -35,7 +28,11 @@ export class Executor {
     const store = await CheckpointStore.connect(config.redis.url, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
     const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log);
     const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log);
-    const service = new ExecutorService(runner, { executorId: id, job: jobName, host: config.executor.host, port: config.executor.grpcPort, slots: config.executor.slots }, log);
+    const service = new ExecutorService(
+      runner,
+      { executorId: id, job: jobName, host: config.executor.host, port: config.executor.grpcPort, slots: config.executor.slots },
+      log
+    );
     const port = await service.listen();
     const registration = new DriverRegistration(
       {

@@ -1,5 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { channelOptions, fromServiceError, loadServices, type Logger, type WireHeartbeatResponse, type WireRegisterResponse } from '@sluice/common';
+import {
+  channelOptions,
+  fromServiceError,
+  loadServices,
+  type Logger,
+  type WireHeartbeatResponse,
+  type WireRegisterResponse,
+} from '@sluice/common';
 
 export interface RegistrationOptions {
   driverAddress: string;
@@ -32,7 +39,11 @@ export class DriverRegistration {
     private readonly options: RegistrationOptions,
     private readonly logger: Logger
   ) {
-    this.client = new (loadServices().Driver)(options.driverAddress, grpc.credentials.createInsecure(), channelOptions) as unknown as DriverClient;
+    this.client = new (loadServices().Driver)(
+      options.driverAddress,
+      grpc.credentials.createInsecure(),
+      channelOptions
+    ) as unknown as DriverClient;
   }
 
   start(): void {
@@ -65,7 +76,12 @@ export class DriverRegistration {
       if (response.known) return;
       this.registered = false;
     }
-    const response = await this.call<WireRegisterResponse>('Register', { executor_id: o.executorId, address: o.address, slots: o.slots, job: o.job });
+    const response = await this.call<WireRegisterResponse>('Register', {
+      executor_id: o.executorId,
+      address: o.address,
+      slots: o.slots,
+      job: o.job,
+    });
     this.registered = true;
     this.logger.info({ driver: o.driverAddress, epoch: response.epoch }, 'registered with the driver');
   }

@@ -142,10 +142,13 @@ export class TaskRunner {
 
   /** Another attempt moved the offset while this one ran: done if it reached the end, else let the driver retry. */
   private overtaken(task: Task, storedOffset: bigint | null, report: TaskReport, started: number): TaskReport {
-    if (storedOffset === task.range.untilOffset) return { ...report, status: report.chunks > 0 ? 'COMMITTED' : 'ALREADY_COMMITTED', totalMs: elapsed(started) };
-    throw new SluiceError('SLUICE_CHECKPOINT_CONFLICT', `task ${task.taskId}: another attempt moved the checkpoint to ${storedOffset ?? 'none'}`, {
-      retriable: true,
-    });
+    if (storedOffset === task.range.untilOffset)
+      return { ...report, status: report.chunks > 0 ? 'COMMITTED' : 'ALREADY_COMMITTED', totalMs: elapsed(started) };
+    throw new SluiceError(
+      'SLUICE_CHECKPOINT_CONFLICT',
+      `task ${task.taskId}: another attempt moved the checkpoint to ${storedOffset ?? 'none'}`,
+      { retriable: true }
+    );
   }
 }
 

@@ -70,15 +70,17 @@ export class CheckpointStore {
       enableOfflineQueue: true,
       retryStrategy: (times) => Math.min(times * 100, 1000),
     });
-    redis.on('error', () => {
-      /* surfaced through the failing command; ioredis would otherwise print to stderr */
-    });
+    // Connection errors surface through the failing command; remember the last one for the message
+    // (ioredis would otherwise print them to stderr, and the command only says "Connection is closed").
+    let lastConnectionError: Error | undefined;
+    redis.on('error', (e: Error) => (lastConnectionError = e));
     try {
       await redis.connect();
       await redis.ping();
     } catch (e) {
       redis.disconnect();
-      throw new RedisUnavailableError(`cannot reach Redis at ${redactUrl(url)}: ${(e as Error).message}`, e);
+      const cause = lastConnectionError ?? (e as Error);
+      throw new RedisUnavailableError(`cannot reach Redis at ${redactUrl(url)}: ${cause.message}`, cause);
     }
     return new CheckpointStore(registerScripts(redis), job);
   }
@@ -121,7 +123,12 @@ export class CheckpointStore {
     const plan = JSON.parse(json) as SerializedPlan;
     return {
       ...plan,
-      ranges: plan.ranges.map((r) => ({ topic: r.topic, partition: r.partition, fromOffset: BigInt(r.from), untilOffset: BigInt(r.until) })),
+      ranges: plan.ranges.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        fromOffset: BigInt(r.from),
+        untilOffset: BigInt(r.until),
+      })),
     };
   }
 
@@ -132,10 +139,23 @@ export class CheckpointStore {
   async writePlan(plan: BatchPlan): Promise<void> {
     const serialized: SerializedPlan = {
       ...plan,
-      ranges: plan.ranges.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
+      ranges: plan.ranges.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        from: String(r.fromOffset),
+        until: String(r.untilOffset),
+      })),
     };
     const initial = plan.ranges.flatMap((r) => [partitionKey(r), String(r.fromOffset)]);
-    const reply = await this.redis.writePlan(this.keys.epoch, this.keys.planned, this.keys.offsets, plan.epoch, String(plan.id), JSON.stringify(serialized), ...initial);
+    const reply = await this.redis.writePlan(
+      this.keys.epoch,
+      this.keys.planned,
+      this.keys.offsets,
+      plan.epoch,
+      String(plan.id),
+      JSON.stringify(serialized),
+      ...initial
+    );
     if (reply[0] === 'fenced') throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
   }
 
@@ -171,19 +191,35 @@ export class CheckpointStore {
   async commitBatch(plan: BatchPlan, summary: BatchSummary, historySize: number): Promise<void> {
     const expected = plan.ranges.flatMap((r) => [partitionKey(r), String(r.untilOffset)]);
     const k = this.keys;
-    const reply = await this.redis.commitBatch(k.epoch, k.planned, k.offsets, k.committed, k.batches, plan.epoch, String(plan.id), historySize, JSON.stringify(summary), ...expected);
+    const reply = await this.redis.commitBatch(
+      k.epoch,
+      k.planned,
+      k.offsets,
+      k.committed,
+      k.batches,
+      plan.epoch,
+      String(plan.id),
+      historySize,
+      JSON.stringify(summary),
+      ...expected
+    );
     switch (reply[0]) {
       case 'ok':
         return;
       case 'fenced':
         throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
       case 'not-planned':
-        throw new CheckpointConflictError(`batch ${plan.id} is not the planned batch (planned: ${reply[1] ?? 'none'})`, { batchId: plan.id });
-      default:
-        throw new CheckpointConflictError(`batch ${plan.id} cannot commit: ${reply[1]} is at ${reply[2] ?? 'no offset'}, not at the end of its range`, {
+        throw new CheckpointConflictError(`batch ${plan.id} is not the planned batch (planned: ${reply[1] ?? 'none'})`, {
           batchId: plan.id,
-          partition: reply[1],
         });
+      default:
+        throw new CheckpointConflictError(
+          `batch ${plan.id} cannot commit: ${reply[1]} is at ${reply[2] ?? 'no offset'}, not at the end of its range`,
+          {
+            batchId: plan.id,
+            partition: reply[1],
+          }
+        );
     }
   }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError } from '../errors';
 import { configSchema, type SluiceConfig } from './schema';
 
@@ -23,12 +23,12 @@ const sectionShapes = configSchema.shape as unknown as Record<Section, z.ZodType
 
 function unwrap(type: z.ZodType): z.ZodType {
   let current = type as z.ZodType & { def: { innerType?: z.ZodType } };
-  while (current.def.innerType) current = current.def.innerType as typeof current;
+  while (current.def.innerType) current = current.def.innerType;
   return current;
 }
 
 function keysOf(section: Section): Record<string, z.ZodType> {
-  return (unwrap(sectionShapes[section]) as z.ZodObject).shape as Record<string, z.ZodType>;
+  return (unwrap(sectionShapes[section]) as z.ZodObject).shape;
 }
 
 const toEnvName = (camel: string): string => camel.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
@@ -41,7 +41,11 @@ function fromEnvString(type: z.ZodType, raw: string, name: string): unknown {
     if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got '${raw}'`);
     return n;
   }
-  if (kind === 'array') return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (kind === 'array')
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   if (kind === 'union' && raw.trim().startsWith('{')) {
     try {
       return JSON.parse(raw) as unknown;
@@ -86,13 +90,17 @@ export function configFromFile(path: string): PlainObject {
   } catch (e) {
     throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as PlainObject;
+    parsed = JSON.parse(text) as unknown;
   } catch (e) {
-    throw new ConfigError(`config file ${path} is not a JSON object: ${(e as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
   }
+  if (!isPlainObject(parsed)) {
+    const kind = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
+    throw new ConfigError(`config file ${path} must hold a JSON object, not ${kind}`);
+  }
+  return parsed;
 }
 
 function isPlainObject(v: unknown): v is PlainObject {
@@ -117,11 +125,7 @@ export interface ConfigSources {
 }
 
 export function loadConfig(sources: ConfigSources = {}): Readonly<SluiceConfig> {
-  const layers = [
-    sources.file ? configFromFile(sources.file) : {},
-    configFromEnv(sources.env ?? {}),
-    sources.flags ?? {},
-  ];
+  const layers = [sources.file ? configFromFile(sources.file) : {}, configFromEnv(sources.env ?? {}), sources.flags ?? {}];
   const merged = layers.reduce(deepMerge, {});
   const result = configSchema.safeParse(merged);
   if (!result.success) {

@@ -10,7 +10,10 @@ const port = z.number().int().min(0).max(65535);
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
 
 /** Explicit per-partition starting offsets: `{ "topic": { "0": 42, "1": 7 } }`. */
-const explicitOffsets = z.record(z.string(), z.record(z.string().regex(/^\d+$/), z.union([z.number().int().min(0), z.string().regex(/^\d+$/)])));
+const explicitOffsets = z.record(
+  z.string(),
+  z.record(z.string().regex(/^\d+$/), z.union([z.number().int().min(0), z.string().regex(/^\d+$/)]))
+);
 export const startingOffsetsSchema = z.union([z.literal('earliest'), z.literal('latest'), explicitOffsets]);
 
 export const configSchema = z

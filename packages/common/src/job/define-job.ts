@@ -6,9 +6,7 @@ import type { Job, JobDefinition } from './types';
 const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
-    source: z
-      .object({ topics: z.array(z.string().min(1)).min(1), startingOffsets: startingOffsetsSchema.optional() })
-      .strict(),
+    source: z.object({ topics: z.array(z.string().min(1)).min(1), startingOffsets: startingOffsetsSchema.optional() }).strict(),
     batch: z
       .object({ intervalMs: z.number().int().positive().optional(), maxRatePerPartition: z.number().int().min(0).optional() })
       .strict()
@@ -29,7 +27,9 @@ export function defineJob<Out>(definition: JobDefinition<Out>): Job<Out> {
   const result = jobSchema.safeParse(definition);
   if (!result.success) {
     const problems = result.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : `'${i.path.join('.')}' ${i.message}`
+      i.code === 'unrecognized_keys'
+        ? `unknown key(s) ${i.keys.map((k) => [...i.path, k].join('.')).join(', ')}`
+        : `'${i.path.join('.')}' ${i.message}`
     );
     throw new JobError(`invalid job definition: ${problems.join('; ')}`);
   }

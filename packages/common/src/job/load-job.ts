@@ -17,7 +17,10 @@ export async function loadJob(specifier: string, cwd: string = process.cwd()): P
     // Resolve first so that "not found" is told apart from an error thrown while the module runs.
     target = require.resolve(target, { paths: [cwd] });
   } catch (e) {
-    throw new JobError(`job module '${specifier}' not found (looked ${looksLikePath ? `at ${resolve(cwd, specifier)}` : `for a package from ${cwd}`})`, e);
+    throw new JobError(
+      `job module '${specifier}' not found (looked ${looksLikePath ? `at ${resolve(cwd, specifier)}` : `for a package from ${cwd}`})`,
+      e
+    );
   }
   let mod: Record<string, unknown>;
   try {

@@ -46,9 +46,7 @@ export function redisCounterSink(options: { key: string }): Sink<string | [strin
  * the records' own (topic, partition, offset). The offset advances only after `write` resolves;
  * a crash in between replays the chunk, so `write` may see the same outputs again.
  */
-export function idempotentSink<Out>(options: {
-  write(outputs: Out[], context: ProcessContext): Promise<void> | void;
-}): Sink<Out> {
+export function idempotentSink<Out>(options: { write(outputs: Out[], context: ProcessContext): Promise<void> | void }): Sink<Out> {
   return {
     kind: 'idempotent',
     guarantee: 'at-least-once',

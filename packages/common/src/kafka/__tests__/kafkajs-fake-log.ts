@@ -17,14 +17,12 @@ const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
   RecordBatch: (opts: Record<string, unknown>) => Promise<{ buffer: Buffer }>;
 };
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (opts: Record<string, unknown>) => unknown;
-const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (
-  decoder: unknown
-) => Promise<KafkajsMessage[]>;
+const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (decoder: unknown) => Promise<KafkajsMessage[]>;
 const { KafkaJSProtocolError, KafkaJSOffsetOutOfRange } = require('kafkajs') as {
   KafkaJSProtocolError: new (e: unknown) => Error;
   KafkaJSOffsetOutOfRange: new (e: unknown, meta: unknown) => Error;
 };
-const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): unknown };
+const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => unknown };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface FakeRecord {

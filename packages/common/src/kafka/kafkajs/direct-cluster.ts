@@ -218,8 +218,7 @@ export async function connectBounded(cluster: DirectCluster, config: KafkaClient
   const brokers = config.brokers.join(',');
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () =>
-        reject(new KafkaUnavailableError(`cannot connect to Kafka brokers ${brokers}: no answer within ${deadlineMs} ms`)),
+      () => reject(new KafkaUnavailableError(`cannot connect to Kafka brokers ${brokers}: no answer within ${deadlineMs} ms`)),
       deadlineMs
     );
   });
@@ -260,11 +259,7 @@ const staleMetadataTypes = new Set([
   'OFFSET_NOT_AVAILABLE',
 ]);
 
-const coordinatorTypes = new Set([
-  'NOT_COORDINATOR_FOR_GROUP',
-  'GROUP_COORDINATOR_NOT_AVAILABLE',
-  'GROUP_LOAD_IN_PROGRESS',
-]);
+const coordinatorTypes = new Set(['NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'GROUP_LOAD_IN_PROGRESS']);
 
 const connectionNames = new Set([
   'KafkaJSConnectionError',
@@ -284,7 +279,7 @@ export function rootCause(e: unknown): KafkajsErrorLike {
   for (let i = 0; i < 5 && cur !== null && typeof cur === 'object'; i++) {
     const wrapper = cur.name === 'KafkaJSNumberOfRetriesExceeded' || cur.name === 'KafkaJSNonRetriableError';
     if (!wrapper || cur.cause === undefined || cur.cause === null) break;
-    cur = cur.cause as KafkajsErrorLike;
+    cur = cur.cause;
   }
   return cur ?? {};
 }
@@ -329,16 +324,29 @@ export function isUnknownTopic(e: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Retry
 
+/**
+ * What an aborted wait rejects with: the signal's reason, as `signal.throwIfAborted()` throws it
+ * (an `AbortError` DOMException unless the caller passed its own Error). A non-Error reason is
+ * wrapped so that a rejection is always an Error; it stays reachable as `cause`.
+ */
+export function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason;
+  const error = new Error('The operation was aborted', { cause: reason });
+  error.name = 'AbortError';
+  return error;
+}
+
 /** Resolves after `ms`, or rejects with the abort reason as soon as `signal` fires. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(abortReason(signal));
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(abortReason(signal));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -403,10 +411,7 @@ export function toSluiceError(e: unknown, operation: string, config: KafkaClient
   if (!String(rootCause(e).name ?? '').startsWith('KafkaJS')) return e instanceof Error ? e : new TypeError(String(e));
   if (isUnknownTopic(e) && topics !== undefined && topics.length > 0) return new TopicNotFoundError(topics);
   const why = isConnectionError(e) ? 'brokers unreachable or connection lost' : 'request failed';
-  return new KafkaUnavailableError(
-    `${operation}: ${why} (brokers ${config.brokers.join(',')}): ${errorMessage(rootCause(e))}`,
-    e
-  );
+  return new KafkaUnavailableError(`${operation}: ${why} (brokers ${config.brokers.join(',')}): ${errorMessage(rootCause(e))}`, e);
 }
 
 /**

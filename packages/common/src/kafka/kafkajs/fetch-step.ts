@@ -28,12 +28,7 @@ export interface FetchStep {
  * `Batch`; the advance is Java's `batch.nextOffset()` rule over the *unfiltered* records, so
  * compaction holes and transaction markers never stall the reader.
  */
-export function applyFetch(
-  range: OffsetRange,
-  next: bigint,
-  partition: KafkajsFetchPartition,
-  isolation: Isolation
-): FetchStep {
+export function applyFetch(range: OffsetRange, next: bigint, partition: KafkajsFetchPartition, isolation: Isolation): FetchStep {
   const batch = new KafkajsBatch(range.topic, next.toString(), partition);
 
   const records: SourceRecord[] = [];

@@ -78,10 +78,7 @@ export class KafkajsGroupOffsetPublisher implements GroupOffsetPublisher {
  * Connects a {@link GroupOffsetPublisher}.
  * @throws KafkaUnavailableError when no broker answers within about `2 × connectionTimeoutMs`.
  */
-export async function createKafkajsGroupOffsetPublisher(
-  config: KafkaClientConfig,
-  logger: Logger
-): Promise<GroupOffsetPublisher> {
+export async function createKafkajsGroupOffsetPublisher(config: KafkaClientConfig, logger: Logger): Promise<GroupOffsetPublisher> {
   const log = logger.child({ component: 'kafka-group-publisher' });
   const cluster = createDirectCluster(config, log);
   await connectBounded(cluster, config);

@@ -126,11 +126,9 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   }
 
   private retry<T>(operation: string, fn: () => Promise<T>, topics: string[]): Promise<T> {
-    return withMetadataRetry({ operation, config: this.config, cluster: this.cluster, logger: this.logger }, fn).catch(
-      (e: unknown) => {
-        throw isUnknownTopic(e) ? new TopicNotFoundError(topics) : toSluiceError(e, operation, this.config, topics);
-      }
-    );
+    return withMetadataRetry({ operation, config: this.config, cluster: this.cluster, logger: this.logger }, fn).catch((e: unknown) => {
+      throw isUnknownTopic(e) ? new TopicNotFoundError(topics) : toSluiceError(e, operation, this.config, topics);
+    });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import {
 import {
   READ_COMMITTED,
   READ_UNCOMMITTED,
+  abortReason,
   connectBounded,
   createDirectCluster,
   isOffsetOutOfRange,
@@ -147,12 +148,7 @@ export class KafkajsRangeReader implements RangeReader {
     }
   }
 
-  private async fetchOnce(
-    cluster: DirectCluster,
-    slot: Slot,
-    range: OffsetRange,
-    fetchOffset: bigint
-  ): Promise<KafkajsFetchPartition> {
+  private async fetchOnce(cluster: DirectCluster, slot: Slot, range: OffsetRange, fetchOffset: bigint): Promise<KafkajsFetchPartition> {
     const { topic, partition } = range;
     await cluster.refreshMetadataIfNecessary();
     const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
@@ -221,7 +217,7 @@ export class KafkajsRangeReader implements RangeReader {
         const onAbort = (): void => {
           const i = this.waiters.indexOf(wake);
           if (i >= 0) this.waiters.splice(i, 1);
-          reject(signal?.reason);
+          reject(abortReason(signal));
         };
         const wake = (): void => {
           signal?.removeEventListener('abort', onAbort);

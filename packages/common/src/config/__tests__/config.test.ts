@@ -1,0 +1,317 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSluiceError } from '../../errors';
+import { loadConfig, type ConfigSources } from '../load';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-config-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+function file(content: unknown): string {
+  const path = join(dir, `config-${++files}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+/** The ConfigError that `loadConfig(sources)` throws (failing if it does not throw). */
+function configError(sources: ConfigSources): Error & { code?: string; details?: Record<string, unknown> } {
+  try {
+    loadConfig(sources);
+  } catch (e) {
+    expect(isSluiceError(e)).toBe(true);
+    expect((e as Error).name).toBe('ConfigError');
+    expect((e as { code: string }).code).toBe('SLUICE_CONFIG_INVALID');
+    return e as Error;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+const defaults = {
+  kafka: {
+    brokers: ['127.0.0.1:9092'],
+    clientId: 'sluice',
+    isolation: 'read_committed',
+    connectionTimeoutMs: 3000,
+    requestTimeoutMs: 30000,
+    fetchMaxBytes: 16 * 1024 * 1024,
+    partitionMaxBytes: 4 * 1024 * 1024,
+    fetchMaxWaitMs: 100,
+    retries: 5,
+  },
+  redis: { url: 'redis://127.0.0.1:6379', connectTimeoutMs: 3000 },
+  job: {},
+  driver: {
+    host: '127.0.0.1',
+    grpcPort: 7070,
+    taskTimeoutMs: 60000,
+    maxTaskFailures: 4,
+    retryBackoffMs: 200,
+    heartbeatTimeoutMs: 10000,
+    executorWaitMs: 60000,
+    minExecutors: 1,
+    historySize: 1000,
+    batches: 0,
+    until: 'none',
+  },
+  executor: { driver: '127.0.0.1:7070', host: '127.0.0.1', grpcPort: 0, slots: 2, heartbeatIntervalMs: 1000, maxChunkRecords: 10000 },
+  log: { level: 'info' },
+};
+
+describe('loadConfig', () => {
+  it('gives every default with no file, no environment and no flags', () => {
+    expect(loadConfig()).toEqual(defaults);
+    expect(loadConfig({ env: {}, flags: {} })).toEqual(defaults);
+  });
+
+  it('ignores environment variables that are not its own', () => {
+    expect(loadConfig({ env: { PATH: '/usr/bin', HOME: '/root', KAFKA_HEAP_OPTS: '-Xmx1g', REDIS_PASSWORD: 'x' } })).toEqual(defaults);
+  });
+
+  describe('precedence: defaults < file < env < flags', () => {
+    const path = (): string =>
+      file({ driver: { batches: 1, historySize: 7 }, log: { level: 'debug' }, kafka: { clientId: 'from-file', brokers: ['file:1'] } });
+
+    it('the file overrides defaults', () => {
+      const config = loadConfig({ file: path() });
+      expect(config.driver.batches).toBe(1);
+      expect(config.driver.historySize).toBe(7);
+      expect(config.driver.taskTimeoutMs).toBe(60000);
+      expect(config.kafka).toEqual({ ...defaults.kafka, clientId: 'from-file', brokers: ['file:1'] });
+    });
+
+    it('the environment overrides the file, key by key', () => {
+      const config = loadConfig({ file: path(), env: { SLUICE_DRIVER_BATCHES: '2', LOG_LEVEL: 'warn', KAFKA_BROKERS: 'env:2' } });
+      expect(config.driver.batches).toBe(2);
+      expect(config.driver.historySize).toBe(7);
+      expect(config.log.level).toBe('warn');
+      expect(config.kafka.brokers).toEqual(['env:2']);
+      expect(config.kafka.clientId).toBe('from-file');
+    });
+
+    it('flags override the environment; flags left undefined override nothing', () => {
+      const config = loadConfig({
+        file: path(),
+        env: { SLUICE_DRIVER_BATCHES: '2', LOG_LEVEL: 'warn' },
+        flags: { driver: { batches: 3, until: undefined }, log: { level: undefined }, job: { name: 'from-flags', topics: undefined } },
+      });
+      expect(config.driver.batches).toBe(3);
+      expect(config.driver.until).toBe('none');
+      expect(config.driver.historySize).toBe(7);
+      expect(config.log.level).toBe('warn');
+      expect(config.job).toEqual({ name: 'from-flags' });
+    });
+
+    it('arrays are replaced, not merged', () => {
+      const config = loadConfig({ file: path(), flags: { kafka: { brokers: ['flag:3', 'flag:4'] } } });
+      expect(config.kafka.brokers).toEqual(['flag:3', 'flag:4']);
+    });
+  });
+
+  describe('environment mapping', () => {
+    it.each<[string, Record<string, string>, (c: ReturnType<typeof loadConfig>) => unknown, unknown]>([
+      [
+        'KAFKA_BROKERS (comma list, spaces trimmed)',
+        { KAFKA_BROKERS: 'k1:9092, k2:9093,,' },
+        (c) => c.kafka.brokers,
+        ['k1:9092', 'k2:9093'],
+      ],
+      ['REDIS_URL', { REDIS_URL: 'rediss://user:pw@r.example:6380/2' }, (c) => c.redis.url, 'rediss://user:pw@r.example:6380/2'],
+      ['LOG_LEVEL', { LOG_LEVEL: 'trace' }, (c) => c.log.level, 'trace'],
+      [
+        'SLUICE_DRIVER_TASK_TIMEOUT_MS -> driver.taskTimeoutMs',
+        { SLUICE_DRIVER_TASK_TIMEOUT_MS: '5000' },
+        (c) => c.driver.taskTimeoutMs,
+        5000,
+      ],
+      [
+        'SLUICE_EXECUTOR_HEARTBEAT_INTERVAL_MS',
+        { SLUICE_EXECUTOR_HEARTBEAT_INTERVAL_MS: '250' },
+        (c) => c.executor.heartbeatIntervalMs,
+        250,
+      ],
+      ['SLUICE_KAFKA_ISOLATION', { SLUICE_KAFKA_ISOLATION: 'read_uncommitted' }, (c) => c.kafka.isolation, 'read_uncommitted'],
+      ['SLUICE_JOB_TOPICS', { SLUICE_JOB_TOPICS: 'a,b' }, (c) => c.job.topics, ['a', 'b']],
+      [
+        'SLUICE_JOB_STARTING_OFFSETS (JSON)',
+        { SLUICE_JOB_STARTING_OFFSETS: '{"orders":{"0":5,"1":"12"}}' },
+        (c) => c.job.startingOffsets,
+        { orders: { '0': 5, '1': '12' } },
+      ],
+      ['SLUICE_JOB_STARTING_OFFSETS (keyword)', { SLUICE_JOB_STARTING_OFFSETS: 'earliest' }, (c) => c.job.startingOffsets, 'earliest'],
+      ['SLUICE_KAFKA_BROKERS', { SLUICE_KAFKA_BROKERS: 'k3:1' }, (c) => c.kafka.brokers, ['k3:1']],
+    ])('%s', (_name, env, read, expected) => {
+      expect(read(loadConfig({ env }))).toEqual(expected);
+    });
+
+    it('ignores conventional variables set to the empty string', () => {
+      expect(loadConfig({ env: { KAFKA_BROKERS: '', REDIS_URL: '', LOG_LEVEL: '' } })).toEqual(defaults);
+    });
+
+    it('ignores SLUICE_ variables outside the configuration sections (SLUICE_CACHE)', () => {
+      expect(loadConfig({ env: { SLUICE_CACHE: '/tmp/sluice-cache', SLUICE_JOBS: 'x', SLUICE_LOGS_DIR: '/tmp' } })).toEqual(defaults);
+    });
+
+    it.each([
+      ['SLUICE_DRIVER_BOGUS', "[SLUICE_CONFIG_INVALID] SLUICE_DRIVER_BOGUS: unknown configuration key (section 'driver' has no 'BOGUS')"],
+      ['SLUICE_KAFKA_BROKER', "[SLUICE_CONFIG_INVALID] SLUICE_KAFKA_BROKER: unknown configuration key (section 'kafka' has no 'BROKER')"],
+      [
+        'SLUICE_EXECUTOR_TASK_TIMEOUT_MS',
+        "[SLUICE_CONFIG_INVALID] SLUICE_EXECUTOR_TASK_TIMEOUT_MS: unknown configuration key (section 'executor' has no 'TASK_TIMEOUT_MS')",
+      ],
+    ])('an unknown %s fails naming the variable', (name, message) => {
+      expect(configError({ env: { [name]: '1' } }).message).toBe(message);
+    });
+
+    it('a number that does not parse fails naming the variable', () => {
+      expect(configError({ env: { SLUICE_DRIVER_BATCHES: 'abc' } }).message).toBe(
+        "[SLUICE_CONFIG_INVALID] SLUICE_DRIVER_BATCHES: expected a number, got 'abc'"
+      );
+    });
+
+    it('starting offsets that are not JSON fail naming the variable', () => {
+      expect(configError({ env: { SLUICE_JOB_STARTING_OFFSETS: '{orders:0}' } }).message).toBe(
+        "[SLUICE_CONFIG_INVALID] SLUICE_JOB_STARTING_OFFSETS: expected JSON, got '{orders:0}'"
+      );
+    });
+  });
+
+  describe('unknown keys', () => {
+    it('in the file: named with their section', () => {
+      const error = configError({ file: file({ driver: { bogus: 1 } }) });
+      expect(error.message).toBe('[SLUICE_CONFIG_INVALID] invalid configuration: unknown configuration key(s) driver.bogus');
+      expect(error.details).toEqual({ problems: ['unknown configuration key(s) driver.bogus'] });
+    });
+
+    it('in the file: an unknown section is named', () => {
+      expect(configError({ file: file({ kafak: { brokers: ['k:1'] } }) }).message).toBe(
+        '[SLUICE_CONFIG_INVALID] invalid configuration: unknown configuration key(s) kafak'
+      );
+    });
+
+    it('in flags: every unknown key is named', () => {
+      expect(configError({ flags: { executor: { slot: 2, threads: 4 } } }).message).toBe(
+        '[SLUICE_CONFIG_INVALID] invalid configuration: unknown configuration key(s) executor.slot, executor.threads'
+      );
+    });
+  });
+
+  describe('invalid values, each named', () => {
+    it.each<[string, ConfigSources, string]>([
+      ['negative batch interval', { flags: { job: { batchIntervalMs: -5 } } }, "'job.batchIntervalMs' Too small: expected number to be >0"],
+      [
+        'zero batch interval from env',
+        { env: { SLUICE_JOB_BATCH_INTERVAL_MS: '0' } },
+        "'job.batchIntervalMs' Too small: expected number to be >0",
+      ],
+      ['bad Redis URL', { env: { REDIS_URL: 'http://127.0.0.1:6379' } }, "'redis.url' expected a redis:// or rediss:// URL"],
+      ['broker without a port', { env: { KAFKA_BROKERS: 'k1:9092,localhost' } }, "'kafka.brokers.1' expected host:port"],
+      ['executor.driver not host:port', { flags: { executor: { driver: 'driver' } } }, "'executor.driver' expected host:port"],
+      [
+        'unknown log level',
+        { env: { LOG_LEVEL: 'verbose' } },
+        `'log.level' Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"`,
+      ],
+      ['bad job name', { flags: { job: { name: 'has space' } } }, "'job.name' letters, digits, dot, dash and underscore only"],
+      [
+        'driver.taskTimeoutMs not above executor.heartbeatIntervalMs',
+        { env: { SLUICE_DRIVER_TASK_TIMEOUT_MS: '1000' } },
+        "'driver.taskTimeoutMs' must be greater than executor.heartbeatIntervalMs",
+      ],
+      [
+        'driver.heartbeatTimeoutMs not above executor.heartbeatIntervalMs',
+        { flags: { executor: { heartbeatIntervalMs: 10000 }, driver: { taskTimeoutMs: 20000 } } },
+        "'driver.heartbeatTimeoutMs' must be greater than executor.heartbeatIntervalMs",
+      ],
+    ])('%s', (_name, sources, problem) => {
+      const error = configError(sources);
+      expect(error.message).toBe(`[SLUICE_CONFIG_INVALID] invalid configuration: ${problem}`);
+      expect(error.details).toEqual({ problems: [problem] });
+    });
+
+    it('reports every problem at once, from every source', () => {
+      const error = configError({
+        file: file({ redis: { url: 'localhost' } }),
+        env: { KAFKA_BROKERS: 'nohost' },
+        flags: { driver: { taskTimeoutMs: 500 } },
+      });
+      expect(error.details).toEqual({
+        problems: [
+          "'kafka.brokers.0' expected host:port",
+          "'redis.url' expected a redis:// or rediss:// URL",
+          "'driver.taskTimeoutMs' must be greater than executor.heartbeatIntervalMs",
+        ],
+      });
+    });
+
+    it('accepts driver.taskTimeoutMs just above executor.heartbeatIntervalMs', () => {
+      const config = loadConfig({ env: { SLUICE_DRIVER_TASK_TIMEOUT_MS: '1001' } });
+      expect(config.driver.taskTimeoutMs).toBe(1001);
+    });
+  });
+
+  describe('the file', () => {
+    it('that does not exist fails naming it', () => {
+      const path = join(dir, 'missing.json');
+      expect(configError({ file: path }).message).toBe(
+        `[SLUICE_CONFIG_INVALID] cannot read config file ${path}: ENOENT: no such file or directory, open '${path}'`
+      );
+    });
+
+    it('that is a directory fails naming it', () => {
+      expect(configError({ file: dir }).message).toBe(
+        `[SLUICE_CONFIG_INVALID] cannot read config file ${dir}: EISDIR: illegal operation on a directory, read`
+      );
+    });
+
+    it('that is not JSON fails naming it and the parse error', () => {
+      const path = file('driver = { batches: 1 }');
+      let parseError = '';
+      try {
+        JSON.parse('driver = { batches: 1 }');
+      } catch (e) {
+        parseError = (e as Error).message;
+      }
+      expect(configError({ file: path }).message).toBe(`[SLUICE_CONFIG_INVALID] config file ${path} is not valid JSON: ${parseError}`);
+    });
+
+    it.each([
+      ['[1, 2]', 'an array'],
+      ['null', 'null'],
+      ['"text"', 'a string'],
+      ['42', 'a number'],
+    ])('that is JSON but not an object (%s) fails naming it', (content, kind) => {
+      const path = file(content);
+      expect(configError({ file: path }).message).toBe(`[SLUICE_CONFIG_INVALID] config file ${path} must hold a JSON object, not ${kind}`);
+    });
+
+    it('that is an empty object gives the defaults', () => {
+      expect(loadConfig({ file: file({}) })).toEqual(defaults);
+    });
+  });
+
+  it('returns a deeply frozen configuration', () => {
+    const config = loadConfig({ env: { SLUICE_JOB_STARTING_OFFSETS: '{"t":{"0":1}}' } });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.driver)).toBe(true);
+    expect(Object.isFrozen(config.kafka.brokers)).toBe(true);
+    expect(Object.isFrozen(config.job.startingOffsets)).toBe(true);
+    expect(() => {
+      (config.driver as { batches: number }).batches = 5;
+    }).toThrow(TypeError);
+    expect(() => config.kafka.brokers.push('x:1')).toThrow(TypeError);
+    expect(config.driver.batches).toBe(0);
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
+  });
+
+  it('does not freeze the objects it was given, and later loads are unaffected', () => {
+    const brokers = ['k:1'];
+    const flags = { kafka: { brokers } };
+    loadConfig({ flags });
+    expect(Object.isFrozen(brokers)).toBe(false);
+    expect(Object.isFrozen(flags.kafka)).toBe(false);
+    brokers.push('k:2');
+    expect(loadConfig({ flags }).kafka.brokers).toEqual(['k:1', 'k:2']);
+    expect(loadConfig().kafka.brokers).toEqual(['127.0.0.1:9092']);
+  });
+});
