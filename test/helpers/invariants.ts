@@ -45,3 +45,11 @@ export function assertContiguous(batches: BatchSummary[], start: Record<string, 
   }
   return end;
 }
+
+/** The committed ranges of every partition run contiguously from offset 0 to exactly its end offset. */
+export function assertRangesCoverFromZero(batches: BatchSummary[], ends: Record<string, string>): void {
+  const reached = assertContiguous(batches, Object.fromEntries(Object.keys(ends).map((key) => [key, '0'])));
+  if (JSON.stringify(reached, Object.keys(ends).sort()) !== JSON.stringify(ends, Object.keys(ends).sort())) {
+    throw new Error(`ranges end at ${JSON.stringify(reached)}, expected ${JSON.stringify(ends)}`);
+  }
+}

@@ -88,3 +88,19 @@ export async function freePort(): Promise<number> {
 export function jobArgs(job: string, topic: string, name: string = topic): string[] {
   return ['--job', job, '--topics', topic, '--name', name];
 }
+
+/** `sluice run` of the audit example over `topic` until everything present at start is committed. */
+export function runAuditUntilLatest(topic: string, options: { batchIntervalMs: number; maxRatePerPartition: number }): SluiceProcess {
+  return sluice([
+    'run',
+    ...jobArgs('examples/audit', topic),
+    '--executors',
+    '2',
+    '--until',
+    'latest',
+    '--batch-interval-ms',
+    String(options.batchIntervalMs),
+    '--max-rate-per-partition',
+    String(options.maxRatePerPartition),
+  ]);
+}

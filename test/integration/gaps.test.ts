@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { uniqueName } from '../helpers/env';
 import { assertExactlyOnce } from '../helpers/invariants';
 import { createTopic, endOffsets, kcatValues, withProducer } from '../helpers/kafka';
-import { killAll, sluice } from '../helpers/processes';
+import { killAll, runAuditUntilLatest } from '../helpers/processes';
 import { auditCounts, checkpoint, history, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
@@ -16,23 +16,7 @@ describe('ranges with gaps, end to end', () => {
   afterEach(killAll);
 
   const audit = (topic: string): Promise<void> =>
-    sluice([
-      'run',
-      '--job',
-      'examples/audit',
-      '--executors',
-      '2',
-      '--until',
-      'latest',
-      '--topics',
-      topic,
-      '--name',
-      topic,
-      '--batch-interval-ms',
-      '200',
-      '--max-rate-per-partition',
-      '300',
-    ]).succeeds(90_000);
+    runAuditUntilLatest(topic, { batchIntervalMs: 200, maxRatePerPartition: 300 }).succeeds(90_000);
 
   it('delivers committed transactions exactly once and aborted ones never (read_committed)', async () => {
     const topic = uniqueName('txn');
