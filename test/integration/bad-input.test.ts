@@ -130,6 +130,13 @@ const cases: Case[] = [
     line: () => /^sluice: \[SLUICE_KAFKA_UNAVAILABLE\] cannot connect to Kafka brokers 127\.0\.0\.1:1: .*ECONNREFUSED.*$/,
   },
   {
+    title: 'unreachable Kafka',
+    role: 'executor',
+    env: { KAFKA_BROKERS: '127.0.0.1:1' },
+    existingTopic: true,
+    line: () => /^sluice: \[SLUICE_KAFKA_UNAVAILABLE\] cannot connect to Kafka brokers 127\.0\.0\.1:1: .*ECONNREFUSED.*$/,
+  },
+  {
     title: 'unreachable Redis',
     role: 'driver',
     env: { REDIS_URL: 'redis://127.0.0.1:1' },

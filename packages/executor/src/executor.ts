@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CheckpointStore, createKafkajsRangeReader, type Job, type Logger, type RangeReader, type SluiceConfig } from '@sluice/common';
+import {
+  CheckpointStore,
+  createKafkajsOffsetOracle,
+  createKafkajsRangeReader,
+  type Job,
+  type Logger,
+  type RangeReader,
+  type SluiceConfig,
+} from '@sluice/common';
 import { DriverRegistration } from './registration';
 import { ExecutorService } from './executor-service';
 import { TaskRunner } from './task-runner';
@@ -26,6 +34,13 @@ export class Executor {
     const log = logger.child({ component: 'executor', job: jobName, executor: id });
     // Redis first: without it no task can commit, so fail at start-up with a clear error.
     const store = await CheckpointStore.connect(config.redis.url, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    // Kafka too: a probe connection now, rather than a first task failing later.
+    try {
+      await (await createKafkajsOffsetOracle(config.kafka, log)).close();
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log);
     const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log);
     const service = new ExecutorService(
