@@ -34,6 +34,7 @@ export class DriverRegistration {
   private readonly client: DriverClient;
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly options: RegistrationOptions,
@@ -50,7 +51,10 @@ export class DriverRegistration {
     const beat = (): void => {
       this.beat()
         .catch((e: Error) => {
-          if (this.registered) this.logger.warn({ err: e.message }, 'lost the driver; will register again');
+          // Say each distinct failure once (e.g. a driver refusing this job), not once per heartbeat.
+          if (this.registered || e.message !== this.lastFailure)
+            this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+          this.lastFailure = e.message;
           this.registered = false;
         })
         .finally(() => {
@@ -83,6 +87,7 @@ export class DriverRegistration {
       job: o.job,
     });
     this.registered = true;
+    this.lastFailure = undefined;
     this.logger.info({ driver: o.driverAddress, epoch: response.epoch }, 'registered with the driver');
   }
 
