@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { CheckpointConflictError, FencedError, RedisUnavailableError } from '../errors';
+import { CheckpointConflictError, FencedError, RedisUnavailableError, SluiceError } from '../errors';
 import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { jobKeys, type JobKeys } from './keys';
@@ -179,6 +179,11 @@ export class CheckpointStore {
     }
     const reply = await this.redis.commitChunk(keys.length, ...keys, partitionKey(tp), String(from), String(until), epoch, ...args);
     if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
+    if (reply[0] === 'invalid') {
+      throw new SluiceError('SLUICE_PROCESS_FAILED', `${partitionKey(tp)} [${from}, ${until}): sink output cannot be applied: ${reply[1]}`, {
+        details: { topic: tp.topic, partition: tp.partition, from: String(from), until: String(until) },
+      });
+    }
     if (reply[0] === 'committed') return { status: 'committed' };
     const stored = reply[1];
     return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };

@@ -18,6 +18,7 @@
     {'committed'}                  writes applied, offset = until
     {'skipped', stored}            stored offset (or false when absent) was not `from`; nothing applied
     {'fenced', currentEpoch}       caller's epoch is stale; nothing applied
+    {'invalid', reason}            a write cannot be applied (wrong key type, non-integer increment); nothing applied
 ]]
 local rcall = redis.call
 
@@ -29,6 +30,28 @@ end
 local stored = rcall('HGET', KEYS[1], ARGV[1])
 if stored ~= ARGV[2] then
   return {'skipped', stored}
+end
+
+-- Redis does not roll back the writes a script made before an error, so every write is checked
+-- first (known op, key of the right type, integer increments): a bad chunk applies nothing.
+local expectedType = { hincrby = 'hash', hset = 'hash', incrby = 'string', set = 'string', sadd = 'set', rpush = 'list' }
+local typeOf = {}
+for i = 5, #ARGV, 4 do
+  local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  local wanted = expectedType[op]
+  if wanted == nil then
+    return {'invalid', 'unknown sink write ' .. tostring(op)}
+  end
+  typeOf[key] = typeOf[key] or rcall('TYPE', key)['ok']
+  if typeOf[key] == 'none' then
+    typeOf[key] = wanted -- the first write creates it; later writes must agree
+  elseif typeOf[key] ~= wanted then
+    return {'invalid', op .. ' on ' .. key .. ', which holds a ' .. typeOf[key]}
+  end
+  local increment = (op == 'hincrby' and ARGV[i + 3]) or (op == 'incrby' and ARGV[i + 2]) or nil
+  if increment ~= nil and not string.match(increment, '^-?%d+$') then
+    return {'invalid', op .. ' on ' .. key .. ' by a non-integer ' .. increment}
+  end
 end
 
 for i = 5, #ARGV, 4 do
@@ -45,8 +68,6 @@ for i = 5, #ARGV, 4 do
     rcall('SADD', key, a)
   elseif op == 'rpush' then
     rcall('RPUSH', key, a)
-  else
-    return redis.error_reply('unknown sink write ' .. tostring(op))
   end
 end
 
