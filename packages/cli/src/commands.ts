@@ -77,7 +77,9 @@ export async function runCommand(flags: CommonFlags & { executors: string }): Pr
 
   const children: ChildProcess[] = [];
   const start = (role: string, args: string[]): ChildProcess => {
-    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // Own process groups: a terminal's Ctrl-C reaches only `run`, which stops the driver first
+    // (its batch in flight commits) and the executors after it.
+    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     children.push(child);
     process.stderr.write(`sluice run: started ${role} (pid ${child.pid})\n`);
     return child;
@@ -90,6 +92,8 @@ export async function runCommand(flags: CommonFlags & { executors: string }): Pr
   }
   const forward = (signal: NodeJS.Signals): void => void driver.kill(signal);
   process.on('SIGTERM', forward).on('SIGINT', forward);
+  // Detached children outlive an abrupt exit of `run` unless told to stop.
+  process.once('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM')));
 
   const [code, signal] = (await once(driver, 'exit')) as [number | null, NodeJS.Signals | null];
   for (const child of children) if (child !== driver && child.exitCode === null) child.kill('SIGTERM');

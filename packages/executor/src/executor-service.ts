@@ -36,7 +36,10 @@ export class ExecutorService {
   ) {
     this.server.addService(loadServices().Executor.service, {
       RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
-        this.runTask(call.request).then(
+        const controller = new AbortController();
+        // The driver gave up on this attempt (deadline, cancel, gone): stop reading, free the slot.
+        call.on('cancelled', () => controller.abort());
+        this.runTask(call.request, controller).then(
           (result) => callback(null, result),
           (e: unknown) => callback(toServiceError(e))
         );
@@ -71,14 +74,13 @@ export class ExecutorService {
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
-  private async runTask(request: WireTaskRequest): Promise<WireTaskResult> {
+  private async runTask(request: WireTaskRequest, controller: AbortController): Promise<WireTaskResult> {
     const task = this.validate(request);
     if (this.running.size >= this.options.slots) {
       throw new SluiceError('SLUICE_RPC', `executor ${this.options.executorId} is running ${this.running.size} tasks, its limit`, {
         retriable: true,
       });
     }
-    const controller = new AbortController();
     this.running.set(task.taskId, controller);
     try {
       const report = await this.runner.run(task, controller.signal);
@@ -98,7 +100,8 @@ export class ExecutorService {
       this.logger.warn({ task: task.taskId, err: (e as Error).message }, 'task failed');
       throw e;
     } finally {
-      this.running.delete(task.taskId);
+      // A replayed batch reuses task ids: only remove our own entry, not a newer attempt's.
+      if (this.running.get(task.taskId) === controller) this.running.delete(task.taskId);
     }
   }
 

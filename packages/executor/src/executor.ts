@@ -48,7 +48,14 @@ export class Executor {
       { executorId: id, job: jobName, host: config.executor.host, port: config.executor.grpcPort, slots: config.executor.slots },
       log
     );
-    const port = await service.listen();
+    let port: number;
+    try {
+      port = await service.listen();
+    } catch (e) {
+      // Open connections would keep the process alive after the error is reported.
+      await Promise.all([reader.close(), store.close()]);
+      throw e;
+    }
     const registration = new DriverRegistration(
       {
         driverAddress: config.executor.driver,

@@ -180,9 +180,13 @@ export class CheckpointStore {
     const reply = await this.redis.commitChunk(keys.length, ...keys, partitionKey(tp), String(from), String(until), epoch, ...args);
     if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
     if (reply[0] === 'invalid') {
-      throw new SluiceError('SLUICE_PROCESS_FAILED', `${partitionKey(tp)} [${from}, ${until}): sink output cannot be applied: ${reply[1]}`, {
-        details: { topic: tp.topic, partition: tp.partition, from: String(from), until: String(until) },
-      });
+      throw new SluiceError(
+        'SLUICE_PROCESS_FAILED',
+        `${partitionKey(tp)} [${from}, ${until}): sink output cannot be applied: ${reply[1]}`,
+        {
+          details: { topic: tp.topic, partition: tp.partition, from: String(from), until: String(until) },
+        }
+      );
     }
     if (reply[0] === 'committed') return { status: 'committed' };
     const stored = reply[1];
