@@ -34,7 +34,8 @@ export class DriverRegistration {
   private readonly client: DriverClient;
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
-  private lastFailure: string | undefined;
+  private unregisteredSince = Date.now();
+  private lastReported: string | undefined;
 
   constructor(
     private readonly options: RegistrationOptions,
@@ -51,11 +52,15 @@ export class DriverRegistration {
     const beat = (): void => {
       this.beat()
         .catch((e: Error) => {
-          // Say each distinct failure once (e.g. a driver refusing this job), not once per heartbeat.
-          if (this.registered || e.message !== this.lastFailure)
-            this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
-          this.lastFailure = e.message;
+          if (this.registered) this.unregisteredSince = Date.now();
           this.registered = false;
+          // A driver that is still starting is normal; say each distinct failure once, and only
+          // once it has lasted a few heartbeats (e.g. a driver refusing this job).
+          const persistent = Date.now() - this.unregisteredSince > 3 * this.options.heartbeatIntervalMs;
+          if (persistent && e.message !== this.lastReported) {
+            this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+            this.lastReported = e.message;
+          }
         })
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(beat, this.options.heartbeatIntervalMs);
@@ -87,7 +92,7 @@ export class DriverRegistration {
       job: o.job,
     });
     this.registered = true;
-    this.lastFailure = undefined;
+    this.lastReported = undefined;
     this.logger.info({ driver: o.driverAddress, epoch: response.epoch }, 'registered with the driver');
   }
 
