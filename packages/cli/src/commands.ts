@@ -10,7 +10,7 @@ export function formatBatch(event: BatchEvent): string {
   const s = event.summary;
   return (
     `batch ${s.id}: ${s.records} records, ${event.tasks} tasks, scheduling delay ${s.schedulingDelayMs} ms, ` +
-    `processing time ${s.processingMs} ms${event.replayed ? ' (replayed)' : ''}`
+    `processing time ${s.processingMs} ms (plan ${s.planMs} ms, commit ${event.commitMs} ms)${event.replayed ? ' (replayed)' : ''}`
   );
 }
 

@@ -39,8 +39,16 @@ export function resolveJobSettings(job: Job, config: SluiceConfig): DriverJobSet
   };
 }
 
+/** How long a batch waited after it was due, and how long it took to plan (ms). */
+interface BatchTiming {
+  schedulingDelayMs: number;
+  planMs: number;
+}
+
 export interface BatchEvent {
   summary: BatchSummary;
+  /** The batch commit itself (after every task committed), not part of the persisted summary. */
+  commitMs: number;
   /** A batch planned by an earlier driver and replayed with its original ranges. */
   replayed: boolean;
   tasks: number;
@@ -121,8 +129,9 @@ export class Driver extends EventEmitter {
     if (pending && pending.id === nextId) {
       this.logger.warn({ batch: pending.id, plannedEpoch: pending.epoch }, 'replaying a planned but uncommitted batch');
       const replay: BatchPlan = { ...pending, epoch: this.epoch };
+      const planStarted = performance.now();
       await store.writePlan(replay);
-      await this.execute(replay, pending.time, true);
+      await this.execute(replay, { schedulingDelayMs: 0, planMs: performance.now() - planStarted }, true);
       done++;
     }
 
@@ -134,9 +143,11 @@ export class Driver extends EventEmitter {
       const wait = dueAt - performance.now();
       if (wait > 0) await delay(wait, undefined, { signal: this.stopController.signal }).catch(() => undefined);
       if (this.stopping) break;
-      const time = Date.now() - Math.max(0, performance.now() - dueAt);
+      const planStarted = performance.now();
+      const time = Date.now() - Math.max(0, planStarted - dueAt);
       const plan = await this.plan(time, stopAt);
-      await this.execute(plan, time, false);
+      const timing = { schedulingDelayMs: Math.max(0, planStarted - dueAt), planMs: performance.now() - planStarted };
+      await this.execute(plan, timing, false);
       done++;
     }
     this.logger.info({ batches: done }, 'driver loop finished');
@@ -190,24 +201,25 @@ export class Driver extends EventEmitter {
     return plan;
   }
 
-  private async execute(plan: BatchPlan, dueTime: number, replayed: boolean): Promise<void> {
-    const started = Date.now();
+  private async execute(plan: BatchPlan, timing: BatchTiming, replayed: boolean): Promise<void> {
+    const started = performance.now();
     const work = plan.ranges.filter((r) => r.untilOffset > r.fromOffset);
     const settled = await Promise.allSettled(work.map((range) => this.dispatcher.run(plan, range)));
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     // The batch stays planned: a restarted driver replays it with the same ranges.
     if (failure) throw failure.reason;
     const outcomes = settled.map((s) => (s as PromiseFulfilledResult<TaskOutcome>).value);
-    const finished = Date.now();
+    const processingMs = performance.now() - started;
     const summary: BatchSummary = {
       id: plan.id,
       epoch: plan.epoch,
       time: plan.time,
       records: outcomes.reduce((n, o) => n + Number(o.result.records), 0),
       bytes: outcomes.reduce((n, o) => n + Number(o.result.bytes), 0),
-      schedulingDelayMs: Math.max(0, Math.round(started - dueTime)),
-      processingMs: finished - started,
-      totalDelayMs: Math.max(0, Math.round(finished - dueTime)),
+      schedulingDelayMs: Math.round(timing.schedulingDelayMs),
+      planMs: Math.round(timing.planMs),
+      processingMs: Math.round(processingMs),
+      totalDelayMs: Math.round(timing.schedulingDelayMs + timing.planMs + processingMs),
       ranges: outcomes.map((o) => ({
         topic: o.range.topic,
         partition: o.range.partition,
@@ -219,8 +231,9 @@ export class Driver extends EventEmitter {
         durationMs: o.result.total_ms,
       })),
     };
+    const commitStarted = performance.now();
     await this.deps.store.commitBatch(plan, summary, this.config.driver.historySize);
-    const event: BatchEvent = { summary, replayed, tasks: work.length };
+    const event: BatchEvent = { summary, replayed, tasks: work.length, commitMs: Math.round(performance.now() - commitStarted) };
     this.logger.debug({ batch: plan.id, records: summary.records, tasks: work.length }, 'batch committed');
     this.emit('batch', event);
   }

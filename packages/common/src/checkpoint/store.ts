@@ -21,8 +21,13 @@ export interface BatchSummary {
   time: number;
   records: number;
   bytes: number;
+  /** Due time to the start of planning: how long the batch waited for the previous one. */
   schedulingDelayMs: number;
+  /** Partition discovery, offsets and writing the plan. */
+  planMs: number;
+  /** Dispatch to the last task committed. */
   processingMs: number;
+  /** Due time to the last task committed. */
   totalDelayMs: number;
   /** Non-empty ranges only, with the executor and attempt that committed each. */
   ranges: Array<{
