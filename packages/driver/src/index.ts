@@ -5,6 +5,8 @@
  * in Redis, dispatches one task per range to executors over gRPC and commits the batch.
  */
 export { Driver, resolveJobSettings, type BatchEvent, type DriverDependencies, type DriverJobSettings } from './driver';
-export { planRanges, maxRecordsPerPartition, type PlanInput } from './planner';
+export { planRanges, type PlanInput } from './planner';
+export { recordCaps, type RateLimits } from './rate-limits';
+export { PidRateEstimator, defaultPidSettings, type PidSettings } from './rate-estimator';
 export { StickyAssignment } from './assignment';
 export { createDriver } from './main';

@@ -7,11 +7,12 @@ import {
   type StartingOffsets,
   type TopicPartition,
 } from '@sluice/common';
+import { recordCaps, type RateLimits } from './rate-limits';
 
 /**
  * Batch planning as Spark's DirectKafkaInputDStream does it, as a pure function: one range per
  * partition, `from` = checkpoint (or the starting offset of a partition seen for the first time),
- * `until` = min(latest, from + cap, stop target).
+ * `until` = min(latest, stop target, from + cap), the cap from {@link recordCaps}.
  */
 
 export interface PlanInput {
@@ -25,14 +26,18 @@ export interface PlanInput {
   /** Records per second per partition; 0 = no cap. */
   maxRatePerPartition: number;
   batchIntervalMs: number;
+  /** The other rate limits (see {@link RateLimits}); absent ones do not apply. */
+  minRatePerPartition?: number;
+  maxRecordsPerBatch?: number;
+  perPartition?: RateLimits['perPartition'];
+  estimatedRate?: number;
   /** Bounded runs: never plan beyond these offsets; partitions absent here get empty ranges. */
   stopAt?: Map<string, bigint>;
 }
 
 export function planRanges(input: PlanInput): OffsetRange[] {
   const firstBatch = input.checkpoint.size === 0;
-  const cap = maxRecordsPerPartition(input.maxRatePerPartition, input.batchIntervalMs);
-  return input.partitions.map((tp) => {
+  const bounds = input.partitions.map((tp) => {
     const key = partitionKey(tp);
     const latest = required(input.latest, key, 'latest offset');
     const earliest = required(input.earliest, key, 'earliest offset');
@@ -54,19 +59,29 @@ export function planRanges(input: PlanInput): OffsetRange[] {
       );
     }
     let until = latest;
-    if (cap !== undefined && from + cap < until) until = from + cap;
     if (input.stopAt) {
       const stop = input.stopAt.get(key) ?? from;
       if (stop < until) until = stop > from ? stop : from;
     }
-    return { topic: tp.topic, partition: tp.partition, fromOffset: from, untilOffset: until };
+    return { tp, key, from, until };
   });
-}
-
-/** Spark's static cap: `floor(batchSeconds * maxRatePerPartition)`, never below one record. */
-export function maxRecordsPerPartition(maxRatePerPartition: number, batchIntervalMs: number): bigint | undefined {
-  if (maxRatePerPartition <= 0) return undefined;
-  return BigInt(Math.max(1, Math.floor((batchIntervalMs / 1000) * maxRatePerPartition)));
+  const caps = recordCaps(new Map(bounds.map((b) => [b.key, b.until - b.from])), {
+    batchIntervalMs: input.batchIntervalMs,
+    maxRatePerPartition: input.maxRatePerPartition,
+    minRatePerPartition: input.minRatePerPartition ?? 1,
+    maxRecordsPerBatch: input.maxRecordsPerBatch ?? 0,
+    perPartition: input.perPartition,
+    estimatedRate: input.estimatedRate,
+  });
+  return bounds.map(({ tp, key, from, until }) => {
+    const cap = caps.get(key);
+    return {
+      topic: tp.topic,
+      partition: tp.partition,
+      fromOffset: from,
+      untilOffset: cap !== undefined && from + cap < until ? from + cap : until,
+    };
+  });
 }
 
 function startingOffset(tp: TopicPartition, starting: StartingOffsets, earliest: bigint, latest: bigint): bigint {

@@ -1,5 +1,5 @@
 import { isSluiceError, type StartingOffsets, type TopicPartition } from '@sluice/common';
-import { maxRecordsPerPartition, planRanges, type PlanInput } from '../planner';
+import { planRanges, type PlanInput } from '../planner';
 
 /** Offsets per `topic:partition`, written as numbers for readability. */
 type Offsets = Record<string, number>;
@@ -369,20 +369,5 @@ describe('planRanges', () => {
     const error = thrown(() => planRanges(input({ partitions: ['t:0', 't:1'], earliest: { 't:0': 0, 't:1': 0 }, latest: { 't:0': 5 } })));
     expect(error.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
     expect(error.message).toBe('[SLUICE_KAFKA_UNAVAILABLE] Kafka returned no latest offset for t:1');
-  });
-});
-
-describe('maxRecordsPerPartition', () => {
-  it.each([
-    [0, 1000, undefined],
-    [-5, 1000, undefined],
-    [100, 1000, 100n],
-    [75, 500, 37n],
-    [3, 1500, 4n],
-    [1, 100, 1n],
-    [1, 1, 1n],
-    [50_000, 2000, 100_000n],
-  ])('rate %p over %p ms -> %p', (rate, intervalMs, expected) => {
-    expect(maxRecordsPerPartition(rate, intervalMs)).toBe(expected);
   });
 });
