@@ -25,6 +25,13 @@ describe('CheckpointStore.commitChunk', () => {
     expect(await store.client.lrange(store.keys.output('l'), 0, -1)).toEqual(['x']);
   });
 
+  it('commits a chunk with 100,000 distinct writes (no argument spread that could overflow the stack)', async () => {
+    const writes: RedisWrite[] = Array.from({ length: 100_000 }, (_, i) => ({ op: 'hincrby', key: 'wide', field: `f${i}`, by: 1 }));
+    await expect(store.commitChunk(epoch, tp, 0n, 10n, writes)).resolves.toEqual({ status: 'committed' });
+    expect(await store.client.hlen(store.keys.output('wide'))).toBe(100_000);
+    expect(await store.readOffset(tp)).toBe(10n);
+  });
+
   it.each<[string, RedisWrite[], RegExp]>([
     [
       'a write to a key of another type',

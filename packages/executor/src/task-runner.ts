@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   CheckpointConflictError,
+  FencedError,
   ProcessFailedError,
   SluiceError,
   type CheckpointStore,
@@ -58,6 +59,21 @@ export class TaskRunner {
     const started = performance.now();
     const { range } = task;
     const report: TaskReport = { status: 'COMMITTED', records: 0, bytes: 0, fetchMs: 0, processMs: 0, commitMs: 0, totalMs: 0, chunks: 0 };
+    // A first attempt of a non-empty range starts optimistically at `from`, without reading the
+    // checkpoint first: the commit script checks it anyway, so a task whose range fits one chunk
+    // costs one Redis round trip. Should the checkpoint be elsewhere (a replayed batch partly
+    // committed before a driver crash, a duplicate), the first commit says so and changes nothing.
+    if (task.attempt === 0 && range.fromOffset < range.untilOffset) {
+      try {
+        const first = await this.runFrom(task, range.fromOffset, signal, report, started);
+        if (first !== null) return first;
+      } catch (e) {
+        // A fenced epoch still reports a range that is already complete as such, as a checked start does.
+        if (!(e instanceof FencedError) || report.chunks > 0) throw e;
+        if ((await this.store.readOffset(range)) !== range.untilOffset) throw e;
+        return { ...report, status: 'ALREADY_COMMITTED', totalMs: elapsed(started) };
+      }
+    }
     const stored = await this.store.readOffset(range);
     if (stored === range.untilOffset) return { ...report, status: 'ALREADY_COMMITTED', totalMs: elapsed(started) };
     if (stored === null || stored < range.fromOffset || stored > range.untilOffset) {
@@ -66,18 +82,30 @@ export class TaskRunner {
         { topic: range.topic, partition: range.partition, stored: stored?.toString() ?? null }
       );
     }
+    return (await this.runFrom(task, stored, signal, report, started)) as TaskReport;
+  }
 
+  /**
+   * Reads, processes and commits `[start, until)` chunk by chunk. Returns null (nothing committed)
+   * when `start` was a guess and the first commit found the checkpoint elsewhere.
+   */
+  private async runFrom(task: Task, start: bigint, signal: AbortSignal, report: TaskReport, started: number): Promise<TaskReport | null> {
+    const { range } = task;
+    const optimistic = task.attempt === 0 && report.chunks === 0 && start === range.fromOffset;
     const log = this.logger.child({ batch: task.batchId, topic: range.topic, partition: range.partition, attempt: task.attempt });
-    let chunkStart = stored;
+    let chunkStart = start;
     let pending: SourceRecord[] = [];
     let fetchStarted = performance.now();
-    for await (const records of this.reader.read({ ...range, fromOffset: stored }, { signal, freshConnection: task.attempt > 0 })) {
+    for await (const records of this.reader.read({ ...range, fromOffset: start }, { signal, freshConnection: task.attempt > 0 })) {
       report.fetchMs += elapsed(fetchStarted);
       pending = pending.length === 0 ? records : pending.concat(records);
       if (pending.length >= this.maxChunkRecords) {
         const last = pending[pending.length - 1] as SourceRecord;
         const outcome = await this.processAndCommit(task, pending, chunkStart, last.offset + 1n, report, log);
-        if (outcome.status === 'skipped') return this.overtaken(task, outcome.storedOffset, report, started);
+        if (outcome.status === 'skipped') {
+          if (optimistic && report.chunks === 0 && outcome.storedOffset !== range.untilOffset) return null;
+          return this.overtaken(task, outcome.storedOffset, report, started);
+        }
         chunkStart = last.offset + 1n;
         pending = [];
         // Long ranges must not starve heartbeats and the gRPC server of this process.
@@ -88,7 +116,10 @@ export class TaskRunner {
     }
     // The last chunk ends at `until`, even when the range ends in a gap (transaction marker, compaction hole).
     const outcome = await this.processAndCommit(task, pending, chunkStart, range.untilOffset, report, log);
-    if (outcome.status === 'skipped') return this.overtaken(task, outcome.storedOffset, report, started);
+    if (outcome.status === 'skipped') {
+      if (optimistic && report.chunks === 0 && outcome.storedOffset !== range.untilOffset) return null;
+      return this.overtaken(task, outcome.storedOffset, report, started);
+    }
     report.totalMs = elapsed(started);
     return report;
   }
@@ -115,7 +146,8 @@ export class TaskRunner {
     let outputs: unknown[];
     try {
       const result = await this.job.process(records, context);
-      outputs = result ? Array.from(result) : [];
+      // An array (the usual case) is used as is, not copied.
+      outputs = !result ? [] : Array.isArray(result) ? (result as unknown[]) : Array.from(result);
     } catch (e) {
       throw new ProcessFailedError(
         `job '${this.jobName}' process failed on ${context.topic}-${context.partition} offsets [${fromOffset}, ${untilOffset}): ${(e as Error).message}`,
@@ -135,7 +167,12 @@ export class TaskRunner {
     if (outcome.status === 'committed') {
       report.chunks++;
       report.records += records.length;
-      for (const r of records) report.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+      let bytes = 0;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as SourceRecord;
+        bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
+      }
+      report.bytes += bytes;
     }
     return outcome;
   }

@@ -3,7 +3,7 @@ import { CheckpointConflictError, FencedError, RedisUnavailableError, SluiceErro
 import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { jobKeys, type JobKeys } from './keys';
-import { registerScripts, type ScriptedRedis } from './scripts';
+import { registerScripts, type ScriptReply, type ScriptedRedis } from './scripts';
 
 /** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
 export interface BatchPlan {
@@ -180,9 +180,16 @@ export class CheckpointStore {
         index = keys.length; // Lua's KEYS is 1-based
         keyIndex.set(key, index);
       }
-      args.push(w.op, String(index), ...writeArgs(w));
+      const [a, b] = writeArgs(w);
+      args.push(w.op, String(index), a, b);
     }
-    const reply = await this.redis.commitChunk(keys.length, ...keys, partitionKey(tp), String(from), String(until), epoch, ...args);
+    // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
+    // thousands of distinct outputs into a call would overflow the stack.
+    const argv: Array<string | number> = [keys.length];
+    for (const k of keys) argv.push(k);
+    argv.push(partitionKey(tp), String(from), String(until), epoch);
+    for (const a of args) argv.push(a);
+    const reply = await (this.redis.commitChunk as unknown as (argv: Array<string | number>) => Promise<ScriptReply>)(argv);
     if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
     if (reply[0] === 'invalid') {
       throw new SluiceError(

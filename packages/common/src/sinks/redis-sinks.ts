@@ -29,8 +29,11 @@ export function redisCounterSink(options: { key: string }): Sink<string | [strin
     guarantee: 'exactly-once',
     commit: (outputs, committer) => {
       const sums = new Map<string, number>();
-      for (const out of outputs) {
-        const [field, by] = typeof out === 'string' ? [out, 1] : out;
+      for (let i = 0; i < outputs.length; i++) {
+        const out = outputs[i] as string | [string, number];
+        // No tuple per output: word counts return one string per word.
+        const field = typeof out === 'string' ? out : out[0];
+        const by = typeof out === 'string' ? 1 : out[1];
         sums.set(field, (sums.get(field) ?? 0) + by);
       }
       const writes: RedisWrite[] = [];

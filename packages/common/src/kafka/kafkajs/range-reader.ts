@@ -115,10 +115,8 @@ export class KafkajsRangeReader implements RangeReader {
     setTargetTopics(cluster, [topic]);
     let next = range.fromOffset;
     let emptyPolls = 0;
-    while (next < untilOffset) {
-      signal?.throwIfAborted();
-      const fetchOffset = next;
-      const fetched = await withMetadataRetry(
+    const fetchAt = (fetchOffset: bigint): Promise<KafkajsFetchPartition> =>
+      withMetadataRetry(
         {
           operation: `Fetch ${topic}-${partition}@${fetchOffset}`,
           config,
@@ -129,22 +127,52 @@ export class KafkajsRangeReader implements RangeReader {
         },
         () => this.fetchOnce(cluster, slot, range, fetchOffset)
       );
-      const step = applyFetch(range, fetchOffset, fetched, config.isolation);
-      if (step.records.length > 0) yield step.records;
-      if (step.progressed) {
-        next = step.next;
-        emptyPolls = 0;
-        continue;
+    // Read-ahead of one fetch: while the caller processes and commits the records of a response,
+    // the next one is already on its way. Memory stays bounded by two fetch responses.
+    let prefetched: { offset: bigint; response: Promise<KafkajsFetchPartition> } | null = null;
+    try {
+      while (next < untilOffset) {
+        signal?.throwIfAborted();
+        const fetchOffset = next;
+        const pending: Promise<KafkajsFetchPartition> =
+          prefetched !== null && prefetched.offset === fetchOffset ? prefetched.response : fetchAt(fetchOffset);
+        prefetched = null;
+        const fetched = await pending;
+        const step = applyFetch(range, fetchOffset, fetched, config.isolation);
+        if (step.progressed && step.next < untilOffset && signal?.aborted !== true) {
+          const at = step.next;
+          // Sent on the next macrotask, once the caller has taken the records (and perhaps
+          // aborted), so a cancelled read sends nothing more.
+          const response = new Promise<KafkajsFetchPartition>((resolve, reject) => {
+            setImmediate(() => {
+              if (signal?.aborted === true) reject(abortReason(signal));
+              else fetchAt(at).then(resolve, reject);
+            });
+          });
+          // Awaited on the next turn; until then (or if the caller stops early) a failure must not go unhandled.
+          response.catch(() => undefined);
+          prefetched = { offset: at, response };
+        }
+        if (step.records.length > 0) yield step.records;
+        if (step.progressed) {
+          next = step.next;
+          emptyPolls = 0;
+          continue;
+        }
+        if (++emptyPolls < this.maxEmptyPolls) continue;
+        // Nothing at or after `next` although the range is not done (§5 visible-end rule).
+        if (step.visibleEnd >= untilOffset) {
+          // The rest of the range is a gap kafkajs cannot see, e.g. an empty batch the log cleaner
+          // kept for producer state (its decoder drops batches without records).
+          log.debug({ next: next.toString(), until: untilOffset.toString() }, 'range ends in an invisible gap');
+          return;
+        }
+        throw new RangeNotVisibleError(topic, partition, untilOffset, step.visibleEnd);
       }
-      if (++emptyPolls < this.maxEmptyPolls) continue;
-      // Nothing at or after `next` although the range is not done (§5 visible-end rule).
-      if (step.visibleEnd >= untilOffset) {
-        // The rest of the range is a gap kafkajs cannot see, e.g. an empty batch the log cleaner
-        // kept for producer state (its decoder drops batches without records).
-        log.debug({ next: next.toString(), until: untilOffset.toString() }, 'range ends in an invisible gap');
-        return;
-      }
-      throw new RangeNotVisibleError(topic, partition, untilOffset, step.visibleEnd);
+    } finally {
+      // A caller that stops early (or a failure) leaves at most one fetch in flight: let it settle
+      // before the slot (and its connection) goes to another task.
+      if (prefetched !== null) await prefetched.response.catch(() => undefined);
     }
   }
 

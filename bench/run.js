@@ -1,0 +1,537 @@
+// @ts-check
+/**
+ * `npm run bench`: sluice against its baselines on the local Kafka and Redis (see docs/benchmarks.md).
+ *
+ * Environment knobs (defaults in brackets):
+ *   BENCH_RECORDS [1000000]   backlog size (records of BENCH_RECORD_BYTES in 8 partitions)
+ *   BENCH_RECORD_BYTES [100]  record size
+ *   BENCH_REPS [3]            repetitions per throughput figure (the table shows medians)
+ *   BENCH_SLOTS [4]           task slots per sluice executor
+ *   BENCH_OVERHEAD_BATCHES [10]  batches per overhead measurement
+ *   BENCH_LATENCY_SECONDS [15]   duration of the latency run
+ *   BENCH_SECTIONS [throughput,overhead,latency]  which parts to run
+ *   KAFKA_BROKERS, REDIS_URL  as everywhere
+ * Output: a markdown report on stdout; progress on stderr. Topics and Redis keys it creates are removed.
+ */
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { Kafka, logLevel, CompressionTypes } = require('kafkajs');
+const Redis = require('ioredis').default;
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'packages/cli/dist/main.js');
+const KAFKA_SH = path.join(ROOT, 'deploy/local/kafka.sh');
+const BROKERS = process.env.KAFKA_BROKERS || '127.0.0.1:9092';
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const RECORDS = Number(process.env.BENCH_RECORDS || 1_000_000);
+const RECORD_BYTES = Number(process.env.BENCH_RECORD_BYTES || 100);
+const REPS = Number(process.env.BENCH_REPS || 3);
+const SLOTS = Number(process.env.BENCH_SLOTS || 4);
+const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 10);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
+const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
+const PARTITIONS = 8;
+const RUN_ID = `${Date.now().toString(36)}${process.pid}`;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const WORDS = 'a gate that lets a stream through in measured amounts is the whole idea of sluice every batch is planned'.split(' ');
+
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+
+const kafka = new Kafka({ clientId: 'sluice-bench', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+const redis = new Redis(REDIS_URL);
+const topics = [];
+const jobNames = [];
+
+// ------------------------------------------------------------------------------------------------
+// Processes: spawn, sample CPU and peak RSS from /proc until exit.
+
+/** @param {number} pid */
+function sample(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    return { cpu, hwm };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {string[]} args
+ * @param {Record<string, string>} [env]
+ */
+function start(args, env = {}) {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = { child, cpu: 0, hwm: 0, stdout: '', stderr: '', exited: /** @type {Promise<number>} */ (new Promise(() => {})) };
+  child.stdout.on('data', (d) => (proc.stdout += d));
+  child.stderr.on('data', (d) => (proc.stderr = (proc.stderr + d).slice(-8000)));
+  const timer = setInterval(() => {
+    const s = child.pid === undefined ? null : sample(child.pid);
+    if (s !== null) {
+      proc.cpu = Math.max(proc.cpu, s.cpu);
+      proc.hwm = Math.max(proc.hwm, s.hwm);
+    }
+  }, 50);
+  proc.exited = new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      resolve(code ?? 1);
+    })
+  );
+  return proc;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Kafka data
+
+async function createTopic(name, numPartitions) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: name, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  topics.push(name);
+}
+
+function textRecord(i) {
+  let s = '';
+  while (s.length < RECORD_BYTES) s += WORDS[(i + s.length) % WORDS.length] + ' ';
+  return s.slice(0, RECORD_BYTES - 1) + '\n';
+}
+
+/** Produces `count` records round-robin over the topic's partitions, in large batches. */
+async function produce(topic, count, partitions) {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const payloads = Array.from({ length: 64 }, (_, i) => Buffer.from(textRecord(i)));
+  const chunk = 20_000;
+  const inflight = [];
+  for (let sent = 0; sent < count; sent += chunk) {
+    const n = Math.min(chunk, count - sent);
+    const byPartition = new Map();
+    for (let i = 0; i < n; i++) {
+      const p = (sent + i) % partitions;
+      if (!byPartition.has(p)) byPartition.set(p, []);
+      byPartition.get(p).push({ value: payloads[(sent + i) % payloads.length], partition: p });
+    }
+    inflight.push(
+      producer.sendBatch({
+        acks: 1,
+        compression: CompressionTypes.None,
+        topicMessages: [{ topic, messages: [...byPartition.values()].flat() }],
+      })
+    );
+    if (inflight.length >= 4) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  await producer.disconnect();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Baselines
+
+function consumerPerf(topic) {
+  const out = execFileSync(
+    'bash',
+    [KAFKA_SH, 'consumer-perf', '--bootstrap-server', BROKERS, '--topic', topic, '--messages', String(RECORDS), '--timeout', '60000'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  ).toString();
+  const lines = out.trim().split('\n');
+  const header = lines.findIndex((l) => l.startsWith('start.time'));
+  const names = lines[header].split(',').map((s) => s.trim());
+  const values = lines[header + 1].split(',').map((s) => s.trim());
+  const get = (k) => Number(values[names.indexOf(k)]);
+  return { rps: get('nMsg.sec'), mbps: get('MB.sec') };
+}
+
+async function kafkajsGroup(topic, work, consumers) {
+  const group = `bench-kafkajs-${RUN_ID}-${Math.random().toString(36).slice(2, 8)}`;
+  const key = `bench:{${group}}:out`;
+  const procs = Array.from({ length: consumers }, () => start([path.join(__dirname, 'kafkajs-consumer.js'), topic, group, work, key]));
+  const progress = () =>
+    procs.map((p) => {
+      const done = p.stdout.slice(0, p.stdout.lastIndexOf('\n'));
+      const m = /progress (\d+) (\d+) (\d+)$/.exec(done.slice(done.lastIndexOf('\n') + 1));
+      return m ? { n: Number(m[1]), first: Number(m[2]), last: Number(m[3]) } : { n: 0, first: Infinity, last: 0 };
+    });
+  const deadline = Date.now() + 300_000;
+  while (progress().reduce((a, p) => a + p.n, 0) < RECORDS) {
+    if (Date.now() > deadline) throw new Error(`kafkajs baseline did not finish: ${procs.map((p) => p.stderr).join('\n')}`);
+    await sleep(50);
+  }
+  const ps = progress();
+  const cpu = procs.reduce((a, p) => a + p.cpu, 0);
+  const hwm = Math.max(...procs.map((p) => p.hwm));
+  for (const p of procs) p.child.kill('SIGTERM');
+  await Promise.all(procs.map((p) => p.exited));
+  await redis.del(key);
+  const seconds = (Math.max(...ps.map((p) => p.last)) - Math.min(...ps.map((p) => p.first))) / 1000;
+  return { rps: RECORDS / seconds, cpuPerM: (cpu / RECORDS) * 1e6, hwm };
+}
+
+// ------------------------------------------------------------------------------------------------
+// sluice
+
+let nextPort = 17000 + (process.pid % 1000) * 10;
+
+/**
+ * Runs a driver and `executors` executors as separate processes, as on Kubernetes.
+ * @param {{ job: string, topic: string, executors: number, args?: string[], env?: Record<string,string>, stopAfterMs?: number }} o
+ */
+async function sluice(o) {
+  const name = `bench-${RUN_ID}-${jobNames.length}`;
+  jobNames.push(name);
+  const port = nextPort++;
+  const common = ['--job', o.job, '--name', name, '--topics', o.topic];
+  const driver = start(
+    [CLI, 'driver', ...common, '--grpc-port', String(port), '--min-executors', String(o.executors), ...(o.args || [])],
+    o.env
+  );
+  const execs = Array.from({ length: o.executors }, () =>
+    start([CLI, 'executor', ...common, '--driver', `127.0.0.1:${port}`, '--slots', String(SLOTS), '--grpc-port', '0'], o.env)
+  );
+  if (o.stopAfterMs !== undefined) setTimeout(() => driver.child.kill('SIGTERM'), o.stopAfterMs);
+  const code = await driver.exited;
+  for (const e of execs) e.child.kill('SIGTERM');
+  await Promise.all(execs.map((e) => e.exited));
+  if (code !== 0) throw new Error(`sluice driver exited ${code}: ${driver.stderr}`);
+  const entries = await redis.xrange(`sluice:{${name}}:batches`, '-', '+');
+  const summaries = entries.map(([, f]) => JSON.parse(f[f.indexOf('summary') + 1]));
+  const lines = driver.stdout
+    .split('\n')
+    .map((l) => /^batch (\d+): (\d+) records.*processing time (\d+) ms \(plan (\d+) ms, commit (\d+) ms\)/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => ({ id: Number(m[1]), records: Number(m[2]), processing: Number(m[3]), plan: Number(m[4]), commit: Number(m[5]) }));
+  return { name, driver, execs, summaries, lines };
+}
+
+async function sluiceThroughput(job, topic, executors) {
+  const r = await sluice({ job, topic, executors, args: ['--until', 'latest', '--starting-offsets', 'earliest'] });
+  const records = r.summaries.reduce((a, s) => a + s.records, 0);
+  if (records !== RECORDS) throw new Error(`sluice ${job} committed ${records} records, expected ${RECORDS}`);
+  const first = r.summaries[0];
+  const lastS = r.summaries[r.summaries.length - 1];
+  const lastLine = r.lines[r.lines.length - 1];
+  const startMs = first.time + first.schedulingDelayMs;
+  const endMs = lastS.time + lastS.totalDelayMs + (lastLine ? lastLine.commit : 0);
+  const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
+  return {
+    rps: records / ((endMs - startMs) / 1000),
+    cpuPerM: (cpu / records) * 1e6,
+    driverRss: r.driver.hwm,
+    execRss: Math.max(...r.execs.map((e) => e.hwm)),
+    batches: r.summaries.length,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sections
+
+async function throughput(report) {
+  const topic = `bench-tp-${RUN_ID}`;
+  await createTopic(topic, PARTITIONS);
+  log(`producing ${RECORDS} records of ${RECORD_BYTES} bytes to ${topic}`);
+  await produce(topic, RECORDS, PARTITIONS);
+
+  const reps = (n, fn) =>
+    (async () => {
+      const out = [];
+      for (let i = 0; i < n; i++) out.push(await fn());
+      return out;
+    })();
+  const med = (rs, k) => median(rs.map((r) => r[k]));
+  const rows = [];
+
+  log('kafka-consumer-perf-test');
+  const perf = await reps(REPS, async () => consumerPerf(topic));
+  const perfRps = med(perf, 'rps');
+  rows.push(['kafka-consumer-perf-test (Java, 1 consumer)', fmt(perfRps), fmt(med(perf, 'mbps'), 1), '', '', '', '1.00x', '']);
+
+  const baseline = {};
+  for (const work of ['passthrough', 'word-count']) {
+    for (const n of [1, 2]) {
+      log(`kafkajs eachBatch ${work} x${n}`);
+      const rs = await reps(REPS, () => kafkajsGroup(topic, work, n));
+      baseline[`${work}/${n}`] = med(rs, 'rps');
+      rows.push([
+        `kafkajs eachBatch, ${work}, ${n} consumer${n > 1 ? 's' : ''}`,
+        fmt(med(rs, 'rps')),
+        fmt((med(rs, 'rps') * RECORD_BYTES) / 1e6, 1),
+        fmt(med(rs, 'cpuPerM'), 1),
+        '',
+        fmt(med(rs, 'hwm')),
+        ratio(med(rs, 'rps'), perfRps),
+        '1.00x',
+      ]);
+    }
+  }
+  const jobs = { passthrough: path.join(__dirname, 'jobs/passthrough.js'), 'word-count': path.join(ROOT, 'examples/word-count') };
+  let max = 0;
+  /** @type {number[]} */
+  const memRss = [];
+  for (const work of ['passthrough', 'word-count']) {
+    for (const n of [1, 2]) {
+      log(`sluice ${work} x${n}`);
+      const rs = await reps(REPS, () => sluiceThroughput(jobs[work], topic, n));
+      const rps = med(rs, 'rps');
+      if (work === 'passthrough') max = Math.max(max, rps);
+      if (work === 'passthrough' && n === 1) memRss.push(...rs.map((r) => r.execRss));
+      rows.push([
+        `**sluice ${work}, ${n} executor${n > 1 ? 's' : ''}**`,
+        fmt(rps),
+        fmt((rps * RECORD_BYTES) / 1e6, 1),
+        fmt(med(rs, 'cpuPerM'), 1),
+        fmt(med(rs, 'driverRss')),
+        fmt(med(rs, 'execRss')),
+        ratio(rps, perfRps),
+        ratio(rps, baseline[`${work}/${n}`]),
+      ]);
+    }
+  }
+  // Memory: the same executor over ranges 10x shorter (one batch capped by maxRatePerPartition).
+  log('sluice passthrough x1, ranges 10x shorter (memory)');
+  const perPartition = Math.max(1, Math.floor(RECORDS / PARTITIONS / 10));
+  // Both with 1 MiB per partition fetch, so that even the short ranges take several fetches.
+  const oneBatch = (len) =>
+    reps(REPS, async () => {
+      const r = await sluice({
+        job: jobs.passthrough,
+        topic,
+        executors: 1,
+        env: { SLUICE_KAFKA_PARTITION_MAX_BYTES: String(1 << 20) },
+        args: ['--starting-offsets', 'earliest', '--batches', '1', '--batch-interval-ms', '1000', '--max-rate-per-partition', String(len)],
+      });
+      return { execRss: r.execs[0].hwm };
+    });
+  const short = await oneBatch(perPartition);
+  const long = await oneBatch(perPartition * 10);
+  const memory = [
+    `Memory: executor peak RSS (passthrough, 1 executor, ${SLOTS} slots, \`kafka.partitionMaxBytes\` 1 MiB), one batch with ranges of`,
+    `${fmt(perPartition)} records per partition: ${fmt(med(short, 'execRss'))} MiB; with ranges 10x longer (${fmt(perPartition * 10)}):`,
+    `${fmt(med(long, 'execRss'))} MiB (${ratio(med(long, 'execRss'), med(short, 'execRss'))}). With the default 4 MiB over the whole backlog: ${fmt(median(memRss))} MiB.`,
+  ].join(' ');
+  report.push(
+    `### Throughput: ${fmt(RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions (median of ${REPS})`,
+    '',
+    '| consumer | records/s | MB/s | CPU s per 1M records | driver peak RSS (MiB) | executor/consumer peak RSS (MiB) | vs consumer-perf | vs kafkajs (same work, same process count) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    memory,
+    ''
+  );
+  return max;
+}
+
+async function overhead(report) {
+  const rows = [];
+  for (const partitions of [8, 64, 512]) {
+    const topic = `bench-ov${partitions}-${RUN_ID}`;
+    await createTopic(topic, partitions);
+    const job = path.join(__dirname, 'jobs/passthrough.js');
+    // One record per partition per batch: interval 100 ms at 10 records/s/partition = 1 record.
+    const producer = kafka.producer();
+    await producer.connect();
+    const one = Buffer.from(textRecord(0));
+    for (let b = 0; b < OVERHEAD_BATCHES; b++) {
+      await producer.send({ topic, acks: 1, messages: Array.from({ length: partitions }, (_, p) => ({ partition: p, value: one })) });
+    }
+    await producer.disconnect();
+    log(`batch overhead at ${partitions} partitions`);
+    const common = { job, topic, executors: 2 };
+    const full = await sluice({
+      ...common,
+      args: [
+        '--starting-offsets',
+        'earliest',
+        '--batch-interval-ms',
+        '100',
+        '--max-rate-per-partition',
+        '10',
+        '--batches',
+        String(OVERHEAD_BATCHES),
+      ],
+    });
+    const empty = await sluice({
+      ...common,
+      args: ['--starting-offsets', 'latest', '--batch-interval-ms', '100', '--batches', String(OVERHEAD_BATCHES)],
+    });
+    if (process.env.BENCH_DEBUG === '1') {
+      const durations = full.summaries.slice(1).flatMap((x) => x.ranges.map((g) => g.durationMs));
+      log(`${partitions} partitions: task durations median ${median(durations)} ms, max ${Math.max(...durations)} ms`);
+      log(JSON.stringify(full.summaries[2]).slice(0, 600));
+    }
+    const total = (r) => r.lines.slice(1).map((l) => l.plan + l.processing + l.commit); // the first batch warms connections
+    const part = (r, k) => median(r.lines.slice(1).map((l) => l[k]));
+    const e = total(empty);
+    const f = total(full);
+    if (full.lines.slice(1).some((l) => l.records !== partitions)) log(`warning: not one record per partition at ${partitions}`);
+    const target = partitions === 64 ? 10 : partitions === 512 ? 50 : NaN;
+    rows.push([
+      String(partitions),
+      `${fmt(median(e))} (plan ${fmt(part(empty, 'plan'))}, commit ${fmt(part(empty, 'commit'))})`,
+      `${fmt(median(f))} (plan ${fmt(part(full, 'plan'))}, processing ${fmt(part(full, 'processing'))}, commit ${fmt(part(full, 'commit'))})`,
+      Number.isFinite(target)
+        ? `≤ ${target} ms: empty ${median(e) <= target ? 'met' : 'NOT met'}, 1/partition ${median(f) <= target ? 'met' : 'NOT met'}`
+        : '',
+    ]);
+  }
+  report.push(
+    `### Batch overhead: plan to batch committed, ms (median of ${OVERHEAD_BATCHES - 1} batches, 2 executors)`,
+    '',
+    '| partitions | empty batch | 1 record per partition | target |',
+    '|---:|---|---|---|',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ''
+  );
+}
+
+async function latency(report, maxRps) {
+  const rate = Math.max(1000, Math.round(maxRps / 2));
+  const topic = `bench-lat-${RUN_ID}`;
+  await createTopic(topic, PARTITIONS);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-lat-'));
+  log(`latency at ${rate} records/s for ${LATENCY_SECONDS} s`);
+  const run = sluice({
+    job: path.join(__dirname, 'jobs/latency.js'),
+    topic,
+    executors: 2,
+    env: { BENCH_LATENCY_DIR: dir },
+    stopAfterMs: (LATENCY_SECONDS + 3) * 1000,
+  });
+  await sleep(2500); // executors registered, first (empty) batch planned at latest
+  const producer = kafka.producer();
+  await producer.connect();
+  const payload = Buffer.from(textRecord(0));
+  // A new topic's partitions may not be known to the broker's metadata for a moment.
+  for (let i = 0; ; i++) {
+    try {
+      await producer.send({ topic, acks: 1, messages: Array.from({ length: PARTITIONS }, (_, q) => ({ value: payload, partition: q })) });
+      break;
+    } catch (e) {
+      if (i > 50) throw e;
+      await sleep(100);
+    }
+  }
+  const inflight = new Set();
+  const tickMs = 10;
+  const startAt = Date.now();
+  let sent = 0;
+  let p = 0;
+  while (Date.now() - startAt < LATENCY_SECONDS * 1000) {
+    const due = Math.floor(((Date.now() - startAt) / 1000) * rate);
+    // At most 50 ms worth of records per request (a stalled loop must not build one huge request).
+    const n = Math.min(due - sent, Math.ceil(rate / 20));
+    if (n > 0) {
+      const messages = Array.from({ length: n }, () => ({ value: payload, partition: p++ % PARTITIONS }));
+      const send = producer
+        .send({ topic, acks: 1, messages })
+        .catch((e) => log(`produce failed: ${e.message}`))
+        .finally(() => inflight.delete(send));
+      inflight.add(send);
+      sent += n;
+      if (inflight.size > 16) await Promise.race(inflight);
+    }
+    await sleep(tickMs);
+  }
+  const producedSeconds = (Date.now() - startAt) / 1000;
+  await Promise.all(inflight);
+  await producer.disconnect();
+  await run;
+  const achieved = sent / producedSeconds;
+  const warm = startAt + 2000; // the first 2 s are warm-up (JIT, connections)
+  const kept = [];
+  for (const f of fs.readdirSync(dir)) {
+    for (const l of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+      const [ts, lat] = l.split(' ').map(Number);
+      if (l !== '' && ts >= warm) kept.push(lat);
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  kept.sort((a, b) => a - b);
+  const p50 = pct(kept, 50);
+  const p99 = pct(kept, 99);
+  report.push(
+    `### Latency: production to commit, batch interval 500 ms, 2 executors; target rate ${fmt(rate)} records/s (half of the passthrough maximum), produced ${fmt(achieved)} records/s`,
+    '',
+    '| records measured (after 2 s warm-up) | p50 (ms) | p99 (ms) | max (ms) | p99 / interval | target p99 ≤ 1000 ms |',
+    '|---:|---:|---:|---:|---:|---|',
+    `| ${fmt(kept.length)} of ${fmt(sent)} produced | ${fmt(p50)} | ${fmt(p99)} | ${fmt(kept[kept.length - 1])} | ${ratio(p99, 500)} | ${p99 <= 1000 ? 'met' : 'NOT met'} |`,
+    ''
+  );
+}
+
+function machine() {
+  const cpus = os.cpus();
+  /** First line a version command prints (java prints to stderr). */
+  const v = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return r.error
+      ? 'unknown'
+      : `${r.stdout}${r.stderr}`
+          .trim()
+          .split('\n')[0]
+          .replace(/ sha=.*/, '');
+  };
+  const kafkaVersion = process.env.KAFKA_VERSION || '4.4.0';
+  return [
+    `- CPU: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}; memory ${fmt(os.totalmem() / 2 ** 30, 1)} GiB; ${os.type()} ${os.release()}`,
+    `- Node ${process.version}; kafkajs ${require('kafkajs/package.json').version}; Kafka ${kafkaVersion} (1 node); ${v('redis-server', ['--version'])}; ${v('java', ['-version'])}`,
+    `- Kafka and Redis on the same machine as the clients (loopback).`,
+  ].join('\n');
+}
+
+async function main() {
+  const report = [`## sluice bench ${new Date().toISOString()}`, '', machine(), ''];
+  const started = Date.now();
+  try {
+    let maxRps = 0;
+    if (SECTIONS.has('throughput')) maxRps = await throughput(report);
+    if (SECTIONS.has('overhead')) await overhead(report);
+    if (SECTIONS.has('latency')) await latency(report, maxRps || Number(process.env.BENCH_MAX_RPS || 100_000));
+  } finally {
+    await cleanup();
+  }
+  report.push(`(bench took ${fmt((Date.now() - started) / 1000)} s)`);
+  process.stdout.write(report.join('\n') + '\n');
+}
+
+async function cleanup() {
+  const admin = kafka.admin();
+  await admin.connect();
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch((e) => log(`cannot delete topics: ${e.message}`));
+  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(RUN_ID));
+  if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+  await admin.disconnect();
+  for (const name of jobNames) {
+    const keys = await redis.keys(`sluice:{${name}}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e.stack || e}\n`);
+  process.exit(1);
+});
