@@ -23,6 +23,7 @@ export async function driverCommand(flags: CommonFlags): Promise<void> {
   driver.on('batch', (event: BatchEvent) => process.stdout.write(`${formatBatch(event)}\n`));
   try {
     await driver.start();
+    process.stderr.write(`sluice driver: HTTP server (UI, API, metrics) at ${driver.httpUrl}\n`);
     await driver.run();
   } finally {
     await driver.close();
@@ -74,6 +75,7 @@ export async function runCommand(flags: CommonFlags & { executors: string }): Pr
   const driverArgs = [...shared, '--grpc-port', port, '--min-executors', flags.minExecutors ?? String(count)];
   if (flags.batches !== undefined) driverArgs.push('--batches', flags.batches);
   if (flags.until !== undefined) driverArgs.push('--until', flags.until);
+  if (flags.httpPort !== undefined) driverArgs.push('--http-port', flags.httpPort);
 
   const children: ChildProcess[] = [];
   const start = (role: string, args: string[]): ChildProcess => {

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { isSluiceError } from '@sluice/common';
 import { driverCommand, executorCommand, runCommand } from './commands';
+import { batchesCommand, offsetsCommand, statusCommand, type OperatorFlags } from './operator';
 import { addDriverOptions, addJobOptions, type CommonFlags } from './options';
 
 /** Prints a failure as one clear line (with sluice's error code) and sets a non-zero exit code. */
@@ -23,6 +24,7 @@ addJobOptions(program.command('executor').description('run an executor: serves t
   .option('--driver <host:port>', 'address of the driver gRPC service (executor.driver)')
   .option('--slots <n>', 'tasks run at once (executor.slots)')
   .option('--grpc-port <port>', 'port of the Executor gRPC service, 0 = any (executor.grpcPort)')
+  .option('--http-port <port>', 'port of the /metrics and /healthz server, 0 = any (executor.httpPort)')
   .option('--id <id>', 'executor id (executor.id; default host-pid-random)')
   .action((flags: CommonFlags) => executorCommand(flags).catch(fail));
 
@@ -34,5 +36,33 @@ addDriverOptions(addJobOptions(program.command('run').description('local mode: a
       process.exitCode = code;
     }, fail)
   );
+
+/** Options of the operator commands: the job's name and where its Kafka and Redis are (config file, env). */
+function operator(command: Command): Command {
+  return command
+    .requiredOption('--name <job>', 'job name (scopes its Redis keys)')
+    .option('--config <file>', 'JSON configuration file (kafka.*, redis.*)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default warn)');
+}
+
+operator(program.command('status').description('one-screen summary of a job: leader, epoch, last batch, history totals, offsets and lag'))
+  .option('--driver-url <url>', "the driver's HTTP server, e.g. http://127.0.0.1:4040, to show its state too")
+  .option('--topics <list>', 'show these topics (default: those in the checkpoint)')
+  .action((flags: OperatorFlags) => statusCommand(flags).catch(fail));
+
+operator(program.command('batches').description('recent committed batches of a job, newest first'))
+  .option('--limit <n>', 'how many (default 20)')
+  .action((flags: OperatorFlags) => batchesCommand(flags).catch(fail));
+
+operator(
+  program
+    .command('offsets')
+    .description('show, set or reset the checkpointed offsets of a job (set/reset refuse while a driver runs)')
+    .argument('<action>', 'show | set | reset')
+)
+  .option('--topics <list>', 'limit to these topics (reset: required when the job has no checkpoint yet)')
+  .option('--to <target>', 'reset: earliest | latest | <timestamp ms>; set: JSON {"topic":{"0":42}}')
+  .option('--force', 'change offsets even while a driver holds the leader lease (it gets fenced)')
+  .action((action: string, flags: OperatorFlags) => offsetsCommand(action, flags).catch(fail));
 
 program.parseAsync().catch(fail);

@@ -19,6 +19,7 @@ export function addDriverOptions(command: Command): Command {
     .option('--batches <k>', 'stop after K batches (driver.batches)')
     .addOption(new Option('--until <when>', 'stop once everything present at start is committed (driver.until)').choices(['latest']))
     .option('--grpc-port <port>', 'port of the Driver gRPC service (driver.grpcPort)')
+    .option('--http-port <port>', 'port of the HTTP server: UI, JSON API, /metrics, health; 0 = any (driver.httpPort, default 4040)')
     .option('--min-executors <n>', 'executors to wait for before the first batch (driver.minExecutors)');
 }
 
@@ -34,6 +35,7 @@ export interface CommonFlags {
   batches?: string;
   until?: string;
   grpcPort?: string;
+  httpPort?: string;
   minExecutors?: string;
   driver?: string;
   slots?: string;
@@ -65,6 +67,7 @@ export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor')
             batches: number('batches', flags.batches),
             until: flags.until,
             grpcPort: number('grpc-port', flags.grpcPort),
+            httpPort: number('http-port', flags.httpPort),
             minExecutors: number('min-executors', flags.minExecutors),
           },
         }
@@ -73,6 +76,7 @@ export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor')
             driver: flags.driver,
             slots: number('slots', flags.slots),
             grpcPort: number('grpc-port', flags.grpcPort),
+            httpPort: number('http-port', flags.httpPort),
             id: flags.id,
           },
         };

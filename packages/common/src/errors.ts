@@ -19,6 +19,7 @@ export const errorCodes = [
   'SLUICE_NO_EXECUTORS',
   'SLUICE_RPC',
   'SLUICE_PROCESS_FAILED',
+  'SLUICE_LEASE_HELD',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -134,5 +135,14 @@ export class TaskFailedError extends SluiceError {
 export class ProcessFailedError extends SluiceError {
   constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
     super('SLUICE_PROCESS_FAILED', message, { retriable: true, details, cause });
+  }
+}
+
+/** Another live driver holds the job's leader lease. */
+export class LeaseHeldError extends SluiceError {
+  constructor(job: string, holder: string, message?: string) {
+    super('SLUICE_LEASE_HELD', message ?? `job '${job}' already has a live driver (${holder}); only one driver may run a job`, {
+      details: { job, holder },
+    });
   }
 }

@@ -37,7 +37,8 @@ export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks
 // Configuration, errors, logging
 export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets } from './config';
 export * from './errors';
-export { createLogger, type Logger, type LogLevel } from './logging';
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
+export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 
 // Checkpoint store (Redis + Lua)
 export { CheckpointStore, jobKeys, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult, type JobKeys } from './checkpoint';

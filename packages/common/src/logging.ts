@@ -1,13 +1,24 @@
 import pino from 'pino';
+import pretty from 'pino-pretty';
 
 export type Logger = pino.Logger;
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+export interface LoggerOptions {
+  /** Human-readable lines instead of JSON; default: when stderr is a terminal. */
+  pretty?: boolean;
+}
+
 /**
- * Structured JSON logs on stderr (stdout is kept for the per-batch lines and command output).
- * Components add fields with `logger.child({ component, batch, topic, partition, executor })`.
+ * Logs on stderr (stdout is kept for the per-batch lines and command output): JSON lines (pino),
+ * or human-readable lines (pino-pretty) when stderr is a terminal. Components add fields with
+ * `logger.child({ component, job, batch, topic, partition, executor })`.
  */
-export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
+export function createLogger(level: LogLevel, base: Record<string, unknown> = {}, options: LoggerOptions = {}): Logger {
+  const human = options.pretty ?? process.stderr.isTTY === true;
+  const destination = human
+    ? pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : pino.destination({ fd: 2, sync: true });
   return pino(
     {
       level,
@@ -15,6 +26,6 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
       // Credentials may appear in connection settings; never let them reach a log line.
       redact: { paths: ['*.password', '*.token', '*.sasl', 'redisUrl', '*.redisUrl'], censor: '[redacted]' },
     },
-    pino.destination({ fd: 2, sync: true })
+    destination
   );
 }

@@ -1,12 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
+  createKafkajsGroupOffsetPublisher,
+  LeaderLease,
   type CheckpointStore,
   partitionKey,
   type BatchPlan,
   type BatchSummary,
+  type GroupOffsetPublisher,
   type Job,
   type Logger,
   type OffsetOracle,
@@ -16,8 +21,12 @@ import {
 } from '@sluice/common';
 import { StickyAssignment } from './assignment';
 import { startDriverService } from './driver-service';
+import { GroupMirror } from './group-mirror';
+import { DriverHttpServer, type ActiveBatch, type DriverState, type DriverView } from './http';
+import { DriverMetrics } from './metrics';
+import { OffsetsView } from './offsets-view';
 import { planRanges } from './planner';
-import { ExecutorRegistry } from './registry';
+import { ExecutorRegistry, type ExecutorInfo } from './registry';
 import { TaskDispatcher, type TaskOutcome } from './task-dispatcher';
 
 /** The job as the driver runs it: the module's settings with the configuration's overrides applied. */
@@ -59,6 +68,8 @@ export interface DriverDependencies {
   oracle: OffsetOracle;
   store: CheckpointStore;
   logger: Logger;
+  /** How to reach the consumer group mirror (default: kafkajs with the driver's Kafka settings). */
+  connectGroupPublisher?: () => Promise<GroupOffsetPublisher>;
 }
 
 /**
@@ -66,7 +77,7 @@ export interface DriverDependencies {
  * `batchIntervalMs` (a batch due while the previous one still runs waits: its scheduling delay).
  * Emits `batch` (a {@link BatchEvent}) after each commit.
  */
-export class Driver extends EventEmitter {
+export class Driver extends EventEmitter implements DriverView {
   private readonly registry: ExecutorRegistry;
   private readonly assignment = new StickyAssignment();
   private readonly dispatcher: TaskDispatcher;
@@ -74,9 +85,20 @@ export class Driver extends EventEmitter {
   private server: grpc.Server | undefined;
   private stopping = false;
   private readonly stopController = new AbortController();
-  private epoch = '';
+  epoch = '';
   /** gRPC port the Driver service is bound to (known after {@link start}). */
   port = 0;
+  /** URL of the HTTP server (known after {@link start}), e.g. `http://127.0.0.1:4040`. */
+  httpUrl = '';
+  readonly driverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly metrics = new DriverMetrics();
+  readonly offsets: OffsetsView;
+  state: DriverState = 'waiting-for-executors';
+  startedAt = Date.now();
+  private readonly lease: LeaderLease;
+  private readonly http: DriverHttpServer;
+  private readonly mirror: GroupMirror | undefined;
+  private active: ActiveBatch | undefined;
 
   constructor(
     private readonly settings: DriverJobSettings,
@@ -90,12 +112,66 @@ export class Driver extends EventEmitter {
       this.registry,
       this.assignment,
       { job: settings.name, ...pick(config.driver, 'taskTimeoutMs', 'maxTaskFailures', 'retryBackoffMs', 'executorWaitMs') },
-      this.logger
+      this.logger,
+      {
+        taskFinished: (outcome) => {
+          this.metrics.taskDuration.observe(outcome.result.total_ms / 1000);
+          if (this.active) this.active.tasksDone++;
+        },
+        taskRetried: () => this.metrics.taskRetries.inc(),
+      }
     );
+    this.lease = new LeaderLease(deps.store, this.driverId, config.driver.leaseTtlMs, this.logger);
+    this.offsets = new OffsetsView(deps.oracle, deps.store, settings.topics);
+    this.http = new DriverHttpServer(this, this.logger);
+    const group = config.driver.consumerGroup ?? `sluice-${settings.name}`;
+    if (group !== '') {
+      const connect = deps.connectGroupPublisher ?? (() => createKafkajsGroupOffsetPublisher(config.kafka, this.logger));
+      this.mirror = new GroupMirror(group, connect, this.logger);
+    }
   }
 
-  /** Takes a new epoch (fencing every older driver) and opens the Driver service. */
+  get job(): string {
+    return this.settings.name;
+  }
+
+  get topics(): string[] {
+    return this.settings.topics;
+  }
+
+  get batchIntervalMs(): number {
+    return this.settings.batchIntervalMs;
+  }
+
+  get historySize(): number {
+    return this.config.driver.historySize;
+  }
+
+  get store(): CheckpointStore {
+    return this.deps.store;
+  }
+
+  activeBatches(): ActiveBatch[] {
+    return this.active ? [{ ...this.active, ranges: [...this.active.ranges] }] : [];
+  }
+
+  executors(): ExecutorInfo[] {
+    return this.registry.describe();
+  }
+
+  /**
+   * Takes the leader lease (failing with SLUICE_LEASE_HELD while another live driver holds it), a
+   * new epoch (fencing every older driver), and opens the Driver service and the HTTP server.
+   */
   async start(): Promise<void> {
+    this.startedAt = Date.now();
+    await this.lease.acquire();
+    this.metrics.leader.set(1);
+    this.lease.startRenewing((owner) => {
+      this.metrics.leader.set(0);
+      this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
+      this.stop();
+    });
     this.epoch = await this.deps.store.takeEpoch();
     const { server, port } = await startDriverService(this.registry, {
       job: this.settings.name,
@@ -106,12 +182,25 @@ export class Driver extends EventEmitter {
     });
     this.server = server;
     this.port = port;
-    this.logger.info({ epoch: this.epoch, port, topics: this.settings.topics }, 'driver started');
+    this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
+    this.logger.info(
+      {
+        epoch: this.epoch,
+        port,
+        http: this.httpUrl,
+        topics: this.settings.topics,
+        driverId: this.driverId,
+        consumerGroup: this.mirror?.groupId,
+      },
+      'driver started'
+    );
+    this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
   }
 
   /** Asks the loop to stop after the batch in flight commits. */
   stop(): void {
     this.stopping = true;
+    if (this.state !== 'stopped') this.state = 'stopping';
     this.stopController.abort();
   }
 
@@ -120,7 +209,9 @@ export class Driver extends EventEmitter {
     const { batches: batchLimit, until } = this.config.driver;
     const interval = this.settings.batchIntervalMs;
     const stopAt = until === 'latest' ? await this.offsetsNow() : undefined;
+    this.state = 'waiting-for-executors';
     await this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors);
+    if (!this.stopping) this.state = 'running';
 
     const store = this.deps.store;
     let done = 0;
@@ -150,11 +241,17 @@ export class Driver extends EventEmitter {
       await this.execute(plan, timing, false);
       done++;
     }
+    this.state = 'stopping';
     this.logger.info({ batches: done }, 'driver loop finished');
   }
 
   async close(): Promise<void> {
     this.stop();
+    this.state = 'stopped';
+    await this.mirror?.close();
+    await this.http.close();
+    await this.lease.release();
+    this.metrics.leader.set(0);
     this.registry.close();
     await new Promise<void>((resolve) => (this.server ? this.server.tryShutdown(() => resolve()) : resolve()));
     this.server?.forceShutdown();
@@ -204,10 +301,22 @@ export class Driver extends EventEmitter {
   private async execute(plan: BatchPlan, timing: BatchTiming, replayed: boolean): Promise<void> {
     const started = performance.now();
     const work = plan.ranges.filter((r) => r.untilOffset > r.fromOffset);
+    this.active = {
+      id: plan.id,
+      time: plan.time,
+      schedulingDelayMs: Math.round(timing.schedulingDelayMs),
+      tasksTotal: work.length,
+      tasksDone: 0,
+      ranges: work.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
+    };
     const settled = await Promise.allSettled(work.map((range) => this.dispatcher.run(plan, range)));
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     // The batch stays planned: a restarted driver replays it with the same ranges.
-    if (failure) throw failure.reason;
+    if (failure) {
+      this.active = undefined;
+      this.metrics.batches.inc({ outcome: 'failed' });
+      throw failure.reason;
+    }
     const outcomes = settled.map((s) => (s as PromiseFulfilledResult<TaskOutcome>).value);
     const processingMs = performance.now() - started;
     const summary: BatchSummary = {
@@ -232,11 +341,36 @@ export class Driver extends EventEmitter {
       })),
     };
     const commitStarted = performance.now();
-    await this.deps.store.commitBatch(plan, summary, this.config.driver.historySize);
+    try {
+      await this.deps.store.commitBatch(plan, summary, this.config.driver.historySize);
+    } catch (e) {
+      this.metrics.batches.inc({ outcome: 'failed' });
+      throw e;
+    } finally {
+      this.active = undefined;
+    }
+    this.recordMetrics(summary);
+    // Off the critical path: the next batch does not wait for Kafka's group coordinator.
+    this.mirror?.publish(new Map(plan.ranges.map((r) => [partitionKey(r), r.untilOffset])));
     const event: BatchEvent = { summary, replayed, tasks: work.length, commitMs: Math.round(performance.now() - commitStarted) };
     this.logger.debug({ batch: plan.id, records: summary.records, tasks: work.length }, 'batch committed');
     this.emit('batch', event);
   }
+
+  private recordMetrics(summary: BatchSummary): void {
+    const m = this.metrics;
+    m.batches.inc({ outcome: 'committed' });
+    m.schedulingDelay.observe(seconds(summary.schedulingDelayMs));
+    m.processing.observe(seconds(summary.processingMs));
+    m.totalDelay.observe(seconds(summary.totalDelayMs));
+    m.records.inc(summary.records);
+    m.bytes.inc(summary.bytes);
+  }
+}
+
+/** Applies to {@link Driver.recordMetrics}. */
+function seconds(ms: number): number {
+  return ms / 1000;
 }
 
 function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Pick<T, K> {

@@ -10,10 +10,28 @@ export interface ExecutorHandle {
   readonly client: grpc.Client;
   lastHeartbeat: number;
   running: number;
+  finishedTasks: number;
+  failedTasks: number;
   /** Resolves when a task slot is free; the caller must call {@link release}. */
   acquire(): Promise<void>;
   release(): void;
 }
+
+/** An executor as the HTTP API shows it; lost ones stay listed for {@link LOST_RETENTION_MS}. */
+export interface ExecutorInfo {
+  id: string;
+  address: string;
+  slots: number;
+  state: 'alive' | 'lost';
+  runningTasks: number;
+  finishedTasks: number;
+  failedTasks: number;
+  /** Milliseconds since its last heartbeat. */
+  lastHeartbeatMs: number;
+}
+
+export const LOST_RETENTION_MS = 10 * 60_000;
+const MAX_LOST = 100;
 
 /**
  * Executors known to the driver. An executor is alive from its registration until it deregisters,
@@ -21,6 +39,7 @@ export interface ExecutorHandle {
  */
 export class ExecutorRegistry extends EventEmitter {
   private readonly executors = new Map<string, ExecutorHandle>();
+  private readonly lost = new Map<string, { info: ExecutorInfo; lostAt: number; lastHeartbeat: number }>();
   private readonly reaper: NodeJS.Timeout;
 
   constructor(
@@ -40,6 +59,7 @@ export class ExecutorRegistry extends EventEmitter {
     }
     if (existing) this.remove(id, 're-registered with a new address');
     const client = new (loadServices().Executor)(address, grpc.credentials.createInsecure(), channelOptions);
+    this.lost.delete(id);
     this.executors.set(id, createHandle(id, address, slots, client));
     this.logger.info({ executor: id, address, slots }, 'executor registered');
     this.emit('change');
@@ -58,6 +78,12 @@ export class ExecutorRegistry extends EventEmitter {
     if (!handle) return;
     this.executors.delete(id);
     handle.client.close();
+    this.lost.set(id, {
+      info: { ...describe(handle, Date.now()), state: 'lost', runningTasks: 0 },
+      lostAt: Date.now(),
+      lastHeartbeat: handle.lastHeartbeat,
+    });
+    if (this.lost.size > MAX_LOST) this.lost.delete(this.lost.keys().next().value as string);
     this.logger.warn({ executor: id, reason }, 'executor removed');
     this.emit('change');
   }
@@ -68,6 +94,16 @@ export class ExecutorRegistry extends EventEmitter {
 
   alive(): ExecutorHandle[] {
     return [...this.executors.values()];
+  }
+
+  /** Alive executors, then those lost in the last {@link LOST_RETENTION_MS}. */
+  describe(): ExecutorInfo[] {
+    const now = Date.now();
+    for (const [id, entry] of this.lost) if (now - entry.lostAt > LOST_RETENTION_MS) this.lost.delete(id);
+    return [
+      ...this.alive().map((h) => describe(h, now)),
+      ...[...this.lost.values()].map((entry) => ({ ...entry.info, lastHeartbeatMs: now - entry.lastHeartbeat })),
+    ];
   }
 
   /** Waits until at least `count` executors are registered. */
@@ -97,6 +133,19 @@ export class ExecutorRegistry extends EventEmitter {
   }
 }
 
+function describe(handle: ExecutorHandle, now: number): ExecutorInfo {
+  return {
+    id: handle.id,
+    address: handle.address,
+    slots: handle.slots,
+    state: 'alive',
+    runningTasks: handle.running,
+    finishedTasks: handle.finishedTasks,
+    failedTasks: handle.failedTasks,
+    lastHeartbeatMs: now - handle.lastHeartbeat,
+  };
+}
+
 function createHandle(id: string, address: string, slots: number, client: grpc.Client): ExecutorHandle {
   const waiting: Array<() => void> = [];
   const handle: ExecutorHandle = {
@@ -106,6 +155,8 @@ function createHandle(id: string, address: string, slots: number, client: grpc.C
     client,
     lastHeartbeat: Date.now(),
     running: 0,
+    finishedTasks: 0,
+    failedTasks: 0,
     acquire: () => {
       if (handle.running < slots) {
         handle.running++;

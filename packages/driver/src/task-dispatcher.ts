@@ -22,6 +22,13 @@ export interface TaskOutcome {
   result: WireTaskResult;
 }
 
+/** Hooks for metrics and the live view of a batch. */
+export interface DispatchObserver {
+  taskFinished?(outcome: TaskOutcome): void;
+  /** An attempt failed and another one follows. */
+  taskRetried?(range: OffsetRange): void;
+}
+
 export interface DispatchSettings {
   job: string;
   taskTimeoutMs: number;
@@ -48,14 +55,18 @@ export class TaskDispatcher {
     private readonly registry: ExecutorRegistry,
     private readonly assignment: StickyAssignment,
     private readonly settings: DispatchSettings,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    private readonly observer: DispatchObserver = {}
   ) {}
 
   async run(plan: BatchPlan, range: OffsetRange): Promise<TaskOutcome> {
     const excluded = new Set<string>();
     let lastError: SluiceError | undefined;
     for (let attempt = 0; attempt < this.settings.maxTaskFailures; attempt++) {
-      if (attempt > 0) await delay(this.settings.retryBackoffMs * attempt);
+      if (attempt > 0) {
+        this.observer.taskRetried?.(range);
+        await delay(this.settings.retryBackoffMs * attempt);
+      }
       const executor = await this.pickExecutor(range, excluded);
       const request: WireTaskRequest = {
         task_id: `${plan.id}/${partitionKey(range)}/${attempt}`,
@@ -73,8 +84,12 @@ export class TaskDispatcher {
       await executor.acquire();
       try {
         const result = await this.call(executor, request);
-        return { range, executor: executor.id, attempt, result };
+        executor.finishedTasks++;
+        const outcome = { range, executor: executor.id, attempt, result };
+        this.observer.taskFinished?.(outcome);
+        return outcome;
       } catch (e) {
+        executor.failedTasks++;
         lastError = e as SluiceError;
         const log = {
           batch: plan.id,

@@ -9,6 +9,7 @@ import {
   type WireTaskRequest,
   type WireTaskResult,
 } from '@sluice/common';
+import type { ExecutorMetrics } from './metrics';
 import type { Task, TaskRunner } from './task-runner';
 
 export interface ExecutorServiceOptions {
@@ -32,7 +33,8 @@ export class ExecutorService {
   constructor(
     private readonly runner: TaskRunner,
     private readonly options: ExecutorServiceOptions,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    private readonly metrics?: ExecutorMetrics
   ) {
     this.server.addService(loadServices().Executor.service, {
       RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
@@ -82,9 +84,24 @@ export class ExecutorService {
       });
     }
     this.running.set(task.taskId, controller);
+    const stopTimer = this.metrics?.taskDuration.startTimer();
     try {
       const report = await this.runner.run(task, controller.signal);
-      this.logger.debug({ task: task.taskId, status: report.status, records: report.records }, 'task finished');
+      stopTimer?.({ status: report.status.toLowerCase() });
+      this.metrics?.tasks.inc({ outcome: report.status.toLowerCase() });
+      this.metrics?.records.inc(report.records);
+      this.metrics?.bytes.inc(report.bytes);
+      this.logger.debug(
+        {
+          task: task.taskId,
+          batch: task.batchId,
+          topic: task.range.topic,
+          partition: task.range.partition,
+          status: report.status,
+          records: report.records,
+        },
+        'task finished'
+      );
       return {
         status: report.status,
         executor_id: this.options.executorId,
@@ -97,7 +114,12 @@ export class ExecutorService {
         chunks: report.chunks,
       };
     } catch (e) {
-      this.logger.warn({ task: task.taskId, err: (e as Error).message }, 'task failed');
+      stopTimer?.({ status: 'failed' });
+      this.metrics?.tasks.inc({ outcome: 'failed' });
+      this.logger.warn(
+        { task: task.taskId, batch: task.batchId, topic: task.range.topic, partition: task.range.partition, err: (e as Error).message },
+        'task failed'
+      );
       throw e;
     } finally {
       // A replayed batch reuses task ids: only remove our own entry, not a newer attempt's.

@@ -9,6 +9,8 @@ import {
   type RangeReader,
   type SluiceConfig,
 } from '@sluice/common';
+import type { Server } from 'node:http';
+import { ExecutorMetrics, startMetricsServer } from './metrics';
 import { DriverRegistration } from './registration';
 import { ExecutorService } from './executor-service';
 import { TaskRunner } from './task-runner';
@@ -25,7 +27,10 @@ export class Executor {
     private readonly registration: DriverRegistration,
     private readonly reader: RangeReader,
     private readonly store: CheckpointStore,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    private readonly httpServer: Server,
+    /** URL of the `/metrics` and `/healthz` server, e.g. `http://127.0.0.1:39127`. */
+    readonly httpUrl: string
   ) {}
 
   static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
@@ -43,15 +48,27 @@ export class Executor {
     }
     const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log);
     const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log);
+    const running = { tasks: (): number => 0 };
+    const metrics = new ExecutorMetrics(() => running.tasks());
     const service = new ExecutorService(
       runner,
       { executorId: id, job: jobName, host: config.executor.host, port: config.executor.grpcPort, slots: config.executor.slots },
-      log
+      log,
+      metrics
     );
+    running.tasks = () => service.runningTasks;
     let port: number;
+    let http: { server: Server; url: string };
+    try {
+      http = await startMetricsServer(metrics, config.executor.host, config.executor.httpPort);
+    } catch (e) {
+      await Promise.all([reader.close(), store.close()]);
+      throw e;
+    }
     try {
       port = await service.listen();
     } catch (e) {
+      http.server.close();
       // Open connections would keep the process alive after the error is reported.
       await Promise.all([reader.close(), store.close()]);
       throw e;
@@ -70,8 +87,8 @@ export class Executor {
     );
     registration.start();
     service.health.setStatus('', 'SERVING');
-    log.info({ port, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
-    return new Executor(id, port, service, registration, reader, store, log);
+    log.info({ port, http: http.url, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
+    return new Executor(id, port, service, registration, reader, store, log, http.server, http.url);
   }
 
   /** Deregisters, stops taking tasks, and closes connections. */
@@ -79,6 +96,8 @@ export class Executor {
     this.service.health.setStatus('', 'NOT_SERVING');
     await this.registration.stop();
     await this.service.close();
+    this.httpServer.closeAllConnections();
+    await new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     await this.reader.close();
     await this.store.close();
     this.logger.info('executor stopped');

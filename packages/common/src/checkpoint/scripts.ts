@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
  * count), each with a header documenting KEYS, ARGV and the result. They are registered once per
  * connection; ioredis runs them by EVALSHA and reloads them on NOSCRIPT (e.g. after SCRIPT FLUSH).
  */
-export const scriptNames = ['commitChunk', 'writePlan', 'commitBatch'] as const;
+export const scriptNames = ['commitChunk', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease'] as const;
 export type ScriptName = (typeof scriptNames)[number];
 
 export type ScriptReply = [string, ...(string | null)[]];

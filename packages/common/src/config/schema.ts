@@ -60,6 +60,12 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         grpcPort: port.default(7070),
+        /** HTTP server: JSON API, /metrics, /healthz, /readyz and the web UI (Spark UI's port; 0 = any). */
+        httpPort: port.default(4040),
+        /** Kafka consumer group the committed offsets are mirrored to (default `sluice-<job>`; '' = none). */
+        consumerGroup: z.string().optional(),
+        /** Leader lease TTL; the driver renews it every third of it. */
+        leaseTtlMs: z.number().int().min(1000).default(10000),
         taskTimeoutMs: positiveInt.default(60000),
         maxTaskFailures: positiveInt.default(4),
         retryBackoffMs: z.number().int().min(0).default(200),
@@ -81,6 +87,8 @@ export const configSchema = z
         driver: hostPort.default('127.0.0.1:7070'),
         host: z.string().default('127.0.0.1'),
         grpcPort: port.default(0),
+        /** HTTP server for /metrics and /healthz (0 = any). */
+        httpPort: port.default(0),
         slots: positiveInt.default(2),
         heartbeatIntervalMs: positiveInt.default(1000),
         /** Records processed and committed together; bounds memory for long ranges. */

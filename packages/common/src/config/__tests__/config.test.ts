@@ -44,6 +44,8 @@ const defaults = {
   driver: {
     host: '127.0.0.1',
     grpcPort: 7070,
+    httpPort: 4040,
+    leaseTtlMs: 10000,
     taskTimeoutMs: 60000,
     maxTaskFailures: 4,
     retryBackoffMs: 200,
@@ -54,7 +56,15 @@ const defaults = {
     batches: 0,
     until: 'none',
   },
-  executor: { driver: '127.0.0.1:7070', host: '127.0.0.1', grpcPort: 0, slots: 2, heartbeatIntervalMs: 1000, maxChunkRecords: 10000 },
+  executor: {
+    driver: '127.0.0.1:7070',
+    host: '127.0.0.1',
+    grpcPort: 0,
+    httpPort: 0,
+    slots: 2,
+    heartbeatIntervalMs: 1000,
+    maxChunkRecords: 10000,
+  },
   log: { level: 'info' },
 };
 

@@ -1,0 +1,336 @@
+import {
+  CheckpointStore,
+  ConfigError,
+  createKafkajsOffsetOracle,
+  createLogger,
+  LeaseHeldError,
+  loadConfig,
+  partitionKey,
+  readLeaseHolder,
+  type BatchSummary,
+  type Logger,
+  type OffsetOracle,
+  type SluiceConfig,
+  type TopicPartition,
+} from '@sluice/common';
+import { Kafka, logLevel } from 'kafkajs';
+
+/**
+ * Operator commands: read (and, for offsets, change) a job's state in Redis and Kafka without its
+ * job module. They never need a running driver; `offsets set|reset` refuse while one runs.
+ */
+
+export interface OperatorFlags {
+  name: string;
+  config?: string;
+  logLevel?: string;
+  driverUrl?: string;
+  limit?: string;
+  topics?: string;
+  to?: string;
+  force?: boolean;
+}
+
+interface Session {
+  config: SluiceConfig;
+  logger: Logger;
+  store: CheckpointStore;
+  oracle(): Promise<OffsetOracle>;
+  close(): Promise<void>;
+}
+
+async function open(flags: OperatorFlags): Promise<Session> {
+  const config = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.name }, log: { level: flags.logLevel } } });
+  const logger = createLogger(flags.logLevel === undefined && !process.env.LOG_LEVEL ? 'warn' : config.log.level, { role: 'cli' });
+  const store = await CheckpointStore.connect(config.redis.url, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+  let oracle: Promise<OffsetOracle> | undefined;
+  return {
+    config,
+    logger,
+    store,
+    oracle: () => (oracle ??= createKafkajsOffsetOracle(config.kafka, logger)),
+    close: async () => {
+      await store.close();
+      if (oracle) await (await oracle.catch(() => undefined))?.close();
+    },
+  };
+}
+
+async function withSession(flags: OperatorFlags, fn: (s: Session) => Promise<void>): Promise<void> {
+  const session = await open(flags);
+  try {
+    await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
+
+/** Left-aligned text, right-aligned numbers. */
+export function table(header: string[], rows: Array<Array<string | number>>): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^-?\d+(\.\d+)?$/.test(String(r[i]))));
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd()
+    )
+    .join('\n');
+}
+
+function splitKey(key: string): TopicPartition {
+  const at = key.lastIndexOf(':');
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
+}
+
+function sortTps<T extends TopicPartition>(tps: T[]): T[] {
+  return [...tps].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+}
+
+function topicList(raw: string | undefined): string[] | undefined {
+  const list = raw
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  return list && list.length > 0 ? list : undefined;
+}
+
+/** Partitions of the job: those in its checkpoint (limited to `topics`), or all partitions of `topics`. */
+async function jobPartitions(s: Session, topics: string[] | undefined): Promise<TopicPartition[]> {
+  const checkpointed = [...(await s.store.readOffsets()).keys()].map(splitKey);
+  if (!topics) return sortTps(checkpointed);
+  return sortTps(await (await s.oracle()).listPartitions(topics));
+}
+
+interface OffsetRow extends TopicPartition {
+  committed: bigint | undefined;
+  earliest: bigint;
+  latest: bigint;
+}
+
+async function offsetRows(s: Session, tps: TopicPartition[]): Promise<OffsetRow[]> {
+  if (tps.length === 0) return [];
+  const oracle = await s.oracle();
+  const [latest, earliest, checkpoint] = await Promise.all([oracle.latestOffsets(tps), oracle.earliestOffsets(tps), s.store.readOffsets()]);
+  return tps.map((tp) => {
+    const key = partitionKey(tp);
+    return { ...tp, committed: checkpoint.get(key), earliest: earliest.get(key) ?? 0n, latest: latest.get(key) ?? 0n };
+  });
+}
+
+const lagOf = (r: OffsetRow): bigint => (r.latest > (r.committed ?? r.earliest) ? r.latest - (r.committed ?? r.earliest) : 0n);
+
+function offsetTable(rows: OffsetRow[]): string {
+  return table(
+    ['TOPIC', 'PARTITION', 'COMMITTED', 'EARLIEST', 'LATEST', 'LAG'],
+    rows.map((r) => [
+      r.topic,
+      r.partition,
+      r.committed === undefined ? '-' : String(r.committed),
+      String(r.earliest),
+      String(r.latest),
+      String(lagOf(r)),
+    ])
+  );
+}
+
+function ago(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
+}
+
+/** `sluice status`: one screen about a job, from Redis and Kafka (and its driver's API when given). */
+export async function statusCommand(flags: OperatorFlags): Promise<void> {
+  await withSession(flags, async (s) => {
+    const keys = s.store.keys;
+    const [holder, epoch, committedId, plan, history] = await Promise.all([
+      readLeaseHolder(s.store.client, flags.name),
+      s.store.currentEpoch(),
+      s.store.lastCommittedBatchId(),
+      s.store.readPlan(),
+      s.store.history(100_000),
+    ]);
+    const last = history[0];
+    out(`job          ${flags.name}   (Redis keys ${keys.offsets.replace(/offsets$/, '*')})`);
+    out(
+      `leader       ${holder ? `${holder.owner} (lease renewed, expires in ${(holder.ttlMs / 1000).toFixed(1)} s)` : 'none: no live driver'}`
+    );
+    out(`epoch        ${epoch ?? 'none'}`);
+    out(
+      `last batch   ${
+        last
+          ? `${last.id} at ${new Date(last.time).toISOString()} (${ago(Date.now() - last.time)}): ${last.records} records, processing ${last.processingMs} ms, total delay ${last.totalDelayMs} ms`
+          : committedId > 0
+            ? String(committedId)
+            : 'none'
+      }`
+    );
+    out(`in flight    ${plan ? `batch ${plan.id} (planned by epoch ${plan.epoch})` : 'none'}`);
+    out(
+      `history      ${history.length} batches, ${history.reduce((n, b) => n + b.records, 0)} records, ${history.reduce((n, b) => n + b.bytes, 0)} bytes (retained)`
+    );
+    if (flags.driverUrl) {
+      try {
+        const res = await fetch(new URL('/api/v1/status', flags.driverUrl), { signal: AbortSignal.timeout(3000) });
+        const st = (await res.json()) as { state: string; uptimeMs: number; epoch: string };
+        out(`driver       ${st.state}, epoch ${st.epoch}, up ${Math.round(st.uptimeMs / 1000)} s (${flags.driverUrl})`);
+      } catch (e) {
+        out(`driver       unreachable at ${flags.driverUrl}: ${(e as Error).message}`);
+      }
+    }
+    const rows = await offsetRows(s, await jobPartitions(s, topicList(flags.topics)));
+    out();
+    out(rows.length ? offsetTable(rows) : 'no partitions checkpointed yet');
+    if (rows.length) out(`\ntotal lag    ${rows.reduce((n, r) => n + lagOf(r), 0n)}`);
+  });
+}
+
+/** `sluice batches`: recent committed batches, newest first. */
+export async function batchesCommand(flags: OperatorFlags): Promise<void> {
+  const limit = flags.limit === undefined ? 20 : Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`--limit: expected a positive integer, got '${flags.limit}'`);
+  await withSession(flags, async (s) => {
+    const batches = await s.store.history(limit);
+    if (batches.length === 0) return void out(`no committed batches in the history of job '${flags.name}'`);
+    out(batchTable(batches));
+  });
+}
+
+export function batchTable(batches: BatchSummary[]): string {
+  return table(
+    ['BATCH', 'TIME', 'RECORDS', 'BYTES', 'TASKS', 'SCHED_MS', 'PLAN_MS', 'PROC_MS', 'TOTAL_MS', 'RETRIES'],
+    batches.map((b) => [
+      b.id,
+      new Date(b.time).toISOString(),
+      b.records,
+      b.bytes,
+      b.ranges.length,
+      b.schedulingDelayMs,
+      b.planMs,
+      b.processingMs,
+      b.totalDelayMs,
+      b.ranges.reduce((n, r) => n + r.attempt, 0),
+    ])
+  );
+}
+
+export type OffsetTarget =
+  { kind: 'earliest' } | { kind: 'latest' } | { kind: 'timestamp'; ms: number } | { kind: 'explicit'; offsets: Map<string, bigint> };
+
+/** Parses `--to`: earliest, latest, a timestamp in ms, or JSON `{topic: {partition: offset}}`. */
+export function parseTarget(raw: string | undefined): OffsetTarget {
+  if (raw === undefined) throw new ConfigError('--to is required: earliest, latest, a timestamp in ms, or JSON {topic:{partition:offset}}');
+  const text = raw.trim();
+  if (text === 'earliest' || text === 'latest') return { kind: text };
+  if (/^\d+$/.test(text)) return { kind: 'timestamp', ms: Number(text) };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`--to: expected earliest, latest, a timestamp in ms or JSON {topic:{partition:offset}}, got '${raw}'`);
+  }
+  const offsets = new Map<string, bigint>();
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`--to: JSON must be an object {topic:{partition:offset}}`);
+  for (const [topic, partitions] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof partitions !== 'object' || partitions === null || Array.isArray(partitions))
+      throw new ConfigError(`--to: topic '${topic}' must map partitions to offsets`);
+    for (const [partition, offset] of Object.entries(partitions as Record<string, unknown>)) {
+      if (!/^\d+$/.test(partition)) throw new ConfigError(`--to: '${partition}' of topic '${topic}' is not a partition number`);
+      if (!(
+        (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) ||
+        (typeof offset === 'string' && /^\d+$/.test(offset))
+      ))
+        throw new ConfigError(`--to: offset of ${topic}-${partition} must be a non-negative integer, got ${JSON.stringify(offset)}`);
+      offsets.set(partitionKey({ topic, partition: Number(partition) }), BigInt(offset));
+    }
+  }
+  if (offsets.size === 0) throw new ConfigError('--to: the JSON names no partition');
+  return { kind: 'explicit', offsets };
+}
+
+async function offsetsForTimestamp(config: SluiceConfig, topics: string[], ms: number): Promise<Map<string, bigint>> {
+  const admin = new Kafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const result = new Map<string, bigint>();
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, ms))
+        result.set(partitionKey({ topic, partition: p.partition }), BigInt(p.offset));
+    }
+    return result;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** `sluice offsets show|set|reset`. */
+export async function offsetsCommand(action: string, flags: OperatorFlags): Promise<void> {
+  if (!['show', 'set', 'reset'].includes(action)) throw new ConfigError(`offsets: unknown action '${action}' (show, set or reset)`);
+  const target = action === 'show' ? undefined : parseTarget(flags.to);
+  if (action === 'set' && target?.kind !== 'explicit')
+    throw new ConfigError("offsets set: --to must be JSON {topic:{partition:offset}} (use 'reset' for earliest, latest or a timestamp)");
+  if (action === 'reset' && target?.kind === 'explicit')
+    throw new ConfigError("offsets reset: --to must be earliest, latest or a timestamp in ms (use 'set' for explicit offsets)");
+  await withSession(flags, async (s) => {
+    const topics = topicList(flags.topics);
+    if (!target) {
+      const rows = await offsetRows(s, await jobPartitions(s, topics));
+      return void out(rows.length ? offsetTable(rows) : `no partitions checkpointed for job '${flags.name}'`);
+    }
+    const holder = await readLeaseHolder(s.store.client, flags.name);
+    if (holder && !flags.force) {
+      throw new LeaseHeldError(
+        flags.name,
+        holder.owner,
+        `job '${flags.name}' has a live driver (${holder.owner}, lease expires in ${(holder.ttlMs / 1000).toFixed(1)} s): stop it first, or pass --force`
+      );
+    }
+    const tps =
+      target.kind === 'explicit'
+        ? sortTps([...target.offsets.keys()].map(splitKey).filter((tp) => !topics || topics.includes(tp.topic)))
+        : await jobPartitions(s, topics);
+    if (tps.length === 0)
+      throw new ConfigError(`no partitions to change: job '${flags.name}' has no checkpoint yet; name them with --topics`);
+    const before = await offsetRows(s, tps);
+    const wanted =
+      target.kind === 'explicit'
+        ? target.offsets
+        : target.kind === 'timestamp'
+          ? await offsetsForTimestamp(s.config, [...new Set(tps.map((tp) => tp.topic))], target.ms)
+          : new Map(before.map((r) => [partitionKey(r), target.kind === 'earliest' ? r.earliest : r.latest]));
+    const updates = new Map<string, bigint>();
+    for (const r of before) {
+      const key = partitionKey(r);
+      const offset = wanted.get(key);
+      if (offset === undefined) throw new ConfigError(`no target offset for ${r.topic}-${r.partition}`);
+      if (offset < r.earliest || offset > r.latest)
+        throw new ConfigError(
+          `offset ${offset} for ${r.topic}-${r.partition} is outside its available offsets [${r.earliest}, ${r.latest}]`
+        );
+      updates.set(key, offset);
+    }
+    const plan = await s.store.readPlan();
+    // One transaction: new offsets, the planned batch dropped (it would replay its old ranges), and
+    // a new epoch, so that a driver still running (--force) is fenced instead of committing over them.
+    const keys = s.store.keys;
+    await s.store.client
+      .multi()
+      .hset(keys.offsets, Object.fromEntries([...updates].map(([k, v]) => [k, String(v)])))
+      .del(keys.planned)
+      .incr(keys.epoch)
+      .exec();
+    out(`before:\n${offsetTable(before)}\n`);
+    out(`after:\n${offsetTable(await offsetRows(s, tps))}\n`);
+    out(
+      plan
+        ? `cleared planned batch ${plan.id}: its ranges started at the old offsets; the next driver plans from the new ones`
+        : 'no planned batch to clear; the next driver plans from the new offsets'
+    );
+    if (holder) out(`--force: the driver ${holder.owner} is fenced (new epoch); restart it`);
+  });
+}

@@ -1,0 +1,113 @@
+import type Redis from 'ioredis';
+import type { CheckpointStore } from './checkpoint/store';
+import type { ScriptedRedis } from './checkpoint/scripts';
+import { jobKeys } from './checkpoint/keys';
+import { LeaseHeldError } from './errors';
+import type { Logger } from './logging';
+
+/** Who holds a job's leader lease, and for how much longer. */
+export interface LeaseHolder {
+  owner: string;
+  ttlMs: number;
+}
+
+/** Reads the leader lease of `job` (null when no driver holds it). */
+export async function readLeaseHolder(redis: Redis, job: string): Promise<LeaseHolder | null> {
+  const key = jobKeys(job).leader;
+  const [owner, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
+  return owner === null ? null : { owner, ttlMs: Math.max(0, ttl) };
+}
+
+/**
+ * The leader lease of a job: `SET sluice:{job}:leader <driverId> PX ttl NX` at start, renewed every
+ * ttl/3 while its owner lives (compare-and-pexpire), deleted on a clean stop (compare-and-delete).
+ * It tells operators and tools whether a live driver runs; correctness never depends on it (the
+ * epoch fences a stale driver regardless).
+ */
+export class LeaderLease {
+  private timer: NodeJS.Timeout | undefined;
+  private owned = false;
+
+  constructor(
+    private readonly store: CheckpointStore,
+    readonly driverId: string,
+    private readonly ttlMs: number,
+    private readonly logger: Logger
+  ) {}
+
+  get held(): boolean {
+    return this.owned;
+  }
+
+  private get redis(): ScriptedRedis {
+    return this.store.client as ScriptedRedis;
+  }
+
+  private get key(): string {
+    return this.store.keys.leader;
+  }
+
+  /**
+   * Takes the lease. A lease left by a driver that died expires within its TTL, so this waits up to
+   * one TTL for it; a lease still held after that is renewed by a live driver.
+   * @throws LeaseHeldError when another live driver holds it.
+   */
+  async acquire(): Promise<void> {
+    const deadline = Date.now() + this.ttlMs + 500;
+    let warned = false;
+    for (;;) {
+      const reply = await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX');
+      if (reply === 'OK') {
+        this.owned = true;
+        return;
+      }
+      const holder = await readLeaseHolder(this.redis, this.store.job);
+      if (holder === null) continue;
+      if (Date.now() >= deadline) throw new LeaseHeldError(this.store.job, holder.owner);
+      if (!warned) {
+        this.logger.warn({ holder: holder.owner, ttlMs: holder.ttlMs }, 'leader lease held by another driver; waiting for it to expire');
+        warned = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, holder.ttlMs + 10)));
+    }
+  }
+
+  /** Renews every ttl/3; calls `onLost` once if another driver took the lease. */
+  startRenewing(onLost: (owner: string | null) => void): void {
+    const renew = async (): Promise<void> => {
+      try {
+        const reply = await this.redis.renewLease(this.key, this.driverId, this.ttlMs);
+        if (reply[0] === 'ok') return;
+        // Expired (e.g. a long pause) but nobody took it: take it again.
+        if (reply[1] === null && (await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) === 'OK') {
+          this.logger.warn('leader lease had expired; taken again');
+          return;
+        }
+        this.owned = false;
+        this.stopRenewing();
+        onLost(reply[1] ?? null);
+      } catch (e) {
+        this.logger.warn({ err: (e as Error).message }, 'leader lease renewal failed; retrying');
+      }
+    };
+    this.timer = setInterval(() => void renew(), Math.max(100, Math.floor(this.ttlMs / 3)));
+    this.timer.unref();
+  }
+
+  stopRenewing(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Deletes the lease if still ours (best effort: it expires anyway). */
+  async release(): Promise<void> {
+    this.stopRenewing();
+    if (!this.owned) return;
+    this.owned = false;
+    try {
+      await this.redis.releaseLease(this.key, this.driverId);
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, 'leader lease release failed; it expires by itself');
+    }
+  }
+}

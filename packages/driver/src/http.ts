@@ -1,0 +1,235 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BatchSummary, CheckpointStore, Logger } from '@sluice/common';
+import { lagReport } from './lag';
+import type { DriverMetrics } from './metrics';
+import type { OffsetsView } from './offsets-view';
+import type { ExecutorInfo } from './registry';
+import { uiHandler } from './ui';
+
+export type DriverState = 'waiting-for-executors' | 'running' | 'stopping' | 'stopped';
+
+/** A batch planned and dispatched, not yet committed. */
+export interface ActiveBatch {
+  id: number;
+  time: number;
+  schedulingDelayMs: number;
+  tasksTotal: number;
+  tasksDone: number;
+  ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
+}
+
+/** What the HTTP API reads from the driver. */
+export interface DriverView {
+  readonly job: string;
+  /** Id of this driver, the holder of the leader lease. */
+  readonly driverId: string;
+  readonly epoch: string;
+  readonly state: DriverState;
+  readonly startedAt: number;
+  readonly batchIntervalMs: number;
+  readonly topics: string[];
+  readonly historySize: number;
+  activeBatches(): ActiveBatch[];
+  executors(): ExecutorInfo[];
+  readonly store: CheckpointStore;
+  readonly offsets: OffsetsView;
+  readonly metrics: DriverMetrics;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+const PORT_RETRIES = 16;
+
+/**
+ * The driver's HTTP server: the JSON API under `/api/v1`, `/metrics` (Prometheus), `/healthz`,
+ * `/readyz`, and everything else to the web UI. Read-only: every route is a GET (or HEAD).
+ */
+export class DriverHttpServer {
+  private readonly server: Server;
+  private historyCache: { at: number; batches: BatchSummary[] } | undefined;
+  url = '';
+
+  constructor(
+    private readonly view: DriverView,
+    private readonly logger: Logger
+  ) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  /** Binds `host:port`; a port in use is retried on the next ones, as Spark's UI does (port 0: any). */
+  async listen(host: string, port: number): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      const tryPort = port === 0 ? 0 : port + attempt;
+      try {
+        this.server.listen(tryPort, host);
+        await Promise.race([once(this.server, 'listening'), once(this.server, 'error').then(([e]) => Promise.reject(e as Error))]);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRINUSE' || port === 0 || attempt >= PORT_RETRIES) throw e;
+        this.logger.warn({ port: tryPort }, 'HTTP port in use; trying the next one');
+      }
+    }
+    const address = this.server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `http://${shownHost}:${address.port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname;
+      if (path === '/healthz') return json(res, 200, { status: 'ok' });
+      if (path === '/readyz') return await this.ready(res);
+      if (path === '/metrics') return await this.metrics(res);
+      if (path === '/api/v1' || path.startsWith('/api/v1/')) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} not allowed: the API is read-only`);
+        return json(res, 200, await this.api(path.slice('/api/v1'.length), url.searchParams));
+      }
+      if (uiHandler(req, res)) return;
+      throw new HttpError(404, `no such path: ${path}`);
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) this.logger.warn({ err: (e as Error).message, path: req.url }, 'HTTP request failed');
+      if (!res.headersSent) json(res, status, { error: (e as Error).message });
+      else res.end();
+    }
+  }
+
+  private async api(route: string, query: URLSearchParams): Promise<unknown> {
+    const v = this.view;
+    switch (route) {
+      case '/status': {
+        const history = await this.history();
+        return {
+          job: v.job,
+          leader: v.driverId,
+          epoch: v.epoch,
+          state: v.state,
+          startedAt: v.startedAt,
+          uptimeMs: Date.now() - v.startedAt,
+          batchIntervalMs: v.batchIntervalMs,
+          topics: v.topics,
+          totals: {
+            batches: history.length,
+            records: history.reduce((n, b) => n + b.records, 0),
+            bytes: history.reduce((n, b) => n + b.bytes, 0),
+          },
+          lastBatch: history[0] ?? null,
+        };
+      }
+      case '/batches': {
+        const limit = intParam(query, 'limit', 50);
+        const before = query.has('before') ? intParam(query, 'before', 0) : undefined;
+        const history = before === undefined && limit <= 200 ? await v.store.history(limit) : await this.history();
+        const completed = (before === undefined ? history : history.filter((b) => b.id < before)).slice(0, limit);
+        return { active: v.activeBatches(), completed };
+      }
+      case '/executors':
+        return v.executors();
+      case '/offsets':
+        return (await v.offsets.snapshot()).map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          committed: String(r.committed),
+          latest: String(r.latest),
+          earliest: String(r.earliest),
+        }));
+      case '/lag':
+        return lagReport(await v.offsets.snapshot());
+      default: {
+        const match = /^\/batches\/(\d+)$/.exec(route);
+        if (match) {
+          const id = Number(match[1]);
+          const found = (await this.history()).find((b) => b.id === id);
+          if (!found) throw new HttpError(404, `batch ${id} is unknown or no longer in the history`);
+          return found;
+        }
+        throw new HttpError(404, `no such API route: /api/v1${route}`);
+      }
+    }
+  }
+
+  /** The whole retained history, newest first, read at most once a second. */
+  private async history(): Promise<BatchSummary[]> {
+    if (this.historyCache && Date.now() - this.historyCache.at < 1000) return this.historyCache.batches;
+    const batches = await this.view.store.history(this.view.historySize + 100);
+    this.historyCache = { at: Date.now(), batches };
+    return batches;
+  }
+
+  private async metrics(res: ServerResponse): Promise<void> {
+    const m = this.view.metrics;
+    m.executorsLive.set(this.view.executors().filter((e) => e.state === 'alive').length);
+    try {
+      m.setLag(lagReport(await withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets')));
+    } catch (e) {
+      // Scrapes still answer when Kafka does not; the lag gauges keep their last values.
+      this.logger.debug({ err: (e as Error).message }, 'lag not refreshed for /metrics');
+    }
+    const body = await m.registry.metrics();
+    res.writeHead(200, { 'Content-Type': m.registry.contentType, 'Cache-Control': 'no-store' });
+    res.end(body);
+  }
+
+  private async ready(res: ServerResponse): Promise<void> {
+    const reasons: string[] = [];
+    const state = this.view.state;
+    // Waiting for executors counts as ready: executors reach the driver through its Service, which
+    // routes only to ready pods.
+    if (state !== 'running' && state !== 'waiting-for-executors') reasons.push(`driver is ${state}`);
+    const checks = await Promise.allSettled([
+      withTimeout(this.view.store.client.ping(), 2000, 'Redis PING'),
+      withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets'),
+    ]);
+    const [redis, kafka] = checks;
+    if (redis?.status === 'rejected') reasons.push(`Redis: ${(redis.reason as Error).message}`);
+    if (kafka?.status === 'rejected') reasons.push(`Kafka: ${(kafka.reason as Error).message}`);
+    if (reasons.length) return json(res, 503, { status: 'not ready', reason: reasons.join('; ') });
+    json(res, 200, { status: 'ready', state });
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(text);
+}
+
+function intParam(query: URLSearchParams, name: string, fallback: number): number {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new HttpError(400, `'${name}' must be a non-negative integer, got '${raw}'`);
+  return n;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms))
+  );
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,70 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** An executor's Prometheus metrics: its own registry plus prom-client's default process metrics. */
+export class ExecutorMetrics {
+  readonly registry = new Registry();
+  readonly taskDuration: Histogram<'status'>;
+  readonly tasks: Counter<'outcome'>;
+  readonly records: Counter;
+  readonly bytes: Counter;
+  readonly runningTasks: Gauge;
+
+  constructor(runningTasks: () => number) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.taskDuration = new Histogram({
+      name: 'sluice_task_duration_seconds',
+      help: 'Duration of task attempts on this executor, by final status',
+      labelNames: ['status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.tasks = new Counter({
+      name: 'sluice_tasks_total',
+      help: 'Task attempts by outcome (committed, already_committed, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.records = new Counter({ name: 'sluice_records_total', help: 'Records committed by this executor', registers });
+    this.bytes = new Counter({ name: 'sluice_bytes_total', help: 'Key and value bytes committed by this executor', registers });
+    this.runningTasks = new Gauge({
+      name: 'sluice_running_tasks',
+      help: 'Tasks running on this executor now',
+      registers,
+      collect() {
+        this.set(runningTasks());
+      },
+    });
+  }
+}
+
+/** `/metrics` and `/healthz` of an executor. Returns the bound URL. */
+export async function startMetricsServer(metrics: ExecutorMetrics, host: string, port: number): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+          res.end(body);
+        },
+        (e: Error) => {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ error: e.message }));
+        }
+      );
+      return;
+    }
+    const status = path === '/healthz' ? 200 : 404;
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(status === 200 ? { status: 'ok' } : { error: `no such path: ${path}` }));
+  });
+  server.listen(port, host);
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { server, url: `http://${shownHost}:${address.port}` };
+}

@@ -1,0 +1,169 @@
+import type Redis from 'ioredis';
+import { jobKeys, type BatchSummary } from '@sluice/common';
+import { uniqueName } from '../helpers/env';
+import { createTopic, endOffsets, kafkaCli, produceValues } from '../helpers/kafka';
+import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus';
+import { checkpoint, history, redis } from '../helpers/redis';
+import { waitFor } from '../helpers/wait-for';
+
+jest.setTimeout(180_000);
+
+async function get<T>(url: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(url);
+  const text = await res.text();
+  return { status: res.status, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+}
+
+/** CURRENT-OFFSET per `topic:partition` from `kafka-consumer-groups --describe`. */
+async function groupOffsets(group: string): Promise<Record<string, string>> {
+  const text = await kafkaCli('groups', '--bootstrap-server', process.env.KAFKA_BROKERS as string, '--describe', '--group', group);
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] === group && /^\d+$/.test(cols[2] ?? '')) out[`${cols[1]}:${cols[2]}`] = cols[3] as string;
+  }
+  return out;
+}
+
+describe('observability and operations', () => {
+  let client: Redis;
+  beforeAll(() => (client = redis()));
+  afterAll(() => client.quit());
+  afterEach(killAll);
+
+  it('serves metrics with the true lag, a consistent JSON API and health; offsets reset is refused while the driver runs and applied after', async () => {
+    const topic = uniqueName('obs');
+    const partitions = 2;
+    await createTopic(topic, partitions);
+    const values = Array.from({ length: 1000 }, (_, i) => `o${i}`);
+    await produceValues(topic, values, partitions);
+    const job = jobArgs('examples/audit', topic);
+    const port = String(await freePort());
+    // One batch of 300 records per partition right away, the next one only after a minute: lag remains.
+    const driver = sluice([
+      'driver',
+      ...job,
+      '--starting-offsets',
+      'earliest',
+      '--batch-interval-ms',
+      '60000',
+      '--max-rate-per-partition',
+      '5',
+      '--grpc-port',
+      port,
+    ]);
+    const executor = sluice(['executor', ...job, '--driver', `127.0.0.1:${port}`, '--id', 'obs-executor']);
+    const [, url] = await driver.waitForOutput(/HTTP server \(UI, API, metrics\) at (http:\/\/\S+)/);
+    await driver.waitForOutput(/^batch 1: 600 records/m);
+
+    expect((await get(`${url}/healthz`)).status).toBe(200);
+    await waitFor(async () => (await get(`${url}/readyz`)).status === 200, { label: '/readyz 200' });
+
+    const ends = await endOffsets(topic);
+    const committed = await checkpoint(client, topic);
+    const trueLag = Object.fromEntries(
+      Object.keys(ends).map((k) => [k, Number(BigInt(ends[k] as string) - BigInt(committed[k] as string))])
+    );
+    expect(Object.values(trueLag)).toEqual([200, 200]);
+
+    // /metrics: lag gauges equal latest - checkpoint.
+    const metrics = parsePrometheus((await get<string>(`${url}/metrics`)).body);
+    for (let p = 0; p < partitions; p++) {
+      expect(sampleValue(metrics, 'sluice_partition_lag', { topic, partition: String(p) })).toBe(trueLag[`${topic}:${p}`]);
+    }
+    expect(sampleValue(metrics, 'sluice_lag_offsets', { stat: 'total' })).toBe(400);
+    expect(sampleValue(metrics, 'sluice_lag_offsets', { stat: 'max' })).toBe(200);
+    expect(sampleValue(metrics, 'sluice_batches_total', { outcome: 'committed' })).toBe(1);
+    expect(sampleValue(metrics, 'sluice_records_total')).toBe(600);
+    expect(sampleValue(metrics, 'sluice_task_duration_seconds_count')).toBe(2);
+    expect(sampleValue(metrics, 'sluice_executors_live')).toBe(1);
+    expect(sampleValue(metrics, 'sluice_leader')).toBe(1);
+    expect(sampleValue(metrics, 'sluice_dead_letter_queue_size')).toBe(0);
+    expect(metrics.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
+
+    // JSON API: consistent with the Redis history and the checkpoint.
+    const redisHistory = await history(client, topic);
+    const status = (
+      await get<{
+        job: string;
+        state: string;
+        totals: { batches: number; records: number; bytes: number };
+        lastBatch: BatchSummary;
+        topics: string[];
+      }>(`${url}/api/v1/status`)
+    ).body;
+    expect(status.job).toBe(topic);
+    expect(status.state).toBe('running');
+    expect(status.topics).toEqual([topic]);
+    expect(status.totals).toEqual({
+      batches: redisHistory.length,
+      records: redisHistory.reduce((n, b) => n + b.records, 0),
+      bytes: redisHistory.reduce((n, b) => n + b.bytes, 0),
+    });
+    expect(status.lastBatch).toEqual(redisHistory[redisHistory.length - 1]);
+    const batches = (await get<{ active: unknown[]; completed: BatchSummary[] }>(`${url}/api/v1/batches?limit=10`)).body;
+    expect(batches.completed).toEqual([...redisHistory].reverse());
+    expect((await get<BatchSummary>(`${url}/api/v1/batches/1`)).body).toEqual(redisHistory[0]);
+    const missing = await get<{ error: string }>(`${url}/api/v1/batches/999`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatch(/999/);
+    const offsets = (
+      await get<Array<{ topic: string; partition: number; committed: string; latest: string; earliest: string }>>(`${url}/api/v1/offsets`)
+    ).body;
+    expect(Object.fromEntries(offsets.map((o) => [`${o.topic}:${o.partition}`, o.committed]))).toEqual(committed);
+    expect(Object.fromEntries(offsets.map((o) => [`${o.topic}:${o.partition}`, o.latest]))).toEqual(ends);
+    const lag = (await get<{ total: string; min: number; max: number; avg: number }>(`${url}/api/v1/lag`)).body;
+    expect(lag).toMatchObject({ total: '400', min: 200, max: 200, avg: 200 });
+    const executors = (await get<Array<{ id: string; state: string; finishedTasks: number }>>(`${url}/api/v1/executors`)).body;
+    expect(executors).toEqual([expect.objectContaining({ id: 'obs-executor', state: 'alive', finishedTasks: 2, failedTasks: 0 })]);
+    expect((await get(`${url}/no/such/path`)).status).toBe(404);
+
+    // Operator CLI while the driver runs: status shows the leader; reset is refused.
+    const statusCli = sluice(['status', '--name', topic, '--driver-url', url as string]);
+    await statusCli.succeeds(30_000);
+    expect(statusCli.stdout).toMatch(/^leader\s+\S+ \(lease/m);
+    expect(statusCli.stdout).toMatch(/^total lag\s+400$/m);
+    const refused = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest']);
+    const { code } = await refused.exit(30_000);
+    expect(code).toBe(1);
+    expect(refused.stderr).toMatch(/^sluice: \[SLUICE_LEASE_HELD\] job '.*' has a live driver/m);
+    expect(await checkpoint(client, topic)).toEqual(committed);
+
+    // A clean stop releases the lease; then the reset applies.
+    driver.kill('SIGTERM');
+    await driver.succeeds(30_000);
+    executor.kill('SIGTERM');
+    expect(await client.get(jobKeys(topic).leader)).toBeNull();
+    const reset = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest']);
+    await reset.succeeds(30_000);
+    expect(reset.stdout).toMatch(/before:[\s\S]*after:/);
+    expect(reset.stdout).toMatch(/planned batch/);
+    expect(await checkpoint(client, topic)).toEqual({ [`${topic}:0`]: '0', [`${topic}:1`]: '0' });
+
+    // The next run starts from the reset offsets, and the consumer group mirrors its checkpoint.
+    const run = sluice(['run', ...job, '--executors', '1', '--until', 'latest']);
+    await run.succeeds(60_000);
+    const after = await history(client, topic);
+    const firstAfterReset = after[1] as BatchSummary;
+    expect(firstAfterReset.ranges.map((r) => r.from)).toEqual(['0', '0']);
+    expect(await checkpoint(client, topic)).toEqual(ends);
+    expect(await groupOffsets(`sluice-${topic}`)).toEqual(ends);
+
+    const batchesCli = sluice(['batches', '--name', topic, '--limit', '5']);
+    await batchesCli.succeeds(30_000);
+    expect(batchesCli.stdout.split('\n')[0]).toMatch(/^BATCH\s+TIME\s+RECORDS/);
+  });
+
+  it('offsets set takes JSON and refuses offsets outside the log', async () => {
+    const topic = uniqueName('obs-set');
+    await createTopic(topic, 1);
+    await produceValues(topic, ['a', 'b', 'c'], 1);
+    const set = sluice(['offsets', 'set', '--name', topic, '--to', JSON.stringify({ [topic]: { 0: 2 } })]);
+    await set.succeeds(30_000);
+    expect(await checkpoint(client, topic)).toEqual({ [`${topic}:0`]: '2' });
+    const beyond = sluice(['offsets', 'set', '--name', topic, '--to', JSON.stringify({ [topic]: { 0: 9 } })]);
+    expect((await beyond.exit(30_000)).code).toBe(1);
+    expect(beyond.stderr).toMatch(/SLUICE_CONFIG_INVALID\] offset 9 for .*-0 is outside its available offsets \[0, 3\]/);
+  });
+});
