@@ -147,12 +147,13 @@ function ago(ms: number): string {
 export async function statusCommand(flags: OperatorFlags): Promise<void> {
   await withSession(flags, async (s) => {
     const keys = s.store.keys;
-    const [holder, epoch, committedId, plan, history] = await Promise.all([
+    const [holder, epoch, committedId, plan, history, totals] = await Promise.all([
       readLeaseHolder(s.store.client, flags.name),
       s.store.currentEpoch(),
       s.store.lastCommittedBatchId(),
       s.store.readPlan(),
-      s.store.history(100_000),
+      s.store.history(1),
+      s.store.totals(),
     ]);
     const last = history[0];
     out(`job          ${flags.name}   (Redis keys ${keys.offsets.replace(/offsets$/, '*')})`);
@@ -170,9 +171,7 @@ export async function statusCommand(flags: OperatorFlags): Promise<void> {
       }`
     );
     out(`in flight    ${plan ? `batch ${plan.id} (planned by epoch ${plan.epoch})` : 'none'}`);
-    out(
-      `history      ${history.length} batches, ${history.reduce((n, b) => n + b.records, 0)} records, ${history.reduce((n, b) => n + b.bytes, 0)} bytes (retained)`
-    );
+    out(`totals       ${totals.batches} batches, ${totals.records} records, ${totals.bytes} bytes`);
     if (flags.driverUrl) {
       try {
         const res = await fetch(new URL('/api/v1/status', flags.driverUrl), { signal: AbortSignal.timeout(3000) });

@@ -118,7 +118,7 @@ export class DriverHttpServer {
     const v = this.view;
     switch (route) {
       case '/status': {
-        const history = await this.history();
+        const [totals, latest] = await Promise.all([v.store.totals(), v.store.history(1)]);
         return {
           job: v.job,
           leader: v.driverId,
@@ -128,12 +128,8 @@ export class DriverHttpServer {
           uptimeMs: Date.now() - v.startedAt,
           batchIntervalMs: v.batchIntervalMs,
           topics: v.topics,
-          totals: {
-            batches: history.length,
-            records: history.reduce((n, b) => n + b.records, 0),
-            bytes: history.reduce((n, b) => n + b.bytes, 0),
-          },
-          lastBatch: history[0] ?? null,
+          totals,
+          lastBatch: latest[0] ?? null,
         };
       }
       case '/batches': {
@@ -159,7 +155,8 @@ export class DriverHttpServer {
         const match = /^\/batches\/(\d+)$/.exec(route);
         if (match) {
           const id = Number(match[1]);
-          const found = (await this.history()).find((b) => b.id === id);
+          // A batch committed after the cached read is found by a fresh one.
+          const found = (await this.history()).find((b) => b.id === id) ?? (await this.history(true)).find((b) => b.id === id);
           if (!found) throw new HttpError(404, `batch ${id} is unknown or no longer in the history`);
           return found;
         }
@@ -169,8 +166,8 @@ export class DriverHttpServer {
   }
 
   /** The whole retained history, newest first, read at most once a second. */
-  private async history(): Promise<BatchSummary[]> {
-    if (this.historyCache && Date.now() - this.historyCache.at < 1000) return this.historyCache.batches;
+  private async history(fresh = false): Promise<BatchSummary[]> {
+    if (!fresh && this.historyCache && Date.now() - this.historyCache.at < 1000) return this.historyCache.batches;
     const batches = await this.view.store.history(this.view.historySize + 100);
     this.historyCache = { at: Date.now(), batches };
     return batches;

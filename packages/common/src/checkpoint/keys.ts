@@ -9,6 +9,8 @@ export interface JobKeys {
   planned: string;
   committed: string;
   batches: string;
+  /** Running totals of committed batches: batches, records, bytes. */
+  totals: string;
   /** A sink key inside the job's namespace. */
   output(name: string): string;
 }
@@ -22,6 +24,7 @@ export function jobKeys(job: string): JobKeys {
     planned: `${prefix}batch:planned`,
     committed: `${prefix}batch:committed`,
     batches: `${prefix}batches`,
+    totals: `${prefix}totals`,
     output: (name) => `${prefix}out:${name}`,
   };
 }

@@ -13,7 +13,8 @@ export type ScriptName = (typeof scriptNames)[number];
 export type ScriptReply = [string, ...(string | null)[]];
 
 export type ScriptedRedis = Redis & {
-  [K in ScriptName]: (...args: (string | number)[]) => Promise<ScriptReply>;
+  // Arrays are flattened into arguments by ioredis (and avoid spreading huge argument lists).
+  [K in ScriptName]: (...args: Array<string | number | Array<string | number>>) => Promise<ScriptReply>;
 };
 
 const luaDir = join(__dirname, 'lua');

@@ -3,7 +3,7 @@ import { CheckpointConflictError, FencedError, RedisUnavailableError, SluiceErro
 import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { jobKeys, type JobKeys } from './keys';
-import { registerScripts, type ScriptReply, type ScriptedRedis } from './scripts';
+import { registerScripts, type ScriptedRedis } from './scripts';
 
 /** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
 export interface BatchPlan {
@@ -189,7 +189,7 @@ export class CheckpointStore {
     for (const k of keys) argv.push(k);
     argv.push(partitionKey(tp), String(from), String(until), epoch);
     for (const a of args) argv.push(a);
-    const reply = await (this.redis.commitChunk as unknown as (argv: Array<string | number>) => Promise<ScriptReply>)(argv);
+    const reply = await this.redis.commitChunk(argv);
     if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
     if (reply[0] === 'invalid') {
       throw new SluiceError(
@@ -218,11 +218,14 @@ export class CheckpointStore {
       k.offsets,
       k.committed,
       k.batches,
+      k.totals,
       plan.epoch,
       String(plan.id),
       historySize,
       JSON.stringify(summary),
-      ...expected
+      summary.records,
+      summary.bytes,
+      expected
     );
     switch (reply[0]) {
       case 'ok':
@@ -242,6 +245,12 @@ export class CheckpointStore {
           }
         );
     }
+  }
+
+  /** Batches, records and bytes committed since the job began (not limited by the history's cap). */
+  async totals(): Promise<{ batches: number; records: number; bytes: number }> {
+    const t = await this.redis.hgetall(this.keys.totals);
+    return { batches: Number(t.batches ?? 0), records: Number(t.records ?? 0), bytes: Number(t.bytes ?? 0) };
   }
 
   /** Most recent committed batches first. */

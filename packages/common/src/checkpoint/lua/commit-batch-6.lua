@@ -1,7 +1,8 @@
 --[[
   Marks the planned batch committed once every one of its ranges has been committed by its task:
   checks that each partition's stored offset equals the range's until, then records the batch id,
-  appends the batch summary to the capped history and clears the plan.
+  adds the batch to the job's running totals, appends its summary to the capped history and
+  clears the plan.
 
   Input:
     KEYS[1]    epoch               (fencing counter)
@@ -9,11 +10,14 @@
     KEYS[3]    offsets             (hash: topic:partition -> next offset)
     KEYS[4]    batch:committed     (id of the last committed batch)
     KEYS[5]    batches             (stream: one entry per committed batch)
+    KEYS[6]    totals              (hash: batches, records, bytes since the job began)
     ARGV[1]    caller's epoch
     ARGV[2]    batch id
     ARGV[3]    history length to keep (approximate MAXLEN)
     ARGV[4]    batch summary (JSON)
-    ARGV[5..]  pairs: offsets field, until offset
+    ARGV[5]    records of the batch
+    ARGV[6]    bytes of the batch
+    ARGV[7..]  pairs: offsets field, until offset
   Output:
     {'ok'}
     {'fenced', currentEpoch}
@@ -32,7 +36,7 @@ if planned ~= ARGV[2] then
   return {'not-planned', planned}
 end
 
-for i = 5, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local stored = rcall('HGET', KEYS[3], ARGV[i])
   if stored ~= ARGV[i + 1] then
     return {'incomplete', ARGV[i], stored}
@@ -40,6 +44,9 @@ for i = 5, #ARGV, 2 do
 end
 
 rcall('SET', KEYS[4], ARGV[2])
+rcall('HINCRBY', KEYS[6], 'batches', 1)
+rcall('HINCRBY', KEYS[6], 'records', ARGV[5])
+rcall('HINCRBY', KEYS[6], 'bytes', ARGV[6])
 rcall('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[2], 'summary', ARGV[4])
 rcall('DEL', KEYS[2])
 return {'ok'}
