@@ -9,16 +9,17 @@ module.exports = defineJob({
   name: 'word-count',
   source: { topics: ['lines'], startingOffsets: 'earliest' },
   batch: { intervalMs: 1000, maxRatePerPartition: 50_000 },
+  // Counting within the chunk first hands the sink one [word, count] pair per distinct word.
   process(records) {
-    const words = [];
+    const counts = new Map();
     for (const record of records) {
       if (record.value === null) continue;
       const text = record.value.toString('utf8').toLowerCase();
       for (const word of text.split(/[^\p{L}\p{N}']+/u)) {
-        if (word !== '') words.push(word);
+        if (word !== '') counts.set(word, (counts.get(word) ?? 0) + 1);
       }
     }
-    return words;
+    return counts;
   },
   sink: redisCounterSink({ key: 'counts' }),
 });
