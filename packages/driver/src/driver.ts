@@ -26,6 +26,7 @@ import { DriverHttpServer, type ActiveBatch, type DriverState, type DriverView }
 import { DriverMetrics } from './metrics';
 import { OffsetsView } from './offsets-view';
 import { planRanges } from './planner';
+import { PidRateEstimator } from './rate-estimator';
 import { ExecutorRegistry, type ExecutorInfo } from './registry';
 import { TaskDispatcher, type TaskOutcome } from './task-dispatcher';
 
@@ -36,6 +37,11 @@ export interface DriverJobSettings {
   startingOffsets: StartingOffsets;
   batchIntervalMs: number;
   maxRatePerPartition: number;
+  minRatePerPartition: number;
+  maxRecordsPerBatch: number;
+  rateOverrides: Record<string, { maxRatePerPartition?: number; minRatePerPartition?: number }>;
+  backpressure: boolean;
+  initialRate: number;
 }
 
 export function resolveJobSettings(job: Job, config: SluiceConfig): DriverJobSettings {
@@ -45,6 +51,11 @@ export function resolveJobSettings(job: Job, config: SluiceConfig): DriverJobSet
     startingOffsets: config.job.startingOffsets ?? job.source.startingOffsets ?? 'latest',
     batchIntervalMs: config.job.batchIntervalMs ?? job.batch?.intervalMs ?? 1000,
     maxRatePerPartition: config.job.maxRatePerPartition ?? job.batch?.maxRatePerPartition ?? 0,
+    minRatePerPartition: config.job.minRatePerPartition ?? job.batch?.minRatePerPartition ?? 1,
+    maxRecordsPerBatch: config.job.maxRecordsPerBatch ?? job.batch?.maxRecordsPerBatch ?? 0,
+    rateOverrides: config.job.rateOverrides ?? job.batch?.rateOverrides ?? {},
+    backpressure: config.job.backpressure ?? job.batch?.backpressure ?? false,
+    initialRate: config.job.initialRate ?? job.batch?.initialRate ?? 0,
   };
 }
 
@@ -80,6 +91,7 @@ export interface DriverDependencies {
 export class Driver extends EventEmitter implements DriverView {
   private readonly registry: ExecutorRegistry;
   private readonly assignment = new StickyAssignment();
+  private readonly rateEstimator: PidRateEstimator | undefined;
   private readonly dispatcher: TaskDispatcher;
   private readonly logger: Logger;
   private server: grpc.Server | undefined;
@@ -121,6 +133,9 @@ export class Driver extends EventEmitter implements DriverView {
         taskRetried: () => this.metrics.taskRetries.inc(),
       }
     );
+    if (settings.backpressure) {
+      this.rateEstimator = new PidRateEstimator({ ...config.backpressure, batchIntervalMs: settings.batchIntervalMs });
+    }
     this.lease = new LeaderLease(deps.store, this.driverId, config.driver.leaseTtlMs, this.logger);
     this.offsets = new OffsetsView(deps.oracle, deps.store, settings.topics);
     this.http = new DriverHttpServer(this, this.logger);
@@ -286,6 +301,11 @@ export class Driver extends EventEmitter implements DriverView {
       startingOffsets: this.settings.startingOffsets,
       maxRatePerPartition: this.settings.maxRatePerPartition,
       batchIntervalMs: this.settings.batchIntervalMs,
+      minRatePerPartition: this.settings.minRatePerPartition,
+      maxRecordsPerBatch: this.settings.maxRecordsPerBatch,
+      perPartition: this.settings.rateOverrides,
+      // Under backpressure: the estimate, or `initialRate` until there is one (Spark's rule).
+      estimatedRate: this.rateEstimator ? (this.rateEstimator.rate ?? this.settings.initialRate) : undefined,
       stopAt,
     });
     this.assignment.rebalance(
@@ -350,6 +370,7 @@ export class Driver extends EventEmitter implements DriverView {
       this.active = undefined;
     }
     this.recordMetrics(summary);
+    this.rateEstimator?.compute(summary.time, summary.records, summary.processingMs, summary.schedulingDelayMs);
     // Off the critical path: the next batch does not wait for Kafka's group coordinator.
     this.mirror?.publish(new Map(plan.ranges.map((r) => [partitionKey(r), r.untilOffset])));
     const event: BatchEvent = { summary, replayed, tasks: work.length, commitMs: Math.round(performance.now() - commitStarted) };

@@ -41,12 +41,17 @@ function fromEnvString(type: z.ZodType, raw: string, name: string): unknown {
     if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got '${raw}'`);
     return n;
   }
+  if (kind === 'boolean') {
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new ConfigError(`${name}: expected true or false, got '${raw}'`);
+  }
   if (kind === 'array')
     return raw
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
-  if (kind === 'union' && raw.trim().startsWith('{')) {
+  if ((kind === 'union' || kind === 'record') && raw.trim().startsWith('{')) {
     try {
       return JSON.parse(raw) as unknown;
     } catch {

@@ -16,6 +16,32 @@ const explicitOffsets = z.record(
 );
 export const startingOffsetsSchema = z.union([z.literal('earliest'), z.literal('latest'), explicitOffsets]);
 
+/**
+ * How much a batch may read: the keys a job module's `batch` and the configuration's `job` section
+ * share (the configuration overrides the module).
+ */
+export const rateSettingsShape = {
+  /** Records/s per partition; 0 = no cap. */
+  maxRatePerPartition: z.number().int().min(0).optional(),
+  /** Floor in records per partition per batch once a rate limit applies (Spark's default 1). */
+  minRatePerPartition: z.number().int().min(0).optional(),
+  /** Records per batch over all partitions, split by backlog share; 0 = no cap. */
+  maxRecordsPerBatch: z.number().int().min(0).optional(),
+  /** Overrides by `topic` or `topic:partition`. */
+  rateOverrides: z
+    .record(
+      z.string().min(1),
+      z
+        .object({ maxRatePerPartition: z.number().int().min(0).optional(), minRatePerPartition: z.number().int().min(0).optional() })
+        .strict()
+    )
+    .optional(),
+  /** Spark's backpressure: size batches by the rate the job was measured to sustain. */
+  backpressure: z.boolean().optional(),
+  /** Records/s for the first batch under backpressure, before any estimate (0 = no limit). */
+  initialRate: z.number().int().min(0).optional(),
+};
+
 export const configSchema = z
   .object({
     kafka: z
@@ -52,7 +78,17 @@ export const configSchema = z
         topics: z.array(z.string().min(1)).min(1).optional(),
         startingOffsets: startingOffsetsSchema.optional(),
         batchIntervalMs: positiveInt.optional(),
-        maxRatePerPartition: z.number().int().min(0).optional(),
+        ...rateSettingsShape,
+      })
+      .strict()
+      .prefault({}),
+    /** Tuning of the backpressure rate estimator (Spark's spark.streaming.backpressure.pid.*). */
+    backpressure: z
+      .object({
+        proportional: z.number().min(0).default(1.0),
+        integral: z.number().min(0).default(0.2),
+        derivative: z.number().min(0).default(0.0),
+        minRate: z.number().positive().default(100),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { JobError } from '../errors';
-import { startingOffsetsSchema } from '../config/schema';
+import { rateSettingsShape, startingOffsetsSchema } from '../config/schema';
 import type { Job, JobDefinition } from './types';
 
 const jobSchema = z
@@ -8,7 +8,7 @@ const jobSchema = z
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
     source: z.object({ topics: z.array(z.string().min(1)).min(1), startingOffsets: startingOffsetsSchema.optional() }).strict(),
     batch: z
-      .object({ intervalMs: z.number().int().positive().optional(), maxRatePerPartition: z.number().int().min(0).optional() })
+      .object({ intervalMs: z.number().int().positive().optional(), ...rateSettingsShape })
       .strict()
       .optional(),
     process: z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'must be a function'),

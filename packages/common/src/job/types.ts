@@ -60,6 +60,16 @@ export interface BatchSettings {
   intervalMs?: number;
   /** Records per second per partition; 0 = no cap (default). */
   maxRatePerPartition?: number;
+  /** Floor in records per partition per batch once a rate limit applies; default 1. */
+  minRatePerPartition?: number;
+  /** Records per batch over all partitions, split by backlog share; 0 = no cap (default). */
+  maxRecordsPerBatch?: number;
+  /** Rate overrides by `topic` or `topic:partition`. */
+  rateOverrides?: Record<string, { maxRatePerPartition?: number; minRatePerPartition?: number }>;
+  /** Size batches by the processing rate measured so far (Spark's backpressure); default false. */
+  backpressure?: boolean;
+  /** Records/s of the first batch under backpressure, before any estimate; 0 = no limit (default). */
+  initialRate?: number;
 }
 
 export type ProcessResult<Out> = Iterable<Out> | void | Promise<Iterable<Out> | void>;

@@ -40,6 +40,7 @@ const defaults = {
     retries: 5,
   },
   redis: { url: 'redis://127.0.0.1:6379', connectTimeoutMs: 3000 },
+  backpressure: { proportional: 1, integral: 0.2, derivative: 0, minRate: 100 },
   job: {},
   driver: {
     host: '127.0.0.1',
@@ -67,6 +68,20 @@ const defaults = {
   },
   log: { level: 'info' },
 };
+
+describe('loadConfig: rate settings from the environment', () => {
+  it('reads booleans and JSON records', () => {
+    const config = loadConfig({ env: { SLUICE_JOB_BACKPRESSURE: 'true', SLUICE_JOB_RATE_OVERRIDES: '{"t":{"maxRatePerPartition":5}}' } });
+    expect(config.job.backpressure).toBe(true);
+    expect(config.job.rateOverrides).toEqual({ t: { maxRatePerPartition: 5 } });
+  });
+
+  it('names a variable that is not a boolean', () => {
+    expect(() => loadConfig({ env: { SLUICE_JOB_BACKPRESSURE: 'yes' } })).toThrow(
+      "[SLUICE_CONFIG_INVALID] SLUICE_JOB_BACKPRESSURE: expected true or false, got 'yes'"
+    );
+  });
+});
 
 describe('loadConfig', () => {
   it('gives every default with no file, no environment and no flags', () => {
