@@ -63,6 +63,7 @@ describe('duplicate task delivery', () => {
     epoch,
     attempt,
     range: { topic, partition: 0, from_offset: String(from), until_offset: String(until) },
+    may_stage: false,
   });
 
   it('applies a task once: the same task again, and a late retry, change nothing', async () => {

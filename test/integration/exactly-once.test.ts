@@ -34,6 +34,8 @@ describe('exactly-once end to end', () => {
     expect(batches.reduce((n, b) => n + b.records, 0)).toBe(values.length);
     // Both executors took part.
     expect(new Set(batches.flatMap((b) => b.ranges.map((r) => r.executor)))).toEqual(new Set(['executor-1', 'executor-2']));
+    // Not on a terminal, the progress of the bounded run follows each batch line, ending at 100%.
+    expect(run.stdout.trim().split('\n').pop()).toMatch(/ \| 100,000\/100,000 records \(100%\), [\d,]+ records\/s, ETA 0 s$/);
     // One line per batch on stdout.
     expect(run.stdout.match(/^batch \d+: \d+ records/gm)?.length).toBe(batches.length);
   });

@@ -320,6 +320,97 @@ describe('kafkajs access layer on a real broker', () => {
     ]);
   });
 
+  it('offsetsForTimes: the first offset at or after a time, the latest offset after the last record', async () => {
+    const topic = unique('times');
+    await createTopic(topic, 3);
+    const base = Date.now() - 10 * 60_000; // well inside the broker's accepted timestamp window
+    const at = [0, 1000, 1000, 3000, 5000]; // ms after base, offsets 0..4 of partition 0
+    await producer.send({
+      topic,
+      messages: at.map((dt, i) => ({ partition: 0, value: `t${i}`, timestamp: String(base + dt) })),
+    });
+    await producer.send({ topic, messages: [{ partition: 1, value: 'early', timestamp: String(base - 60_000) }] });
+    const tps = [0, 1, 2].map((partition) => ({ topic, partition }));
+    const key = (p: number): string => `${topic}:${p}`;
+    const lookup = async (dt: number): Promise<Record<string, bigint>> =>
+      Object.fromEntries(await oracle.offsetsForTimes(tps, BigInt(base + dt)));
+
+    // Partition 1's only record is older than every time asked; partition 2 is empty: both give latest.
+    expect(await lookup(-1)).toEqual({ [key(0)]: 0n, [key(1)]: 1n, [key(2)]: 0n });
+    expect((await lookup(0))[key(0)]).toBe(0n);
+    expect((await lookup(1))[key(0)]).toBe(1n);
+    expect((await lookup(1000))[key(0)]).toBe(1n);
+    expect((await lookup(1001))[key(0)]).toBe(3n);
+    expect((await lookup(5000))[key(0)]).toBe(4n);
+    // After the last record Kafka answers null; the oracle answers the latest offset.
+    expect(await lookup(5001)).toEqual({ [key(0)]: 5n, [key(1)]: 1n, [key(2)]: 0n });
+    expect((await oracle.offsetsForTimes([{ topic, partition: 1 }], BigInt(base - 120_000))).get(key(1))).toBe(0n);
+
+    await expect(oracle.offsetsForTimes(tps, -1n)).rejects.toThrow(RangeError);
+    const missing = unique('times-missing');
+    const err = await oracle.offsetsForTimes([{ topic: missing, partition: 0 }], BigInt(base)).catch((e: unknown) => e);
+    expect(isSluiceError(err) && err.code).toBe('SLUICE_TOPIC_NOT_FOUND');
+  });
+
+  it('listTopics: every non-internal topic, from fresh metadata on each call', async () => {
+    const a = unique('list-a');
+    const b = unique('list-b');
+    await createTopic(a, 1);
+    const first = await oracle.listTopics();
+    expect(first).toContain(a);
+    expect(first).not.toContain(b);
+    expect(first).toEqual([...first].sort());
+    // Internal topics (the group offsets topic exists once any group committed) are never listed.
+    await createKafkajsGroupOffsetPublisher(config, logger).then(async (p) => {
+      await p.commit(unique('list-group'), new Map([[`${a}:0`, 0n]]));
+      await p.close();
+    });
+    expect(await admin.listTopics()).toContain('__consumer_offsets');
+    expect(await oracle.listTopics()).not.toContain('__consumer_offsets');
+
+    // A topic created after the last call shows up at once; a deleted one goes away.
+    await createTopic(b, 2);
+    expect(await oracle.listTopics()).toEqual(expect.arrayContaining([a, b]));
+    await admin.deleteTopics({ topics: [a] });
+    await eventually('deleted topic gone from listTopics', 30_000, async () =>
+      (await oracle.listTopics()).includes(a) ? undefined : true
+    );
+    expect(await oracle.listTopics()).toContain(b);
+  });
+
+  it('listPartitions on a topic deleted since the last call fails promptly with TopicNotFoundError', async () => {
+    const doomed = unique('doomed');
+    const kept = unique('kept');
+    await createTopic(doomed, 2);
+    await createTopic(kept, 1);
+    expect(await oracle.listPartitions([doomed, kept])).toHaveLength(3);
+    expect((await oracle.latestOffsets([{ topic: doomed, partition: 0 }])).size).toBe(1);
+
+    await admin.deleteTopics({ topics: [doomed] });
+    // Deletion reaches the broker's metadata shortly after the admin call returns; each call that
+    // sees it must fail at once (no retry loop over UNKNOWN_TOPIC_OR_PARTITION).
+    const failure = await eventually('TopicNotFoundError for the deleted topic', 30_000, async () => {
+      const started = Date.now();
+      const err = await oracle.listPartitions([doomed, kept]).then(
+        () => undefined,
+        (e: unknown) => e
+      );
+      return err === undefined ? undefined : { err, ms: Date.now() - started };
+    });
+    expect(isSluiceError(failure.err) && failure.err.code).toBe('SLUICE_TOPIC_NOT_FOUND');
+    expect((failure.err as { topics: string[] }).topics).toEqual([doomed]);
+    expect(failure.ms).toBeLessThan(2000);
+
+    const started = Date.now();
+    const err2 = await oracle.latestOffsets([{ topic: doomed, partition: 0 }]).catch((e: unknown) => e);
+    expect(isSluiceError(err2) && err2.code).toBe('SLUICE_TOPIC_NOT_FOUND');
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    // The oracle keeps working for the topics that remain.
+    expect(await oracle.listPartitions([kept])).toEqual([{ topic: kept, partition: 0 }]);
+    expect((await oracle.latestOffsets([{ topic: kept, partition: 0 }])).get(`${kept}:0`)).toBe(0n);
+  });
+
   it('an unreachable broker fails fast with KafkaUnavailableError naming the brokers', async () => {
     const bad: KafkaClientConfig = { ...config, brokers: ['127.0.0.1:1'], connectionTimeoutMs: 1000, retries: 1 };
     const started = Date.now();

@@ -4,15 +4,7 @@ import { createServer } from 'node:net';
 import { createDriver, type BatchEvent } from '@sluice/driver';
 import { Executor } from '@sluice/executor';
 import { prepare, type CommonFlags } from './options';
-
-/** One line per committed batch on stdout: what `sluice run` shows and what scripts parse. */
-export function formatBatch(event: BatchEvent): string {
-  const s = event.summary;
-  return (
-    `batch ${s.id}: ${s.records} records, ${event.tasks} tasks, scheduling delay ${s.schedulingDelayMs} ms, ` +
-    `processing time ${s.processingMs} ms (plan ${s.planMs} ms, commit ${event.commitMs} ms)${event.replayed ? ' (replayed)' : ''}`
-  );
-}
+import { BatchReporter } from './progress';
 
 /** Runs until a signal or the stop condition; SIGTERM/SIGINT let the batch in flight commit first. */
 export async function driverCommand(flags: CommonFlags): Promise<void> {
@@ -20,12 +12,14 @@ export async function driverCommand(flags: CommonFlags): Promise<void> {
   const driver = await createDriver(config, job, logger);
   const stop = (): void => driver.stop();
   process.once('SIGTERM', stop).once('SIGINT', stop);
-  driver.on('batch', (event: BatchEvent) => process.stdout.write(`${formatBatch(event)}\n`));
+  const reporter = new BatchReporter();
+  driver.on('batch', (event: BatchEvent) => reporter.report(event));
   try {
     await driver.start();
     process.stderr.write(`sluice driver: HTTP server (UI, API, metrics) at ${driver.httpUrl}\n`);
     await driver.run();
   } finally {
+    reporter.finish();
     await driver.close();
   }
 }
@@ -54,6 +48,7 @@ function sharedArgs(flags: CommonFlags): string[] {
     ['--config', flags.config],
     ['--name', flags.name],
     ['--topics', flags.topics],
+    ['--pattern', flags.pattern],
     ['--starting-offsets', flags.startingOffsets],
     ['--batch-interval-ms', flags.batchIntervalMs],
     ['--max-rate-per-partition', flags.maxRatePerPartition],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isSluiceError } from '@sluice/common';
+import { addDlqCommand } from './dlq';
 import { driverCommand, executorCommand, runCommand } from './commands';
 import { batchesCommand, offsetsCommand, statusCommand, type OperatorFlags } from './operator';
 import { addDriverOptions, addJobOptions, type CommonFlags } from './options';
@@ -64,5 +65,7 @@ operator(
   .option('--to <target>', 'reset: earliest | latest | <timestamp ms>; set: JSON {"topic":{"0":42}}')
   .option('--force', 'change offsets even while a driver holds the leader lease (it gets fenced)')
   .action((action: string, flags: OperatorFlags) => offsetsCommand(action, flags).catch(fail));
+
+addDlqCommand(program, fail);
 
 program.parseAsync().catch(fail);

@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ConfigError, createLogger, loadConfig, loadJob, type Job, type Logger, type SluiceConfig } from '@sluice/common';
 
 /** Flags shared by `driver`, `executor` and `run`, each mapped onto a configuration key. */
@@ -8,6 +8,7 @@ export function addJobOptions(command: Command): Command {
     .option('--config <file>', 'JSON configuration file (see README: configuration keys)')
     .option('--name <name>', "job name, scopes the Redis keys (job.name; default: the module's name)")
     .option('--topics <list>', "comma-separated topics (job.topics; default: the module's topics)")
+    .option('--pattern <regex>', 'subscribe to every topic whose whole name matches, now and later (job.pattern)')
     .option('--starting-offsets <spec>', "'earliest', 'latest' or JSON {topic:{partition:offset}} (job.startingOffsets)")
     .option('--batch-interval-ms <ms>', 'batch interval (job.batchIntervalMs)')
     .option('--max-rate-per-partition <n>', 'records per second per partition, 0 = no cap (job.maxRatePerPartition)')
@@ -17,7 +18,10 @@ export function addJobOptions(command: Command): Command {
 export function addDriverOptions(command: Command): Command {
   return command
     .option('--batches <k>', 'stop after K batches (driver.batches)')
-    .addOption(new Option('--until <when>', 'stop once everything present at start is committed (driver.until)').choices(['latest']))
+    .option(
+      '--until <when>',
+      'bounded run: \'latest\' (everything present at start), JSON {"timestamp": ms} or {topic:{partition:offset}}; exits 0 when committed (driver.until)'
+    )
     .option('--grpc-port <port>', 'port of the Driver gRPC service (driver.grpcPort)')
     .option('--http-port <port>', 'port of the HTTP server: UI, JSON API, /metrics, health; 0 = any (driver.httpPort, default 4040)')
     .option('--min-executors <n>', 'executors to wait for before the first batch (driver.minExecutors)');
@@ -28,6 +32,7 @@ export interface CommonFlags {
   config?: string;
   name?: string;
   topics?: string;
+  pattern?: string;
   startingOffsets?: string;
   batchIntervalMs?: string;
   maxRatePerPartition?: string;
@@ -50,12 +55,13 @@ function number(flag: string, raw: string | undefined): number | undefined {
   return n;
 }
 
-function startingOffsets(raw: string | undefined): unknown {
-  if (raw === undefined || raw === 'earliest' || raw === 'latest') return raw;
+/** A flag that takes a keyword or JSON (`--starting-offsets`, `--until`). */
+function keywordOrJson(flag: string, raw: string | undefined, keywords: string[]): unknown {
+  if (raw === undefined || keywords.includes(raw)) return raw;
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw new ConfigError(`--starting-offsets: expected 'earliest', 'latest' or JSON, got '${raw}'`);
+    throw new ConfigError(`--${flag}: expected ${keywords.map((k) => `'${k}'`).join(', ')} or JSON, got '${raw}'`);
   }
 }
 
@@ -65,7 +71,7 @@ export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor')
       ? {
           driver: {
             batches: number('batches', flags.batches),
-            until: flags.until,
+            until: keywordOrJson('until', flags.until, ['latest']),
             grpcPort: number('grpc-port', flags.grpcPort),
             httpPort: number('http-port', flags.httpPort),
             minExecutors: number('min-executors', flags.minExecutors),
@@ -86,11 +92,12 @@ export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor')
     flags: {
       job: {
         name: flags.name,
+        pattern: flags.pattern,
         topics: flags.topics
           ?.split(',')
           .map((t) => t.trim())
           .filter(Boolean),
-        startingOffsets: startingOffsets(flags.startingOffsets),
+        startingOffsets: keywordOrJson('starting-offsets', flags.startingOffsets, ['earliest', 'latest']),
         batchIntervalMs: number('batch-interval-ms', flags.batchIntervalMs),
         maxRatePerPartition: number('max-rate-per-partition', flags.maxRatePerPartition),
       },

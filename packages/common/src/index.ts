@@ -24,6 +24,7 @@ export type {
   ChunkCommitter,
   CommitOutcome,
   DeliveryGuarantee,
+  ErrorPolicy,
   Job,
   JobDefinition,
   ProcessContext,
@@ -35,13 +36,16 @@ export type {
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
 
 // Configuration, errors, logging
-export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets } from './config';
+export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets, type TopicAssignment } from './config';
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 
 // Checkpoint store (Redis + Lua)
 export { CheckpointStore, jobKeys, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult, type JobKeys } from './checkpoint';
+
+// Dead-letter queue (BullMQ) of poison records
+export * from './dlq';
 
 // gRPC contract
 export * from './grpc';
@@ -55,3 +59,4 @@ export {
   kafkajsLogCreator,
   type KafkajsRangeReaderOptions,
 } from './kafka/kafkajs';
+export { registerCodecs } from './kafka/kafkajs';

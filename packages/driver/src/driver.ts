@@ -6,7 +6,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
   createKafkajsGroupOffsetPublisher,
+  CheckpointConflictError,
+  ConfigError,
   LeaderLease,
+  SluiceError,
   type CheckpointStore,
   partitionKey,
   type BatchPlan,
@@ -15,6 +18,7 @@ import {
   type Job,
   type Logger,
   type OffsetOracle,
+  type OffsetRange,
   type SluiceConfig,
   type StartingOffsets,
   type TopicPartition,
@@ -25,15 +29,21 @@ import { GroupMirror } from './group-mirror';
 import { DriverHttpServer, type ActiveBatch, type DriverState, type DriverView } from './http';
 import { DriverMetrics } from './metrics';
 import { OffsetsView } from './offsets-view';
-import { planRanges } from './planner';
+import { isTimestamp, planBatch } from './planner';
+import { splitRanges } from './split';
 import { PidRateEstimator } from './rate-estimator';
 import { ExecutorRegistry, type ExecutorInfo } from './registry';
 import { TaskDispatcher, type TaskOutcome } from './task-dispatcher';
+import { describeSubscription, resolveSubscription, subscriptionOf, type Subscription } from './subscription';
 
 /** The job as the driver runs it: the module's settings with the configuration's overrides applied. */
 export interface DriverJobSettings {
   name: string;
+  /** The topics of a list subscription or an assignment ([] for a pattern: see {@link Driver.topics}). */
   topics: string[];
+  subscription: Subscription;
+  /** Data loss (retention, a deleted or recreated topic): stop (true) or skip to earliest, counted (false). */
+  failOnDataLoss: boolean;
   startingOffsets: StartingOffsets;
   batchIntervalMs: number;
   maxRatePerPartition: number;
@@ -42,12 +52,15 @@ export interface DriverJobSettings {
   rateOverrides: Record<string, { maxRatePerPartition?: number; minRatePerPartition?: number }>;
   backpressure: boolean;
   initialRate: number;
+  /** Split ranges so a batch has at least this many tasks (0 = one task per partition). */
+  minPartitions: number;
 }
 
 export function resolveJobSettings(job: Job, config: SluiceConfig): DriverJobSettings {
   return {
     name: config.job.name ?? job.name,
-    topics: config.job.topics ?? job.source.topics,
+    ...subscriptionSettings(job, config),
+    failOnDataLoss: config.job.failOnDataLoss ?? job.source.failOnDataLoss ?? true,
     startingOffsets: config.job.startingOffsets ?? job.source.startingOffsets ?? 'latest',
     batchIntervalMs: config.job.batchIntervalMs ?? job.batch?.intervalMs ?? 1000,
     maxRatePerPartition: config.job.maxRatePerPartition ?? job.batch?.maxRatePerPartition ?? 0,
@@ -56,7 +69,15 @@ export function resolveJobSettings(job: Job, config: SluiceConfig): DriverJobSet
     rateOverrides: config.job.rateOverrides ?? job.batch?.rateOverrides ?? {},
     backpressure: config.job.backpressure ?? job.batch?.backpressure ?? false,
     initialRate: config.job.initialRate ?? job.batch?.initialRate ?? 0,
+    minPartitions: config.job.minPartitions ?? job.batch?.minPartitions ?? 0,
   };
+}
+
+function subscriptionSettings(job: Job, config: SluiceConfig): { topics: string[]; subscription: Subscription } {
+  const subscription = subscriptionOf(job.source, config.job);
+  const topics =
+    subscription.kind === 'topics' ? subscription.topics : subscription.kind === 'assign' ? Object.keys(subscription.assign) : [];
+  return { topics, subscription };
 }
 
 /** How long a batch waited after it was due, and how long it took to plan (ms). */
@@ -69,6 +90,8 @@ export interface BatchEvent {
   summary: BatchSummary;
   /** The batch commit itself (after every task committed), not part of the persisted summary. */
   commitMs: number;
+  /** Bounded runs (`--until`): offsets done of the total present at start. */
+  progress?: { done: number; total: number };
   /** A batch planned by an earlier driver and replayed with its original ranges. */
   replayed: boolean;
   tasks: number;
@@ -111,6 +134,12 @@ export class Driver extends EventEmitter implements DriverView {
   private readonly http: DriverHttpServer;
   private readonly mirror: GroupMirror | undefined;
   private active: ActiveBatch | undefined;
+  /** Bounded runs: where each partition stops, started, and stands, for the progress report. */
+  private bounded: { stopAt: Map<string, bigint>; start: Map<string, bigint>; reached: Map<string, bigint> } | undefined;
+  /** Topics subscribed as of the last resolution (a pattern's grow as topics are created). */
+  private currentTopics: string[];
+  /** Deleted subscribed topics already warned about (failOnDataLoss = false), so each is logged once. */
+  private readonly announcedMissing = new Set<string>();
 
   constructor(
     private readonly settings: DriverJobSettings,
@@ -118,6 +147,7 @@ export class Driver extends EventEmitter implements DriverView {
     private readonly deps: DriverDependencies
   ) {
     super();
+    this.currentTopics = settings.topics;
     this.logger = deps.logger.child({ component: 'driver', job: settings.name });
     this.registry = new ExecutorRegistry(config.driver.heartbeatTimeoutMs, this.logger);
     this.dispatcher = new TaskDispatcher(
@@ -137,7 +167,7 @@ export class Driver extends EventEmitter implements DriverView {
       this.rateEstimator = new PidRateEstimator({ ...config.backpressure, batchIntervalMs: settings.batchIntervalMs });
     }
     this.lease = new LeaderLease(deps.store, this.driverId, config.driver.leaseTtlMs, this.logger);
-    this.offsets = new OffsetsView(deps.oracle, deps.store, settings.topics);
+    this.offsets = new OffsetsView(deps.oracle, deps.store, async () => (await this.resolve()).partitions);
     this.http = new DriverHttpServer(this, this.logger);
     const group = config.driver.consumerGroup ?? `sluice-${settings.name}`;
     if (group !== '') {
@@ -151,7 +181,7 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   get topics(): string[] {
-    return this.settings.topics;
+    return this.currentTopics;
   }
 
   get batchIntervalMs(): number {
@@ -203,7 +233,7 @@ export class Driver extends EventEmitter implements DriverView {
         epoch: this.epoch,
         port,
         http: this.httpUrl,
-        topics: this.settings.topics,
+        subscription: describeSubscription(this.settings.subscription),
         driverId: this.driverId,
         consumerGroup: this.mirror?.groupId,
       },
@@ -223,7 +253,8 @@ export class Driver extends EventEmitter implements DriverView {
   async run(): Promise<void> {
     const { batches: batchLimit, until } = this.config.driver;
     const interval = this.settings.batchIntervalMs;
-    const stopAt = until === 'latest' ? await this.offsetsNow() : undefined;
+    const stopAt = until === 'none' ? undefined : await this.stopOffsets(until);
+    if (stopAt) this.bounded = { stopAt, start: new Map(), reached: new Map() };
     this.state = 'waiting-for-executors';
     await this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors);
     if (!this.stopping) this.state = 'running';
@@ -273,12 +304,65 @@ export class Driver extends EventEmitter implements DriverView {
     await Promise.all([this.deps.oracle.close(), this.deps.store.close()]);
   }
 
-  private async partitions(): Promise<TopicPartition[]> {
-    return this.deps.oracle.listPartitions(this.settings.topics);
+  private async resolve(checkpointed: Iterable<string> = []): Promise<{ partitions: TopicPartition[]; missing: string[] }> {
+    const resolved = await resolveSubscription(this.deps.oracle, this.settings.subscription, checkpointed);
+    this.currentTopics = resolved.topics;
+    return resolved;
   }
 
-  private async offsetsNow(): Promise<Map<string, bigint>> {
-    return this.deps.oracle.latestOffsets(await this.partitions());
+  /**
+   * The partitions of this batch. Subscribed topics deleted while the job runs are data loss: they
+   * stop the job (failOnDataLoss) or are left out, with a warning, until they come back.
+   */
+  private async partitions(checkpoint: Map<string, bigint>, stopAt: Map<string, bigint> | undefined): Promise<TopicPartition[]> {
+    const { partitions, missing } = await this.resolve(checkpoint.keys());
+    const fresh = missing.filter((m) => !this.announcedMissing.has(m));
+    if (missing.length > 0 && this.settings.failOnDataLoss) {
+      throw new SluiceError(
+        'SLUICE_DATA_LOSS',
+        `subscribed topic(s) deleted while the job ran: ${missing.join(', ')} (records not yet processed are lost); ` +
+          'failOnDataLoss=false leaves them out and resumes them if they come back',
+        { details: { topics: missing } }
+      );
+    }
+    if (fresh.length > 0)
+      this.logger.warn(
+        { topics: fresh },
+        'subscribed topic(s) deleted: left out of the batches until they come back (failOnDataLoss=false)'
+      );
+    for (const m of missing) this.announcedMissing.add(m);
+    for (const known of [...this.announcedMissing]) if (!missing.includes(known)) this.announcedMissing.delete(known);
+    // A bounded run does not wait for what can no longer be read.
+    if (stopAt && missing.length > 0) {
+      for (const key of [...stopAt.keys()]) {
+        const topic = key.slice(0, key.lastIndexOf(':'));
+        if (missing.includes(topic) || missing.includes(`${topic}-${key.slice(key.lastIndexOf(':') + 1)}`)) stopAt.delete(key);
+      }
+    }
+    return partitions;
+  }
+
+  /**
+   * Where a bounded run stops, per partition: everything present at start (`latest`), the first
+   * offset at or after a time, or explicit offsets (partitions not named are not read).
+   */
+  private async stopOffsets(until: Exclude<SluiceConfig['driver']['until'], 'none'>): Promise<Map<string, bigint>> {
+    const { partitions } = await this.resolve();
+    const latest = await this.deps.oracle.latestOffsets(partitions);
+    if (until === 'latest') return latest;
+    if (isTimestamp(until)) return this.deps.oracle.offsetsForTimes(partitions, BigInt(until.timestamp));
+    const stops = new Map<string, bigint>();
+    for (const tp of partitions) {
+      const given = until[tp.topic]?.[String(tp.partition)];
+      if (given === undefined) continue;
+      const stop = BigInt(given);
+      const end = latest.get(partitionKey(tp)) ?? 0n;
+      if (stop > end) {
+        throw new ConfigError(`'driver.until' stops ${partitionKey(tp)} at ${stop}, beyond its latest offset ${end}`);
+      }
+      stops.set(partitionKey(tp), stop);
+    }
+    return stops;
   }
 
   private async reached(stopAt: Map<string, bigint>): Promise<boolean> {
@@ -287,13 +371,18 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   private async plan(time: number, stopAt: Map<string, bigint> | undefined): Promise<BatchPlan> {
-    const partitions = await this.partitions();
-    const [latest, earliest, checkpoint] = await Promise.all([
+    const checkpoint = await this.deps.store.readOffsets();
+    const partitions = await this.partitions(checkpoint, stopAt);
+    const starting = this.settings.startingOffsets;
+    // Only the job's first batch uses the starting offsets (a pattern matching nothing yet leaves the
+    // checkpoint empty: its first topic, created later, still starts at earliest, as in Spark).
+    const firstBatch = checkpoint.size === 0 && (await this.deps.store.lastCommittedBatchId()) === 0;
+    const [latest, earliest, timestampOffsets] = await Promise.all([
       this.deps.oracle.latestOffsets(partitions),
       this.deps.oracle.earliestOffsets(partitions),
-      this.deps.store.readOffsets(),
+      firstBatch && isTimestamp(starting) ? this.deps.oracle.offsetsForTimes(partitions, BigInt(starting.timestamp)) : undefined,
     ]);
-    const ranges = planRanges({
+    const { ranges, skips } = planBatch({
       partitions,
       checkpoint,
       latest,
@@ -307,12 +396,33 @@ export class Driver extends EventEmitter implements DriverView {
       // Under backpressure: the estimate, or `initialRate` until there is one (Spark's rule).
       estimatedRate: this.rateEstimator ? (this.rateEstimator.rate ?? this.settings.initialRate) : undefined,
       stopAt,
+      timestampOffsets,
+      firstBatch,
+      failOnDataLoss: this.settings.failOnDataLoss,
     });
+    for (const skip of skips) {
+      const key = partitionKey(skip);
+      this.logger.warn(
+        {
+          topic: skip.topic,
+          partition: skip.partition,
+          checkpoint: String(skip.checkpoint),
+          earliest: String(skip.from),
+          lost: String(skip.lost),
+        },
+        skip.reason === 'retention'
+          ? `data loss: ${key} offsets [${skip.checkpoint}, ${skip.from}) were deleted before they were processed; skipping to ${skip.from} (failOnDataLoss=false)`
+          : `data loss: ${key} checkpoint ${skip.checkpoint} is beyond the latest offset (topic recreated?); restarting at its earliest offset ${skip.from}, lost records unknown (failOnDataLoss=false)`
+      );
+      // A bounded run does not wait for offsets of a recreated topic's earlier life.
+      if (skip.reason === 'reset') stopAt?.delete(key);
+    }
     this.assignment.rebalance(
       partitions.map(partitionKey),
       this.registry.alive().map((e) => e.id)
     );
     const plan: BatchPlan = { id: (await this.deps.store.lastCommittedBatchId()) + 1, epoch: this.epoch, time, ranges };
+    if (skips.length > 0) plan.skips = skips;
     // The plan is durable before any task leaves: a crash from here on replays exactly these ranges.
     await this.deps.store.writePlan(plan);
     return plan;
@@ -320,16 +430,20 @@ export class Driver extends EventEmitter implements DriverView {
 
   private async execute(plan: BatchPlan, timing: BatchTiming, replayed: boolean): Promise<void> {
     const started = performance.now();
-    const work = plan.ranges.filter((r) => r.untilOffset > r.fromOffset);
+    const work = splitRanges(
+      plan.ranges.filter((r) => r.untilOffset > r.fromOffset),
+      this.settings.minPartitions
+    );
+    const tasks = work.flat();
     this.active = {
       id: plan.id,
       time: plan.time,
       schedulingDelayMs: Math.round(timing.schedulingDelayMs),
-      tasksTotal: work.length,
+      tasksTotal: tasks.length,
       tasksDone: 0,
-      ranges: work.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
+      ranges: tasks.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
     };
-    const settled = await Promise.allSettled(work.map((range) => this.dispatcher.run(plan, range)));
+    const settled = await Promise.allSettled(work.map((pieces) => this.runPieces(plan, pieces)));
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     // The batch stays planned: a restarted driver replays it with the same ranges.
     if (failure) {
@@ -337,7 +451,7 @@ export class Driver extends EventEmitter implements DriverView {
       this.metrics.batches.inc({ outcome: 'failed' });
       throw failure.reason;
     }
-    const outcomes = settled.map((s) => (s as PromiseFulfilledResult<TaskOutcome>).value);
+    const outcomes = settled.flatMap((s) => (s as PromiseFulfilledResult<TaskOutcome[]>).value);
     const processingMs = performance.now() - started;
     const summary: BatchSummary = {
       id: plan.id,
@@ -349,6 +463,7 @@ export class Driver extends EventEmitter implements DriverView {
       planMs: Math.round(timing.planMs),
       processingMs: Math.round(processingMs),
       totalDelayMs: Math.round(timing.schedulingDelayMs + timing.planMs + processingMs),
+      lostRecords: Number((plan.skips ?? []).reduce((n, k) => n + k.lost, 0n)),
       ranges: outcomes.map((o) => ({
         topic: o.range.topic,
         partition: o.range.partition,
@@ -373,9 +488,57 @@ export class Driver extends EventEmitter implements DriverView {
     this.rateEstimator?.compute(summary.time, summary.records, summary.processingMs, summary.schedulingDelayMs);
     // Off the critical path: the next batch does not wait for Kafka's group coordinator.
     this.mirror?.publish(new Map(plan.ranges.map((r) => [partitionKey(r), r.untilOffset])));
-    const event: BatchEvent = { summary, replayed, tasks: work.length, commitMs: Math.round(performance.now() - commitStarted) };
+    const event: BatchEvent = {
+      summary,
+      replayed,
+      tasks: tasks.length,
+      commitMs: Math.round(performance.now() - commitStarted),
+      progress: this.progressAfter(plan),
+    };
     this.logger.debug({ batch: plan.id, records: summary.records, tasks: work.length }, 'batch committed');
     this.emit('batch', event);
+  }
+
+  /** Offsets done of the total a bounded run has to cover, counted from where each partition started. */
+  private progressAfter(plan: BatchPlan): BatchEvent['progress'] {
+    const b = this.bounded;
+    if (!b) return undefined;
+    for (const r of plan.ranges) {
+      const key = partitionKey(r);
+      if (!b.start.has(key)) b.start.set(key, r.fromOffset);
+      b.reached.set(key, r.untilOffset);
+    }
+    let done = 0n;
+    let total = 0n;
+    for (const [key, stop] of b.stopAt) {
+      const start = b.start.get(key) ?? stop;
+      const reached = b.reached.get(key) ?? start;
+      total += stop > start ? stop - start : 0n;
+      done += reached > start ? (reached < stop ? reached : stop) - start : 0n;
+    }
+    return { done: Number(done), total: Number(total) };
+  }
+
+  /**
+   * Runs the pieces of one partition's range at once; later pieces that finished before the ones
+   * ahead of them left their output staged, and their stages are applied here, in offset order.
+   */
+  private async runPieces(plan: BatchPlan, pieces: OffsetRange[]): Promise<TaskOutcome[]> {
+    const outcomes = await Promise.all(pieces.map((piece, index) => this.dispatcher.run(plan, piece, index)));
+    for (const outcome of outcomes) {
+      if (outcome.result.status !== 'STAGED') continue;
+      const piece = outcome.range;
+      const applied = await this.deps.store.applyStage(plan.epoch, piece, piece.fromOffset);
+      if (applied.status !== 'committed' && (await this.deps.store.readOffset(piece)) !== piece.untilOffset) {
+        throw new CheckpointConflictError(
+          `batch ${plan.id}: the staged output of ${partitionKey(piece)} [${piece.fromOffset}, ${piece.untilOffset}) could not be applied`,
+          {
+            batchId: plan.id,
+          }
+        );
+      }
+    }
+    return outcomes;
   }
 
   private recordMetrics(summary: BatchSummary): void {
@@ -385,6 +548,7 @@ export class Driver extends EventEmitter implements DriverView {
     m.processing.observe(seconds(summary.processingMs));
     m.totalDelay.observe(seconds(summary.totalDelayMs));
     m.records.inc(summary.records);
+    m.lostRecords.inc(summary.lostRecords ?? 0);
     m.bytes.inc(summary.bytes);
   }
 }

@@ -1,5 +1,6 @@
 import { CheckpointStore, createKafkajsOffsetOracle, type Job, type Logger, type SluiceConfig } from '@sluice/common';
 import { Driver, resolveJobSettings } from './driver';
+import { checkSubscription } from './subscription';
 
 /**
  * Builds a driver after checking, in order, everything that can be wrong at start-up: Kafka
@@ -9,7 +10,7 @@ export async function createDriver(config: SluiceConfig, job: Job, logger: Logge
   const settings = resolveJobSettings(job, config);
   const oracle = await createKafkajsOffsetOracle(config.kafka, logger);
   try {
-    await oracle.listPartitions(settings.topics);
+    await checkSubscription(oracle, settings.subscription);
     const store = await CheckpointStore.connect(config.redis.url, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
     return new Driver(settings, config, { oracle, store, logger });
   } catch (e) {

@@ -12,6 +12,7 @@ export class DriverMetrics {
   readonly totalDelay: Histogram;
   readonly records: Counter;
   readonly bytes: Counter;
+  readonly lostRecords: Counter;
   readonly partitionLag: Gauge<'topic' | 'partition'>;
   readonly lag: Gauge<'stat'>;
   readonly taskDuration: Histogram;
@@ -52,6 +53,11 @@ export class DriverMetrics {
     });
     this.records = new Counter({ name: 'sluice_records_total', help: 'Records in committed batches', registers });
     this.bytes = new Counter({ name: 'sluice_bytes_total', help: 'Key and value bytes in committed batches', registers });
+    this.lostRecords = new Counter({
+      name: 'sluice_lost_records_total',
+      help: 'Records deleted (retention) before they were processed, skipped with failOnDataLoss=false',
+      registers,
+    });
     this.partitionLag = new Gauge({
       name: 'sluice_partition_lag',
       help: 'Latest offset minus checkpointed offset, per partition',

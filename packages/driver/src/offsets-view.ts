@@ -1,4 +1,4 @@
-import { partitionKey, type CheckpointStore, type OffsetOracle } from '@sluice/common';
+import { partitionKey, type CheckpointStore, type OffsetOracle, type TopicPartition } from '@sluice/common';
 import { sortPartitions, type PartitionOffsets } from './lag';
 
 /**
@@ -13,7 +13,8 @@ export class OffsetsView {
   constructor(
     private readonly oracle: OffsetOracle,
     private readonly store: CheckpointStore,
-    private readonly topics: string[],
+    /** The job's partitions now (its subscription resolved). */
+    private readonly partitions: () => Promise<TopicPartition[]>,
     private readonly maxAgeMs = 1000
   ) {}
 
@@ -24,7 +25,7 @@ export class OffsetsView {
   }
 
   private async refresh(): Promise<PartitionOffsets[]> {
-    const partitions = await this.oracle.listPartitions(this.topics);
+    const partitions = await this.partitions();
     const [latest, earliest, checkpoint] = await Promise.all([
       this.oracle.latestOffsets(partitions),
       this.oracle.earliestOffsets(partitions),

@@ -33,30 +33,79 @@ export interface PlanInput {
   estimatedRate?: number;
   /** Bounded runs: never plan beyond these offsets; partitions absent here get empty ranges. */
   stopAt?: Map<string, bigint>;
+  /**
+   * With `startingOffsets: { timestamp }`: the offset of the first record at or after the timestamp,
+   * per partition; a partition absent here (no such record yet) starts at latest.
+   */
+  timestampOffsets?: Map<string, bigint>;
+  /** The job's first batch (default: the checkpoint is empty): only then do `startingOffsets` apply. */
+  firstBatch?: boolean;
+  /** Data loss (checkpoint below the log start, or beyond the latest offset): throw (default) or skip. */
+  failOnDataLoss?: boolean;
+}
+
+/**
+ * A checkpoint the plan moves before any task runs, because the records it points to are gone
+ * (failOnDataLoss = false): the write-plan script sets the stored offset from `checkpoint` to `from`
+ * (compare-and-set), and the batch history counts `lost`.
+ */
+export interface OffsetSkip extends TopicPartition {
+  /** The stored offset the planner saw (and that the write-plan script expects). */
+  checkpoint: bigint;
+  /** The new start: the partition's earliest offset. */
+  from: bigint;
+  /** Records that existed and were never processed: `earliest - checkpoint` for retention, 0 when unknown (reset). */
+  lost: bigint;
+  /** `retention`: checkpoint below the log start; `reset`: checkpoint beyond the latest offset (topic recreated). */
+  reason: 'retention' | 'reset';
+}
+
+export interface PlannedBatch {
+  ranges: OffsetRange[];
+  skips: OffsetSkip[];
 }
 
 export function planRanges(input: PlanInput): OffsetRange[] {
-  const firstBatch = input.checkpoint.size === 0;
+  return planBatch(input).ranges;
+}
+
+export function planBatch(input: PlanInput): PlannedBatch {
+  const firstBatch = input.firstBatch ?? input.checkpoint.size === 0;
+  const failOnDataLoss = input.failOnDataLoss ?? true;
+  const skips: OffsetSkip[] = [];
   const bounds = input.partitions.map((tp) => {
     const key = partitionKey(tp);
     const latest = required(input.latest, key, 'latest offset');
     const earliest = required(input.earliest, key, 'earliest offset');
-    const from = input.checkpoint.get(key) ?? startingOffset(tp, firstBatch ? input.startingOffsets : 'earliest', earliest, latest);
+    const checkpointed = input.checkpoint.get(key);
+    let from =
+      checkpointed ??
+      startingOffset(tp, firstBatch ? input.startingOffsets : 'earliest', earliest, latest, input.timestampOffsets?.get(key));
     if (from > latest) {
-      throw new DataLossError(
-        tp.topic,
-        tp.partition,
-        from,
-        `the checkpoint is beyond the latest offset ${latest} (topic recreated or log truncated)`
-      );
+      if (failOnDataLoss || checkpointed === undefined) {
+        throw new DataLossError(
+          tp.topic,
+          tp.partition,
+          from,
+          `the checkpoint is beyond the latest offset ${latest} (topic recreated or log truncated); ` +
+            `failOnDataLoss=false restarts it at its earliest offset ${earliest}`
+        );
+      }
+      skips.push({ ...tp, checkpoint: from, from: earliest, lost: 0n, reason: 'reset' });
+      from = earliest;
     }
     if (from < earliest) {
-      throw new DataLossError(
-        tp.topic,
-        tp.partition,
-        from,
-        `offsets below ${earliest} were deleted (retention); the checkpoint points before them`
-      );
+      if (failOnDataLoss || checkpointed === undefined) {
+        throw new DataLossError(
+          tp.topic,
+          tp.partition,
+          from,
+          `offsets below ${earliest} were deleted (retention); the checkpoint points before them ` +
+            `(failOnDataLoss=false skips to ${earliest}, counting ${earliest - from} lost records)`
+        );
+      }
+      skips.push({ ...tp, checkpoint: from, from: earliest, lost: earliest - from, reason: 'retention' });
+      from = earliest;
     }
     let until = latest;
     if (input.stopAt) {
@@ -73,7 +122,7 @@ export function planRanges(input: PlanInput): OffsetRange[] {
     perPartition: input.perPartition,
     estimatedRate: input.estimatedRate,
   });
-  return bounds.map(({ tp, key, from, until }) => {
+  const ranges = bounds.map(({ tp, key, from, until }) => {
     const cap = caps.get(key);
     return {
       topic: tp.topic,
@@ -82,11 +131,23 @@ export function planRanges(input: PlanInput): OffsetRange[] {
       untilOffset: cap !== undefined && from + cap < until ? from + cap : until,
     };
   });
+  return { ranges, skips };
 }
 
-function startingOffset(tp: TopicPartition, starting: StartingOffsets, earliest: bigint, latest: bigint): bigint {
+function startingOffset(
+  tp: TopicPartition,
+  starting: StartingOffsets,
+  earliest: bigint,
+  latest: bigint,
+  byTimestamp: bigint | undefined
+): bigint {
   if (starting === 'earliest') return earliest;
   if (starting === 'latest') return latest;
+  if (isTimestamp(starting)) {
+    // No record at or after the timestamp yet: the next one written will be.
+    if (byTimestamp === undefined || byTimestamp < 0n || byTimestamp > latest) return latest;
+    return byTimestamp < earliest ? earliest : byTimestamp;
+  }
   const explicit = starting[tp.topic]?.[String(tp.partition)];
   // Partitions the JSON does not name start at latest, like Kafka's default auto.offset.reset.
   if (explicit === undefined) return latest;
@@ -97,6 +158,10 @@ function startingOffset(tp: TopicPartition, starting: StartingOffsets, earliest:
     );
   }
   return offset;
+}
+
+export function isTimestamp(starting: StartingOffsets): starting is { timestamp: number } {
+  return typeof starting === 'object' && typeof (starting as { timestamp?: unknown }).timestamp === 'number';
 }
 
 function required(map: Map<string, bigint>, key: string, what: string): bigint {

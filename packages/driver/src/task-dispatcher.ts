@@ -59,7 +59,11 @@ export class TaskDispatcher {
     private readonly observer: DispatchObserver = {}
   ) {}
 
-  async run(plan: BatchPlan, range: OffsetRange): Promise<TaskOutcome> {
+  /**
+   * @param piece for a range split into pieces: the piece's index (0 = first) among the pieces of
+   *   its partition; later pieces may stage their output, and are placed apart from the first.
+   */
+  async run(plan: BatchPlan, range: OffsetRange, piece = 0): Promise<TaskOutcome> {
     const excluded = new Set<string>();
     let lastError: SluiceError | undefined;
     for (let attempt = 0; attempt < this.settings.maxTaskFailures; attempt++) {
@@ -67,9 +71,9 @@ export class TaskDispatcher {
         this.observer.taskRetried?.(range);
         await delay(this.settings.retryBackoffMs * attempt);
       }
-      const executor = await this.pickExecutor(range, excluded);
+      const executor = await this.pickExecutor(piece === 0 ? partitionKey(range) : `${partitionKey(range)}#${piece}`, excluded);
       const request: WireTaskRequest = {
-        task_id: `${plan.id}/${partitionKey(range)}/${attempt}`,
+        task_id: `${plan.id}/${partitionKey(range)}@${range.fromOffset}/${attempt}`,
         job: this.settings.job,
         batch_id: String(plan.id),
         epoch: plan.epoch,
@@ -80,6 +84,7 @@ export class TaskDispatcher {
           from_offset: String(range.fromOffset),
           until_offset: String(range.untilOffset),
         },
+        may_stage: piece > 0,
       };
       await executor.acquire();
       try {
@@ -120,10 +125,11 @@ export class TaskDispatcher {
     );
   }
 
-  private async pickExecutor(range: OffsetRange, excluded: ReadonlySet<string>): Promise<ExecutorHandle> {
+  /** @param placementKey `topic:partition`, or `topic:partition#k` for piece k of a split range. */
+  private async pickExecutor(placementKey: string, excluded: ReadonlySet<string>): Promise<ExecutorHandle> {
     for (;;) {
       const alive = this.registry.alive().map((e) => e.id);
-      const id = this.assignment.pick(partitionKey(range), alive, excluded);
+      const id = this.assignment.pick(placementKey, alive, excluded);
       const handle = id === undefined ? undefined : this.registry.get(id);
       if (handle) return handle;
       await this.registry.waitForExecutor(this.settings.executorWaitMs);

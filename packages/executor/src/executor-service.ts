@@ -140,6 +140,7 @@ export class ExecutorService {
       epoch: request.epoch,
       attempt: request.attempt,
       range: { topic: request.range.topic, partition: request.range.partition, fromOffset: from, untilOffset: until },
+      mayStage: request.may_stage,
     };
   }
 }

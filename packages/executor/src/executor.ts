@@ -14,6 +14,7 @@ import { ExecutorMetrics, startMetricsServer } from './metrics';
 import { DriverRegistration } from './registration';
 import { ExecutorService } from './executor-service';
 import { TaskRunner } from './task-runner';
+import { LazyDeadLetterQueue } from './dead-letters';
 
 /**
  * One executor process: a pool of Kafka range readers (one per task slot), the Redis checkpoint
@@ -30,7 +31,8 @@ export class Executor {
     private readonly logger: Logger,
     private readonly httpServer: Server,
     /** URL of the `/metrics` and `/healthz` server, e.g. `http://127.0.0.1:39127`. */
-    readonly httpUrl: string
+    readonly httpUrl: string,
+    private readonly deadLetters: LazyDeadLetterQueue
   ) {}
 
   static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
@@ -47,7 +49,14 @@ export class Executor {
       throw e;
     }
     const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log);
-    const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log);
+    const deadLetters = new LazyDeadLetterQueue(config, jobName);
+    const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log, {
+      policy: config.deadLetter.policy ?? job.onError ?? 'fail',
+      // The driver gives up after driver.maxTaskFailures attempts: dead-letter no later than its last one.
+      maxAttempts: Math.min(config.deadLetter.maxAttempts, config.driver.maxTaskFailures),
+      maxRecordBytes: config.deadLetter.maxRecordBytes,
+      deadLetter: (letters) => deadLetters.add(letters),
+    });
     const running = { tasks: (): number => 0 };
     const metrics = new ExecutorMetrics(() => running.tasks());
     const service = new ExecutorService(
@@ -88,7 +97,7 @@ export class Executor {
     registration.start();
     service.health.setStatus('', 'SERVING');
     log.info({ port, http: http.url, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
-    return new Executor(id, port, service, registration, reader, store, log, http.server, http.url);
+    return new Executor(id, port, service, registration, reader, store, log, http.server, http.url, deadLetters);
   }
 
   /** Deregisters, stops taking tasks, and closes connections. */
@@ -99,6 +108,7 @@ export class Executor {
     this.httpServer.closeAllConnections();
     await new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     await this.reader.close();
+    await this.deadLetters.close();
     await this.store.close();
     this.logger.info('executor stopped');
   }

@@ -3,7 +3,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   CheckpointConflictError,
   FencedError,
-  ProcessFailedError,
   SluiceError,
   type CheckpointStore,
   type ChunkCommitter,
@@ -16,6 +15,7 @@ import {
   type RedisWrite,
   type SourceRecord,
 } from '@sluice/common';
+import { defaultPoisonSettings, processChunk, type PoisonSettings } from './poison';
 
 export interface Task {
   taskId: string;
@@ -23,10 +23,13 @@ export interface Task {
   epoch: string;
   attempt: number;
   range: OffsetRange;
+  /** A later piece of a range split for skew: chunks may be staged until the pieces before it commit. */
+  mayStage?: boolean;
 }
 
 export interface TaskReport {
-  status: 'COMMITTED' | 'ALREADY_COMMITTED';
+  /** STAGED: (part of) the range waits in a stage that the driver applies (see `mayStage`). */
+  status: 'COMMITTED' | 'ALREADY_COMMITTED' | 'STAGED';
   records: number;
   bytes: number;
   fetchMs: number;
@@ -52,7 +55,9 @@ export class TaskRunner {
     private readonly reader: RangeReader,
     private readonly store: CheckpointStore,
     private readonly maxChunkRecords: number,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    /** Poison records: policy, attempts before dead-lettering, size limit, the dead-letter queue. */
+    private readonly poison: PoisonSettings = defaultPoisonSettings
   ) {}
 
   async run(task: Task, signal: AbortSignal): Promise<TaskReport> {
@@ -76,6 +81,10 @@ export class TaskRunner {
     }
     const stored = await this.store.readOffset(range);
     if (stored === range.untilOffset) return { ...report, status: 'ALREADY_COMMITTED', totalMs: elapsed(started) };
+    // A later piece whose predecessors are not committed yet stages its whole range, from its start.
+    if (task.mayStage && stored !== null && stored < range.fromOffset) {
+      return (await this.runFrom(task, range.fromOffset, signal, report, started)) as TaskReport;
+    }
     if (stored === null || stored < range.fromOffset || stored > range.untilOffset) {
       throw new CheckpointConflictError(
         `${range.topic}-${range.partition}: checkpoint at ${stored ?? 'none'} is outside the task's range [${range.fromOffset}, ${range.untilOffset})`,
@@ -115,6 +124,12 @@ export class TaskRunner {
       fetchStarted = performance.now();
     }
     // The last chunk ends at `until`, even when the range ends in a gap (transaction marker, compaction hole).
+    // When the chunks so far already reached `until` there is nothing left to commit (and the offset
+    // may rightly have moved on: the next piece of a split range commits right after this one).
+    if (pending.length === 0 && chunkStart === range.untilOffset) {
+      report.totalMs = elapsed(started);
+      return report;
+    }
     const outcome = await this.processAndCommit(task, pending, chunkStart, range.untilOffset, report, log);
     if (outcome.status === 'skipped') {
       if (optimistic && report.chunks === 0 && outcome.storedOffset !== range.untilOffset) return null;
@@ -143,28 +158,20 @@ export class TaskRunner {
       logger,
     };
     const processStarted = performance.now();
-    let outputs: unknown[];
-    try {
-      const result = await this.job.process(records, context);
-      // An array (the usual case) is used as is, not copied.
-      outputs = !result ? [] : Array.isArray(result) ? (result as unknown[]) : Array.from(result);
-    } catch (e) {
-      throw new ProcessFailedError(
-        `job '${this.jobName}' process failed on ${context.topic}-${context.partition} offsets [${fromOffset}, ${untilOffset}): ${(e as Error).message}`,
-        { topic: context.topic, partition: context.partition, from: String(fromOffset), until: String(untilOffset) },
-        e
-      );
-    }
+    // decode + process under the poison policy; dead letters (if any) are added before the commit below.
+    const { outputs } = await processChunk(this.job, records, context, this.poison);
     report.processMs += elapsed(processStarted);
 
     const commitStarted = performance.now();
     const committer: ChunkCommitter = {
       context,
-      commit: (writes: RedisWrite[]) => this.store.commitChunk(task.epoch, task.range, fromOffset, untilOffset, writes),
+      commit: (writes: RedisWrite[]) =>
+        this.store.commitChunk(task.epoch, task.range, fromOffset, untilOffset, writes, task.mayStage ? task.range.fromOffset : undefined),
     };
     const outcome = await this.job.sink.commit(outputs, committer);
     report.commitMs += elapsed(commitStarted);
-    if (outcome.status === 'committed') {
+    if (outcome.status === 'staged') report.status = 'STAGED';
+    if (outcome.status !== 'skipped') {
       report.chunks++;
       report.records += records.length;
       let bytes = 0;

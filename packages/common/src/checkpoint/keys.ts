@@ -9,6 +9,8 @@ export interface JobKeys {
   planned: string;
   committed: string;
   batches: string;
+  /** Writes of split-range pieces that wait for the pieces before them (see commit-chunk-n.lua). */
+  stages: string;
   /** Running totals of committed batches: batches, records, bytes. */
   totals: string;
   /** A sink key inside the job's namespace. */
@@ -25,6 +27,7 @@ export function jobKeys(job: string): JobKeys {
     committed: `${prefix}batch:committed`,
     batches: `${prefix}batches`,
     totals: `${prefix}totals`,
+    stages: `${prefix}stages`,
     output: (name) => `${prefix}out:${name}`,
   };
 }

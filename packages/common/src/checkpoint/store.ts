@@ -12,6 +12,23 @@ export interface BatchPlan {
   /** Wall-clock time the batch was due (ms since the epoch), as Spark's batch time. */
   time: number;
   ranges: OffsetRange[];
+  /**
+   * Checkpoints this plan moves forward before any task runs because their records are gone
+   * (`failOnDataLoss = false`); each range's `fromOffset` is then the skip's `from`.
+   */
+  skips?: OffsetSkip[];
+}
+
+/** A checkpoint moved past records that no longer exist (see the write-plan script). */
+export interface OffsetSkip extends TopicPartition {
+  /** The stored offset the planner saw: the script moves it only from exactly this value. */
+  checkpoint: bigint;
+  /** The new stored offset: the partition's earliest offset. */
+  from: bigint;
+  /** Records lost: `earliest - checkpoint` for retention; 0 (unknown) for a reset. */
+  lost: bigint;
+  /** `retention`: checkpoint below the log start; `reset`: beyond the latest offset (topic recreated). */
+  reason: 'retention' | 'reset';
 }
 
 /** What the history keeps per committed batch (the `batches` stream). */
@@ -29,6 +46,8 @@ export interface BatchSummary {
   processingMs: number;
   /** Due time to the last task committed. */
   totalDelayMs: number;
+  /** Records skipped because they were gone before they could be read (`failOnDataLoss = false`). */
+  lostRecords?: number;
   /** Non-empty ranges only, with the executor and attempt that committed each. */
   ranges: Array<{
     topic: string;
@@ -42,13 +61,14 @@ export interface BatchSummary {
   }>;
 }
 
-export type ChunkCommitResult = { status: 'committed' } | { status: 'skipped'; storedOffset: bigint | null };
+export type ChunkCommitResult = { status: 'committed' } | { status: 'staged' } | { status: 'skipped'; storedOffset: bigint | null };
 
 interface SerializedPlan {
   id: number;
   epoch: string;
   time: number;
   ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
+  skips?: Array<{ topic: string; partition: number; checkpoint: string; from: string; lost: string; reason: OffsetSkip['reason'] }>;
 }
 
 /**
@@ -134,16 +154,27 @@ export class CheckpointStore {
         fromOffset: BigInt(r.from),
         untilOffset: BigInt(r.until),
       })),
+      skips: plan.skips?.map((k) => ({
+        topic: k.topic,
+        partition: k.partition,
+        checkpoint: BigInt(k.checkpoint),
+        from: BigInt(k.from),
+        lost: BigInt(k.lost),
+        reason: k.reason,
+      })),
     };
   }
 
   /**
-   * Persists the plan before dispatch, and the `from` of partitions seen for the first time.
-   * @throws FencedError when `plan.epoch` is no longer current.
+   * Persists the plan before dispatch, the `from` of partitions seen for the first time, and the
+   * plan's skips (checkpoints moved past deleted records, compare-and-set; see write-plan-3.lua).
+   * @throws FencedError when `plan.epoch` is no longer current; CheckpointConflictError when a
+   *   skipped partition's stored offset is neither the one planned from nor already moved by this plan.
    */
   async writePlan(plan: BatchPlan): Promise<void> {
+    const { skips, ...rest } = plan;
     const serialized: SerializedPlan = {
-      ...plan,
+      ...rest,
       ranges: plan.ranges.map((r) => ({
         topic: r.topic,
         partition: r.partition,
@@ -151,6 +182,23 @@ export class CheckpointStore {
         until: String(r.untilOffset),
       })),
     };
+    if (skips && skips.length > 0) {
+      serialized.skips = skips.map((k) => ({
+        topic: k.topic,
+        partition: k.partition,
+        checkpoint: String(k.checkpoint),
+        from: String(k.from),
+        lost: String(k.lost),
+        reason: k.reason,
+      }));
+    }
+    const untilOf = new Map(plan.ranges.map((r) => [partitionKey(r), String(r.untilOffset)]));
+    const skipArgs = (skips ?? []).flatMap((k) => [
+      partitionKey(k),
+      String(k.checkpoint),
+      String(k.from),
+      untilOf.get(partitionKey(k)) ?? String(k.from),
+    ]);
     const initial = plan.ranges.flatMap((r) => [partitionKey(r), String(r.fromOffset)]);
     const reply = await this.redis.writePlan(
       this.keys.epoch,
@@ -159,17 +207,33 @@ export class CheckpointStore {
       plan.epoch,
       String(plan.id),
       JSON.stringify(serialized),
-      ...initial
+      String((skips ?? []).length),
+      skipArgs,
+      initial
     );
     if (reply[0] === 'fenced') throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
+    if (reply[0] === 'skip-conflict') {
+      throw new CheckpointConflictError(
+        `batch ${plan.id} cannot skip ${reply[1]} past deleted records: its stored offset is ${reply[2] ?? 'none'}, ` +
+          `not ${reply[3]} as planned (changed by someone else since planning)`,
+        { batchId: plan.id, partition: reply[1] }
+      );
+    }
   }
 
   /**
    * Applies `writes` and advances `tp` from `from` to `until` atomically, if the epoch is current
    * and the stored offset is `from`. Otherwise nothing changes and the stored offset is returned.
    */
-  async commitChunk(epoch: string, tp: TopicPartition, from: bigint, until: bigint, writes: RedisWrite[]): Promise<ChunkCommitResult> {
-    const keys = [this.keys.offsets, this.keys.epoch];
+  async commitChunk(
+    epoch: string,
+    tp: TopicPartition,
+    from: bigint,
+    until: bigint,
+    writes: RedisWrite[],
+    pieceStart?: bigint
+  ): Promise<ChunkCommitResult> {
+    const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
     const keyIndex = new Map<string, number>();
     const args: string[] = [];
     for (const w of writes) {
@@ -183,12 +247,47 @@ export class CheckpointStore {
       const [a, b] = writeArgs(w);
       args.push(w.op, String(index), a, b);
     }
+    const mode = pieceStart === undefined ? 'commit' : 'stage';
+    return this.runCommit(keys, tp, from, until, epoch, mode, pieceStart === undefined ? '' : String(pieceStart), args);
+  }
+
+  /**
+   * Applies the stage of the piece of `tp` starting at `pieceStart` (see the commit script), if the
+   * stored offset has reached it. A missing stage (already applied, or never staged) is `skipped`.
+   */
+  async applyStage(epoch: string, tp: TopicPartition, pieceStart: bigint): Promise<ChunkCommitResult> {
+    const stage = await this.redis.hget(this.keys.stages, `${partitionKey(tp)}@${pieceStart}`);
+    const staged = stage === null ? [] : (JSON.parse(stage) as { w: Array<[string, string]> | Record<string, never> }).w;
+    // The script must be told every key it touches: the stage's sink keys, found in the stage itself.
+    const sinkKeys = [...new Set((Array.isArray(staged) ? staged : []).map((w) => w[1]))];
+    return this.runCommit(
+      [this.keys.offsets, this.keys.epoch, this.keys.stages, ...sinkKeys],
+      tp,
+      pieceStart,
+      pieceStart,
+      epoch,
+      'apply',
+      '',
+      []
+    );
+  }
+
+  private async runCommit(
+    keys: string[],
+    tp: TopicPartition,
+    from: bigint,
+    until: bigint,
+    epoch: string,
+    mode: 'commit' | 'stage' | 'apply',
+    pieceStart: string,
+    writeArgs: string[]
+  ): Promise<ChunkCommitResult> {
     // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
     // thousands of distinct outputs into a call would overflow the stack.
     const argv: Array<string | number> = [keys.length];
     for (const k of keys) argv.push(k);
-    argv.push(partitionKey(tp), String(from), String(until), epoch);
-    for (const a of args) argv.push(a);
+    argv.push(partitionKey(tp), String(from), String(until), epoch, mode, pieceStart);
+    for (const a of writeArgs) argv.push(a);
     const reply = await this.redis.commitChunk(argv);
     if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
     if (reply[0] === 'invalid') {
@@ -201,6 +300,7 @@ export class CheckpointStore {
       );
     }
     if (reply[0] === 'committed') return { status: 'committed' };
+    if (reply[0] === 'staged') return { status: 'staged' };
     const stored = reply[1];
     return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
   }

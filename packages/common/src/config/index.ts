@@ -1,2 +1,11 @@
-export { configSchema, startingOffsetsSchema, type SluiceConfig, type StartingOffsets } from './schema';
+export {
+  assignSchema,
+  configSchema,
+  startingOffsetsSchema,
+  subscriptionKeys,
+  topicPatternSchema,
+  type SluiceConfig,
+  type StartingOffsets,
+  type TopicAssignment,
+} from './schema';
 export { loadConfig, configFromEnv, type ConfigSources } from './load';

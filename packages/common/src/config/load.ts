@@ -77,10 +77,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): PlainObject {
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || !name.startsWith('SLUICE_')) continue;
     const rest = name.slice('SLUICE_'.length);
-    const section = sections.find((s) => rest.startsWith(`${s.toUpperCase()}_`));
+    const section = sections.find((s) => rest.startsWith(`${toEnvName(s)}_`));
     // Variables outside the config sections (e.g. SLUICE_CACHE of the local scripts) are not ours to judge.
     if (!section) continue;
-    const envKey = rest.slice(section.length + 1);
+    const envKey = rest.slice(toEnvName(section).length + 1);
     const key = Object.keys(keysOf(section)).find((k) => toEnvName(k) === envKey);
     if (!key) throw new ConfigError(`${name}: unknown configuration key (section '${section}' has no '${envKey}')`);
     set(section, key, name, raw);

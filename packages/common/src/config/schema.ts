@@ -14,7 +14,30 @@ const explicitOffsets = z.record(
   z.string(),
   z.record(z.string().regex(/^\d+$/), z.union([z.number().int().min(0), z.string().regex(/^\d+$/)]))
 );
-export const startingOffsetsSchema = z.union([z.literal('earliest'), z.literal('latest'), explicitOffsets]);
+/** Starting offsets by time: per partition, the first offset whose record timestamp is >= `timestamp` (ms). */
+const timestampOffsets = z.object({ timestamp: z.number().int().min(0) }).strict();
+export const startingOffsetsSchema = z.union([z.literal('earliest'), z.literal('latest'), timestampOffsets, explicitOffsets]);
+
+/** A subscription regex: must compile (as a JavaScript RegExp, matched against the whole topic name). */
+export const topicPatternSchema = z
+  .string()
+  .min(1)
+  .refine((source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a valid regular expression');
+
+/** Explicit assignment: `{ "topic": [0, 1] }`. */
+export const assignSchema = z
+  .record(z.string().min(1), z.array(z.number().int().min(0)).min(1))
+  .refine((a) => Object.keys(a).length > 0, 'must name at least one topic');
+
+/** The three ways to subscribe (exactly one may be given). */
+export const subscriptionKeys = ['topics', 'pattern', 'assign'] as const;
 
 /**
  * How much a batch may read: the keys a job module's `batch` and the configuration's `job` section
@@ -40,6 +63,8 @@ export const rateSettingsShape = {
   backpressure: z.boolean().optional(),
   /** Records/s for the first batch under backpressure, before any estimate (0 = no limit). */
   initialRate: z.number().int().min(0).optional(),
+  /** Split ranges far larger than the rest so a batch has at least this many tasks (0 = off). */
+  minPartitions: z.number().int().min(0).optional(),
 };
 
 export const configSchema = z
@@ -76,7 +101,13 @@ export const configSchema = z
           .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only')
           .optional(),
         topics: z.array(z.string().min(1)).min(1).optional(),
+        /** Subscribe to every topic matching this regex (whole name; internal `__` topics excluded). */
+        pattern: topicPatternSchema.optional(),
+        /** Explicit partitions: `{ "topic": [0, 1] }`. */
+        assign: assignSchema.optional(),
         startingOffsets: startingOffsetsSchema.optional(),
+        /** Fail (true, default) or skip to the earliest offset with the loss counted (false) when data is gone. */
+        failOnDataLoss: z.boolean().optional(),
         batchIntervalMs: positiveInt.optional(),
         ...rateSettingsShape,
       })
@@ -113,7 +144,7 @@ export const configSchema = z
         /** Stop after this many batches (0 = run forever). */
         batches: z.number().int().min(0).default(0),
         /** `latest`: stop once everything present at start is committed. */
-        until: z.enum(['none', 'latest']).default('none'),
+        until: z.union([z.enum(['none', 'latest']), timestampOffsets, explicitOffsets]).default('none'),
       })
       .strict()
       .prefault({}),
@@ -136,9 +167,37 @@ export const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .prefault({}),
+    /** Poison records: what happens to records the job's code (process, decode) cannot handle. */
+    deadLetter: z
+      .object({
+        /** `fail` or `dead-letter`; overrides the job module's `onError` (default: the module's, else `fail`). */
+        policy: z.enum(['fail', 'dead-letter']).optional(),
+        /** Attempts of a task before its poison records are dead-lettered (attempt index >= this - 1). */
+        maxAttempts: positiveInt.default(3),
+        /** key + value + header bytes above which a record is poison without calling the job (0 = no limit). */
+        maxRecordBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(1024 * 1024),
+        /** BullMQ attempts of one dead-lettered record under `sluice dlq replay`. */
+        replayAttempts: positiveInt.default(3),
+        /** BullMQ exponential backoff of replay retries: this, then twice, four times... */
+        replayBackoffMs: z.number().int().min(0).default(1000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
+    const subscriptions = subscriptionKeys.filter((k) => config.job[k] !== undefined);
+    if (subscriptions.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['job', subscriptions[1] as string],
+        message: `cannot be combined with job.${subscriptions[0]}: give exactly one of job.topics, job.pattern, job.assign`,
+      });
+    }
     if (config.driver.taskTimeoutMs <= config.executor.heartbeatIntervalMs) {
       ctx.addIssue({
         code: 'custom',
@@ -157,3 +216,4 @@ export const configSchema = z
 
 export type SluiceConfig = z.infer<typeof configSchema>;
 export type StartingOffsets = z.infer<typeof startingOffsetsSchema>;
+export type TopicAssignment = z.infer<typeof assignSchema>;

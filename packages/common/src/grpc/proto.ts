@@ -53,8 +53,9 @@ export interface WireTaskRequest {
   epoch: string;
   attempt: number;
   range: WireRange;
+  may_stage: boolean;
 }
-export type WireTaskStatus = 'STATUS_UNSPECIFIED' | 'COMMITTED' | 'ALREADY_COMMITTED';
+export type WireTaskStatus = 'STATUS_UNSPECIFIED' | 'COMMITTED' | 'ALREADY_COMMITTED' | 'STAGED';
 export interface WireTaskResult {
   status: WireTaskStatus;
   executor_id: string;

@@ -1,17 +1,40 @@
 import { z } from 'zod';
 import { JobError } from '../errors';
-import { rateSettingsShape, startingOffsetsSchema } from '../config/schema';
+import { assignSchema, rateSettingsShape, startingOffsetsSchema, subscriptionKeys, topicPatternSchema } from '../config/schema';
 import type { Job, JobDefinition } from './types';
 
 const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
-    source: z.object({ topics: z.array(z.string().min(1)).min(1), startingOffsets: startingOffsetsSchema.optional() }).strict(),
+    source: z
+      .object({
+        topics: z.array(z.string().min(1)).min(1).optional(),
+        pattern: topicPatternSchema.optional(),
+        assign: assignSchema.optional(),
+        startingOffsets: startingOffsetsSchema.optional(),
+        failOnDataLoss: z.boolean().optional(),
+      })
+      .strict()
+      .superRefine((source, ctx) => {
+        const given = subscriptionKeys.filter((k) => source[k] !== undefined);
+        if (given.length !== 1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: given.length === 0 ? [] : [given[1] as string],
+            message:
+              given.length === 0
+                ? 'needs one of topics, pattern or assign'
+                : `cannot be combined with source.${given[0]}: give exactly one of topics, pattern, assign`,
+          });
+        }
+      }),
     batch: z
       .object({ intervalMs: z.number().int().positive().optional(), ...rateSettingsShape })
       .strict()
       .optional(),
     process: z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'must be a function'),
+    decode: z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
+    onError: z.enum(['fail', 'dead-letter']).optional(),
     sink: z.custom<{ commit: unknown }>(
       (v) => typeof v === 'object' && v !== null && typeof (v as { commit?: unknown }).commit === 'function',
       'must be a sink (e.g. redisSink(), redisCounterSink({ key }), idempotentSink({ write }))'

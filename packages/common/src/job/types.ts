@@ -1,6 +1,6 @@
 import type { Logger } from '../logging';
 import type { SourceRecord } from '../kafka/types';
-import type { StartingOffsets } from '../config/schema';
+import type { StartingOffsets, TopicAssignment } from '../config/schema';
 
 /** Where the records of one `process` call come from. Also the coordinates idempotent sinks key on. */
 export interface ProcessContext {
@@ -37,6 +37,8 @@ export interface ChunkCommitter {
 export type CommitOutcome =
   /** Writes applied and offset advanced. */
   | { status: 'committed' }
+  /** A later piece of a split range: kept until the pieces before it commit (see the commit script). */
+  | { status: 'staged' }
   /** The offset was not at the chunk's start: another attempt committed it; nothing was applied. */
   | { status: 'skipped'; storedOffset: bigint | null };
 
@@ -49,10 +51,28 @@ export interface Sink<Out> {
   commit(outputs: Out[], committer: ChunkCommitter): Promise<CommitOutcome>;
 }
 
+/** Where a job reads from: exactly one of `topics`, `pattern` and `assign` (Spark's Subscribe, SubscribePattern, Assign). */
 export interface SourceSettings {
-  topics: string[];
-  /** For partitions without a checkpoint. Default `latest`, as Spark and Kafka's `auto.offset.reset`. */
+  /** All partitions of these topics; partitions added later join on the next batch. */
+  topics?: string[];
+  /**
+   * Every topic whose whole name matches this regex, re-evaluated on every batch (topics created
+   * later join on the next batch). Internal topics (names starting with `__`) are never matched.
+   */
+  pattern?: string;
+  /** Exactly these partitions: `{ "topic": [0, 1] }`. */
+  assign?: TopicAssignment;
+  /**
+   * For partitions without a checkpoint on the job's first batch: `earliest`, `latest` (default, as
+   * Spark and Kafka's `auto.offset.reset`), `{ topic: { partition: offset } }` or `{ timestamp: ms }`.
+   */
   startingOffsets?: StartingOffsets;
+  /**
+   * When records the checkpoint still needs are gone (retention, a deleted or recreated topic):
+   * `true` (default) stops the job with SLUICE_DATA_LOSS; `false` skips to the earliest offset,
+   * counts the loss and logs a warning.
+   */
+  failOnDataLoss?: boolean;
 }
 
 export interface BatchSettings {
@@ -70,6 +90,8 @@ export interface BatchSettings {
   backpressure?: boolean;
   /** Records/s of the first batch under backpressure, before any estimate; 0 = no limit (default). */
   initialRate?: number;
+  /** Split ranges so a batch has at least this many tasks, as Structured Streaming's `minPartitions`; 0 = off (default). */
+  minPartitions?: number;
 }
 
 export type ProcessResult<Out> = Iterable<Out> | void | Promise<Iterable<Out> | void>;
@@ -79,10 +101,23 @@ export interface JobDefinition<Out> {
   name: string;
   source: SourceSettings;
   batch?: BatchSettings;
+  /**
+   * Optional: turns one record's raw bytes into the `value` that `process` receives (the record is
+   * passed on with `value` replaced). A record whose `decode` throws is a poison record.
+   */
+  decode?(record: SourceRecord): unknown;
   /** Runs on an executor for each chunk of a task's range; returns the outputs the sink commits. */
   process(records: SourceRecord[], context: ProcessContext): ProcessResult<Out>;
   sink: Sink<Out>;
+  /**
+   * Poison records (process or decode throws, record above `deadLetter.maxRecordBytes`): `fail`
+   * (default) fails the task, then the job; `dead-letter` moves them to the job's dead-letter queue
+   * once the task reached `deadLetter.maxAttempts`, and commits the rest. Config `deadLetter.policy` overrides it.
+   */
+  onError?: ErrorPolicy;
 }
+
+export type ErrorPolicy = 'fail' | 'dead-letter';
 
 /** A validated job, as returned by `defineJob` and found by the loader. */
 export interface Job<Out = unknown> extends JobDefinition<Out> {

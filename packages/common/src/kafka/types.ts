@@ -46,6 +46,15 @@ export interface OffsetOracle {
   latestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
   /** Log start offsets, keyed by {@link partitionKey}. */
   earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
+  /**
+   * Per partition, the offset of the first record whose timestamp is at or after `timestampMs`
+   * (ms since the epoch, not negative), with the same isolation as {@link latestOffsets}. Where no
+   * such record exists (the time is after the last record) the answer is the latest offset, where
+   * Kafka's `offsetsForTimes` gives null. Keyed by {@link partitionKey}.
+   */
+  offsetsForTimes(tps: TopicPartition[], timestampMs: bigint): Promise<Map<string, bigint>>;
+  /** Every non-internal topic of the cluster, sorted, from fresh metadata on each call (regex subscriptions). */
+  listTopics(): Promise<string[]>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { isSluiceError, type StartingOffsets, type TopicPartition } from '@sluice/common';
-import { planRanges, type PlanInput } from '../planner';
+import { planBatch, planRanges, type PlanInput } from '../planner';
 
 /** Offsets per `topic:partition`, written as numbers for readability. */
 type Offsets = Record<string, number>;
@@ -333,7 +333,8 @@ describe('planRanges', () => {
       expect(error.name).toBe('DataLossError');
       expect(error.code).toBe('SLUICE_DATA_LOSS');
       expect(error.message).toBe(
-        '[SLUICE_DATA_LOSS] data loss on orders-3 at offset 25: the checkpoint is beyond the latest offset 20 (topic recreated or log truncated)'
+        '[SLUICE_DATA_LOSS] data loss on orders-3 at offset 25: the checkpoint is beyond the latest offset 20 (topic recreated or log truncated); ' +
+          'failOnDataLoss=false restarts it at its earliest offset 0'
       );
       expect(error.details).toEqual({ topic: 'orders', partition: 3, requestedOffset: '25' });
     });
@@ -346,7 +347,8 @@ describe('planRanges', () => {
       );
       expect(error.code).toBe('SLUICE_DATA_LOSS');
       expect(error.message).toBe(
-        '[SLUICE_DATA_LOSS] data loss on orders-0 at offset 42: offsets below 100 were deleted (retention); the checkpoint points before them'
+        '[SLUICE_DATA_LOSS] data loss on orders-0 at offset 42: offsets below 100 were deleted (retention); the checkpoint points before them ' +
+          '(failOnDataLoss=false skips to 100, counting 58 lost records)'
       );
       expect(error.details).toEqual({ topic: 'orders', partition: 0, requestedOffset: '42' });
     });
@@ -369,5 +371,94 @@ describe('planRanges', () => {
     const error = thrown(() => planRanges(input({ partitions: ['t:0', 't:1'], earliest: { 't:0': 0, 't:1': 0 }, latest: { 't:0': 5 } })));
     expect(error.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
     expect(error.message).toBe('[SLUICE_KAFKA_UNAVAILABLE] Kafka returned no latest offset for t:1');
+  });
+});
+
+describe('planBatch: failOnDataLoss = false', () => {
+  const base = (over: Partial<PlanInput>): PlanInput => ({
+    ...input({
+      partitions: ['t:0', 't:1'],
+      earliest: { 't:0': 100, 't:1': 0 },
+      latest: { 't:0': 200, 't:1': 10 },
+      checkpoint: { 't:1': 4 },
+    }),
+    failOnDataLoss: false,
+    ...over,
+  });
+
+  it('checkpoint below earliest: starts at earliest and reports the skip with the lost count', () => {
+    const { ranges, skips } = planBatch(base({ checkpoint: toMap({ 't:0': 42, 't:1': 4 }) }));
+    expect(ranges).toEqual(
+      expectedRanges([
+        ['t:0', 100, 200],
+        ['t:1', 4, 10],
+      ])
+    );
+    expect(skips).toEqual([{ topic: 't', partition: 0, checkpoint: 42n, from: 100n, lost: 58n, reason: 'retention' }]);
+  });
+
+  it('checkpoint beyond latest (topic recreated): restarts at earliest, lost unknown (0)', () => {
+    const { ranges, skips } = planBatch(base({ checkpoint: toMap({ 't:0': 150, 't:1': 25 }) }));
+    expect(ranges).toEqual(
+      expectedRanges([
+        ['t:0', 150, 200],
+        ['t:1', 0, 10],
+      ])
+    );
+    expect(skips).toEqual([{ topic: 't', partition: 1, checkpoint: 25n, from: 0n, lost: 0n, reason: 'reset' }]);
+  });
+
+  it('a skip still obeys the rate cap and a bounded run target', () => {
+    const { ranges } = planBatch(
+      base({ checkpoint: toMap({ 't:0': 42, 't:1': 4 }), maxRatePerPartition: 10, stopAt: toMap({ 't:0': 50, 't:1': 10 }) })
+    );
+    // The stop target 50 is below the new start: nothing left to read there.
+    expect(ranges).toEqual(
+      expectedRanges([
+        ['t:0', 100, 100],
+        ['t:1', 4, 10],
+      ])
+    );
+  });
+
+  it('no skips when nothing is lost', () => {
+    expect(planBatch(base({ checkpoint: toMap({ 't:0': 100, 't:1': 10 }) })).skips).toEqual([]);
+  });
+
+  it('a new partition (no checkpoint) is never a skip, it starts at earliest', () => {
+    const { ranges, skips } = planBatch(base({ checkpoint: toMap({ 't:1': 4 }) }));
+    expect(ranges[0]).toEqual(expectedRanges([['t:0', 100, 200]])[0]);
+    expect(skips).toEqual([]);
+  });
+});
+
+describe('planBatch: startingOffsets by timestamp', () => {
+  const ts = (timestampOffsets: Offsets, checkpoint: Offsets = {}): PlanInput => ({
+    ...input({
+      partitions: ['t:0', 't:1', 't:2'],
+      earliest: { 't:0': 10, 't:1': 0, 't:2': 0 },
+      latest: { 't:0': 50, 't:1': 30, 't:2': 8 },
+      checkpoint,
+      startingOffsets: { timestamp: 1_700_000_000_000 },
+    }),
+    timestampOffsets: toMap(timestampOffsets),
+  });
+
+  it('first batch: each partition starts at the offset the timestamp gives; none found = latest', () => {
+    expect(planRanges(ts({ 't:0': 20, 't:1': 30 }))).toEqual(
+      expectedRanges([
+        ['t:0', 20, 50],
+        ['t:1', 30, 30],
+        ['t:2', 8, 8],
+      ])
+    );
+  });
+
+  it('an offset below the log start is clamped to earliest', () => {
+    expect(planRanges(ts({ 't:0': 3, 't:1': 0, 't:2': 0 }))[0]).toEqual(expectedRanges([['t:0', 10, 50]])[0]);
+  });
+
+  it('after the first batch a new partition starts at earliest, not at the timestamp', () => {
+    expect(planRanges(ts({ 't:0': 20, 't:1': 5, 't:2': 5 }, { 't:0': 20, 't:1': 5 }))[2]).toEqual(expectedRanges([['t:2', 0, 8]])[0]);
   });
 });

@@ -1,46 +1,76 @@
 --[[
   Commits one chunk of a task: applies the sink's writes and advances the partition's offset from
-  ARGV[2] to ARGV[3], in one atomic step, and only if
-    - ARGV[4] is the current driver epoch (a fenced driver's task can change nothing), and
-    - the stored offset equals ARGV[2] (a retry, a duplicate or a zombie finds it moved: no-op).
+  `from` to `until`, in one atomic step, and only if
+    - the caller's epoch is current (a fenced driver's task can change nothing), and
+    - the stored offset equals `from` (a retry, a duplicate or a zombie finds it moved: no-op).
 
-  Input (numKeys = 2 + number of distinct sink keys):
+  A range split into pieces (skew) is read by several tasks at once, but must commit in offset
+  order. A later piece whose predecessors are not committed yet (stored offset below the piece's
+  start) keeps its chunks' writes in a stage instead; the driver applies the stages in order once
+  the earlier pieces are done ('apply' mode), which moves the offset over the whole staged part.
+
+  Input (numKeys = 3 + number of distinct sink keys):
     KEYS[1]    offsets hash        (field topic:partition -> next offset to read)
     KEYS[2]    epoch               (fencing counter)
-    KEYS[3..]  sink keys           (same hash tag as the job)
+    KEYS[3]    stages hash         (field topic:partition@pieceStart -> JSON {u = staged until, w = writes})
+    KEYS[4..]  sink keys           (same hash tag as the job)
     ARGV[1]    offsets field       "topic:partition"
     ARGV[2]    from offset         (decimal string)
-    ARGV[3]    until offset        (decimal string)
+    ARGV[3]    until offset        (decimal string; ignored in 'apply' mode)
     ARGV[4]    caller's epoch      (decimal string)
-    ARGV[5..]  writes, 4 values each: op, key index into KEYS, arg1, arg2
+    ARGV[5]    mode                'commit' | 'stage' | 'apply'
+    ARGV[6]    piece start         ('stage' mode: the start of the piece this chunk belongs to; else '')
+    ARGV[7..]  writes, 4 values each: op, key index into KEYS, arg1, arg2 ('commit' and 'stage')
                op is one of hincrby, incrby, hset, set, sadd, rpush ('' for an unused arg)
   Output:
-    {'committed'}                  writes applied, offset = until
-    {'skipped', stored}            stored offset (or false when absent) was not `from`; nothing applied
+    {'committed', until}           writes applied, offset = until
+    {'staged'}                     'stage' mode: writes kept in the piece's stage, offset unchanged
+    {'skipped', stored}            stored offset (or false when absent) did not allow it; nothing applied
     {'fenced', currentEpoch}       caller's epoch is stale; nothing applied
-    {'invalid', reason}            a write cannot be applied (wrong key type, non-integer increment); nothing applied
+    {'invalid', reason}            a write cannot be applied (wrong key type, non-integer increment,
+                                   undeclared key); nothing applied
 ]]
 local rcall = redis.call
+local field, from, untilOffset, epoch, mode, pieceStart = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
 local current = rcall('GET', KEYS[2])
-if current ~= ARGV[4] then
+if current ~= epoch then
   return {'fenced', current}
 end
+local stored = rcall('HGET', KEYS[1], field)
 
-local stored = rcall('HGET', KEYS[1], ARGV[1])
-if stored ~= ARGV[2] then
-  return {'skipped', stored}
+-- The writes as a flat list of {op, key name, arg1, arg2}.
+local writes = {}
+local stageField = nil
+if mode == 'apply' then
+  stageField = field .. '@' .. from
+  local stage = rcall('HGET', KEYS[3], stageField)
+  if not stage then
+    return {'skipped', stored}
+  end
+  stage = cjson.decode(stage)
+  writes = stage.w
+  untilOffset = stage.u
+else
+  for i = 7, #ARGV, 4 do
+    writes[#writes + 1] = {ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]}
+  end
 end
 
 -- Redis does not roll back the writes a script made before an error, so every write is checked
--- first (known op, key of the right type, integer increments): a bad chunk applies nothing.
+-- first (known op, declared key of the right type, integer increments): a bad chunk applies nothing.
+local declared = {}
+for i = 4, #KEYS do declared[KEYS[i]] = true end
 local expectedType = { hincrby = 'hash', hset = 'hash', incrby = 'string', set = 'string', sadd = 'set', rpush = 'list' }
 local typeOf = {}
-for i = 5, #ARGV, 4 do
-  local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+for _, w in ipairs(writes) do
+  local op, key = w[1], w[2]
   local wanted = expectedType[op]
   if wanted == nil then
     return {'invalid', 'unknown sink write ' .. tostring(op)}
+  end
+  if not declared[key] then
+    return {'invalid', op .. ' on undeclared key ' .. tostring(key)}
   end
   typeOf[key] = typeOf[key] or rcall('TYPE', key)['ok']
   if typeOf[key] == 'none' then
@@ -48,14 +78,38 @@ for i = 5, #ARGV, 4 do
   elseif typeOf[key] ~= wanted then
     return {'invalid', op .. ' on ' .. key .. ', which holds a ' .. typeOf[key]}
   end
-  local increment = (op == 'hincrby' and ARGV[i + 3]) or (op == 'incrby' and ARGV[i + 2]) or nil
+  local increment = (op == 'hincrby' and w[4]) or (op == 'incrby' and w[3]) or nil
   if increment ~= nil and not string.match(increment, '^-?%d+$') then
     return {'invalid', op .. ' on ' .. key .. ' by a non-integer ' .. increment}
   end
 end
 
-for i = 5, #ARGV, 4 do
-  local op, key, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
+if stored ~= from then
+  -- Offsets are below 2^53, so comparing them as Lua numbers is exact.
+  -- Staging goes on while the pieces before this one are not done, and also once they are (stored
+  -- = piece start) for a piece whose stage already began: its chunks stay in order behind the stage.
+  if mode == 'stage' and stored and tonumber(stored) <= tonumber(pieceStart) then
+    local stageKey = field .. '@' .. pieceStart
+    local stage
+    if from == pieceStart then
+      stage = {u = untilOffset, w = {}}
+    else
+      local existing = rcall('HGET', KEYS[3], stageKey)
+      stage = existing and cjson.decode(existing)
+      if not stage or stage.u ~= from then
+        return {'skipped', stored}
+      end
+      stage.u = untilOffset
+    end
+    for _, w in ipairs(writes) do stage.w[#stage.w + 1] = w end
+    rcall('HSET', KEYS[3], stageKey, cjson.encode(stage))
+    return {'staged'}
+  end
+  return {'skipped', stored}
+end
+
+for _, w in ipairs(writes) do
+  local op, key, a, b = w[1], w[2], w[3], w[4]
   if op == 'hincrby' then
     rcall('HINCRBY', key, a, b)
   elseif op == 'incrby' then
@@ -71,5 +125,6 @@ for i = 5, #ARGV, 4 do
   end
 end
 
-rcall('HSET', KEYS[1], ARGV[1], ARGV[3])
-return {'committed'}
+if stageField then rcall('HDEL', KEYS[3], stageField) end
+rcall('HSET', KEYS[1], field, untilOffset)
+return {'committed', untilOffset}

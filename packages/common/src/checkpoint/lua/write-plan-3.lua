@@ -3,17 +3,34 @@
   records the starting offset of partitions that have no checkpoint yet, so that a restart never
   re-resolves `latest` and every task commit finds its `from` in place.
 
+  Skips (failOnDataLoss = false): when records a checkpoint points to are gone (retention moved the
+  log start past it, or the topic was recreated and the checkpoint is beyond its latest offset),
+  the plan starts that partition at its earliest offset and the stored offset must move there
+  before any task commits (a task commits only from the stored offset). Each skip is a
+  compare-and-set, checked for every skip before anything is written (Lua does not roll back):
+    stored == expected               -> moved to newFrom (the first write of this plan)
+    newFrom <= stored <= until       -> already moved by this same plan (a replay after a crash, or
+                                        tasks of the replayed plan already committed): left alone
+    anything else                    -> {'skip-conflict', ...}: someone else changed the checkpoint
+                                        since planning; nothing is written
+  Exactly-once is kept for every record that still exists: the offset moves only from the exact
+  value the planner saw to the partition's earliest offset, so no existing record is skipped, and
+  no chunk commit of an older plan can apply (its `from` no longer matches; older epochs are fenced).
+
   Input:
     KEYS[1]    epoch               (fencing counter)
     KEYS[2]    batch:planned       (hash: id, epoch, plan)
     KEYS[3]    offsets             (hash: topic:partition -> next offset)
     ARGV[1]    caller's epoch
     ARGV[2]    batch id
-    ARGV[3]    plan (JSON: id, epoch, time, ranges)
-    ARGV[4..]  pairs: offsets field, from offset (set only where the field is absent)
+    ARGV[3]    plan (JSON: id, epoch, time, ranges[, skips])
+    ARGV[4]    number of skips S (0 when none)
+    ARGV[5..4+4S]  skip quadruples: offsets field, expected stored offset, new from, range until
+    ARGV[5+4S..]   pairs: offsets field, from offset (set only where the field is absent)
   Output:
     {'ok'}
     {'fenced', currentEpoch}
+    {'skip-conflict', field, stored, expected}
 ]]
 local rcall = redis.call
 
@@ -22,8 +39,36 @@ if current ~= ARGV[1] then
   return {'fenced', current}
 end
 
+-- Compares two non-negative decimal integers given as strings (exact beyond 2^53).
+local function cmp(a, b)
+  if #a ~= #b then
+    return #a < #b and -1 or 1
+  end
+  if a == b then
+    return 0
+  end
+  return a < b and -1 or 1
+end
+
+local skips = tonumber(ARGV[4])
+local pairsStart = 5 + 4 * skips
+local move = {}
+for i = 5, pairsStart - 1, 4 do
+  local field, expected, newFrom, untilOffset = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local stored = rcall('HGET', KEYS[3], field)
+  if stored == expected then
+    move[#move + 1] = field
+    move[#move + 1] = newFrom
+  elseif not stored or cmp(stored, newFrom) < 0 or cmp(stored, untilOffset) > 0 then
+    return {'skip-conflict', field, stored, expected}
+  end
+end
+
 rcall('HSET', KEYS[2], 'id', ARGV[2], 'epoch', ARGV[1], 'plan', ARGV[3])
-for i = 4, #ARGV, 2 do
+for i = 1, #move, 2 do
+  rcall('HSET', KEYS[3], move[i], move[i + 1])
+end
+for i = pairsStart, #ARGV, 2 do
   rcall('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 return {'ok'}

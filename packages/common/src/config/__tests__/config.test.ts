@@ -67,6 +67,7 @@ const defaults = {
     maxChunkRecords: 10000,
   },
   log: { level: 'info' },
+  deadLetter: { maxAttempts: 3, maxRecordBytes: 1024 * 1024, replayAttempts: 3, replayBackoffMs: 1000 },
 };
 
 describe('loadConfig: rate settings from the environment', () => {
@@ -164,6 +165,15 @@ describe('loadConfig', () => {
         { orders: { '0': 5, '1': '12' } },
       ],
       ['SLUICE_JOB_STARTING_OFFSETS (keyword)', { SLUICE_JOB_STARTING_OFFSETS: 'earliest' }, (c) => c.job.startingOffsets, 'earliest'],
+      [
+        'SLUICE_JOB_STARTING_OFFSETS (timestamp)',
+        { SLUICE_JOB_STARTING_OFFSETS: '{"timestamp":1700000000000}' },
+        (c) => c.job.startingOffsets,
+        { timestamp: 1700000000000 },
+      ],
+      ['SLUICE_JOB_PATTERN', { SLUICE_JOB_PATTERN: '^orders-.*' }, (c) => c.job.pattern, '^orders-.*'],
+      ['SLUICE_JOB_ASSIGN', { SLUICE_JOB_ASSIGN: '{"orders":[0,2]}' }, (c) => c.job.assign, { orders: [0, 2] }],
+      ['SLUICE_JOB_FAIL_ON_DATA_LOSS', { SLUICE_JOB_FAIL_ON_DATA_LOSS: 'false' }, (c) => c.job.failOnDataLoss, false],
       ['SLUICE_KAFKA_BROKERS', { SLUICE_KAFKA_BROKERS: 'k3:1' }, (c) => c.kafka.brokers, ['k3:1']],
     ])('%s', (_name, env, read, expected) => {
       expect(read(loadConfig({ env }))).toEqual(expected);
@@ -238,6 +248,12 @@ describe('loadConfig', () => {
         `'log.level' Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"`,
       ],
       ['bad job name', { flags: { job: { name: 'has space' } } }, "'job.name' letters, digits, dot, dash and underscore only"],
+      ['a pattern that does not compile', { env: { SLUICE_JOB_PATTERN: '(' } }, "'job.pattern' is not a valid regular expression"],
+      [
+        'two subscriptions',
+        { flags: { job: { topics: ['a'], assign: { a: [0] } } } },
+        "'job.assign' cannot be combined with job.topics: give exactly one of job.topics, job.pattern, job.assign",
+      ],
       [
         'driver.taskTimeoutMs not above executor.heartbeatIntervalMs',
         { env: { SLUICE_DRIVER_TASK_TIMEOUT_MS: '1000' } },

@@ -71,11 +71,34 @@ describe('defineJob', () => {
     expect(job.batch).toBeUndefined();
   });
 
+  it('accepts a pattern, an assignment, a timestamp as starting offsets and failOnDataLoss', () => {
+    const base = { name: 'j', process: () => undefined, sink: redisSink() };
+    expect(defineJob({ ...base, source: { pattern: '^orders-.*', failOnDataLoss: false } }).source.pattern).toBe('^orders-.*');
+    expect(defineJob({ ...base, source: { assign: { t: [0, 2] } } }).source.assign).toEqual({ t: [0, 2] });
+    expect(defineJob({ ...base, source: { topics: ['t'], startingOffsets: { timestamp: 1700000000000 } } }).source.startingOffsets).toEqual(
+      {
+        timestamp: 1700000000000,
+      }
+    );
+  });
+
   it.each<[string, (d: Record<string, unknown>) => unknown, string]>([
+    ['no subscription', (d) => ({ ...d, source: { startingOffsets: 'earliest' } }), "'source' needs one of topics, pattern or assign"],
     [
-      'missing topics',
-      (d) => ({ ...d, source: { startingOffsets: 'earliest' } }),
-      "'source.topics' Invalid input: expected array, received undefined",
+      'two subscriptions',
+      (d) => ({ ...d, source: { topics: ['t'], pattern: 't.*' } }),
+      "'source.pattern' cannot be combined with source.topics: give exactly one of topics, pattern, assign",
+    ],
+    ['a pattern that does not compile', (d) => ({ ...d, source: { pattern: 'a[' } }), "'source.pattern' is not a valid regular expression"],
+    [
+      'assign without partitions',
+      (d) => ({ ...d, source: { assign: { t: [] } } }),
+      "'source.assign.t' Too small: expected array to have >=1 items",
+    ],
+    [
+      'failOnDataLoss not a boolean',
+      (d) => ({ ...d, source: { topics: ['t'], failOnDataLoss: 'no' } }),
+      "'source.failOnDataLoss' Invalid input: expected boolean, received string",
     ],
     ['empty topics', (d) => ({ ...d, source: { topics: [] } }), "'source.topics' Too small: expected array to have >=1 items"],
     [

@@ -11,6 +11,7 @@ import { Kafka, PartitionAssigners, type PartitionAssigner } from 'kafkajs';
 import { KafkaUnavailableError, TopicNotFoundError, isSluiceError } from '../../errors';
 import type { Logger } from '../../logging';
 import type { KafkaClientConfig } from '../types';
+import { registerCodecs } from './codecs';
 import { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
 
 /** The kafkajs version whose internals this layer was written against. */
@@ -67,7 +68,7 @@ export interface KafkajsPartitionMetadata {
 
 export interface KafkajsBrokerMetadata {
   brokers: Array<{ nodeId: number; host: string; port: number }>;
-  topicMetadata: Array<{ topic: string; topicErrorCode: number; partitionMetadata: KafkajsPartitionMetadata[] }>;
+  topicMetadata: Array<{ topic: string; topicErrorCode: number; isInternal?: boolean; partitionMetadata: KafkajsPartitionMetadata[] }>;
 }
 
 /** The subset of kafkajs's internal `Broker` that sluice calls. */
@@ -102,7 +103,7 @@ export interface DirectCluster {
   findBroker(node: { nodeId: string }): Promise<DirectBroker>;
   findGroupCoordinator(group: { groupId: string }): Promise<DirectBroker>;
   fetchTopicsOffset(
-    topics: Array<{ topic: string; partitions: Array<{ partition: number }>; fromBeginning: boolean }>
+    topics: Array<{ topic: string; partitions: Array<{ partition: number }>; fromBeginning: boolean; fromTimestamp?: string }>
   ): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
   /** Topics whose metadata the cluster keeps; sticky in kafkajs, so sluice sets it per call. */
   targetTopics: Set<string>;
@@ -181,6 +182,7 @@ export function assertKafkajsInternals(cluster?: unknown): void {
  */
 export function createDirectCluster(config: KafkaClientConfig, logger: Logger): DirectCluster {
   assertKafkajsInternals();
+  registerCodecs();
   const kafka = new Kafka({
     brokers: config.brokers,
     clientId: config.clientId,

@@ -8,3 +8,4 @@ export { createKafkajsGroupOffsetPublisher, KafkajsGroupOffsetPublisher } from '
 export { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
 export { applyFetch, toHeaders, toSourceRecord, type FetchStep } from './fetch-step';
 export { assertKafkajsInternals, KAFKAJS_VERSION } from './direct-cluster';
+export { registerCodecs, type KafkajsCodec } from './codecs';

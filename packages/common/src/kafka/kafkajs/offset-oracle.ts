@@ -13,6 +13,7 @@ import {
   withMetadataRetry,
   type DirectCluster,
 } from './direct-cluster';
+import { registerCodecs } from './codecs';
 
 /**
  * The driver's view of Kafka: partitions, latest (LSO under read_committed) and earliest offsets.
@@ -44,11 +45,43 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   }
 
   latestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>> {
-    return this.serial(() => this.listOffsets(tps, false));
+    return this.serial(() => this.listOffsets(tps, 'latest'));
   }
 
   earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>> {
-    return this.serial(() => this.listOffsets(tps, true));
+    return this.serial(() => this.listOffsets(tps, 'earliest'));
+  }
+
+  offsetsForTimes(tps: TopicPartition[], timestampMs: bigint): Promise<Map<string, bigint>> {
+    // Negative timestamps are ListOffsets's sentinels (-1 latest, -2 earliest, -3 max timestamp).
+    if (timestampMs < 0n) return Promise.reject(new RangeError(`offsetsForTimes: timestamp ${timestampMs} is negative`));
+    return this.serial(async () => {
+      // Latest first: where the broker finds no record at or after the time (offset -1), the answer
+      // is this earlier latest offset, so a record appended between the two requests is never skipped.
+      const latest = await this.listOffsets(tps, 'latest');
+      const found = await this.listOffsets(tps, timestampMs);
+      for (const [key, offset] of found) {
+        if (offset < 0n) found.set(key, latest.get(key) ?? offset);
+      }
+      return found;
+    });
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.serial(() =>
+      this.retry(
+        'Metadata (all topics)',
+        async () => {
+          // Asks a broker every time (kafkajs's cached snapshot is not used for the answer).
+          const all = await this.allTopicsMetadata();
+          return all.topicMetadata
+            .filter((t) => t.isInternal !== true)
+            .map((t) => t.topic)
+            .sort();
+        },
+        []
+      )
+    );
   }
 
   async close(): Promise<void> {
@@ -56,8 +89,12 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     await this.cluster.disconnect();
   }
 
-  /** One ListOffsets per leader for all topics, with the cluster's isolation level (so LSO under read_committed). */
-  private async listOffsets(tps: TopicPartition[], fromBeginning: boolean): Promise<Map<string, bigint>> {
+  /**
+   * One ListOffsets per leader for all topics, with the cluster's isolation level (so LSO under
+   * read_committed). `at` is earliest, latest or a timestamp in ms (offset of the first record
+   * with a timestamp at or after it, or -1 when there is none below the latest offset).
+   */
+  private async listOffsets(tps: TopicPartition[], at: 'earliest' | 'latest' | bigint): Promise<Map<string, bigint>> {
     const byTopic = new Map<string, number[]>();
     for (const tp of tps) {
       const ps = byTopic.get(tp.topic) ?? [];
@@ -67,15 +104,16 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     const result = new Map<string, bigint>();
     if (byTopic.size === 0) return result;
     const topics = [...byTopic.keys()];
-    const what = `ListOffsets(${fromBeginning ? 'earliest' : 'latest'}) ${topics.join(',')}`;
+    const what = `ListOffsets(${typeof at === 'bigint' ? `timestamp ${at}` : at}) ${topics.join(',')}`;
     await this.retry(
       what,
       async () => {
         await this.refresh(topics, false);
-        const res = await this.cluster.fetchTopicsOffset(
+        const res = await this.fetchTopicsOffset(
           [...byTopic].map(([topic, ps]) => ({
             topic,
-            fromBeginning,
+            fromBeginning: at === 'earliest',
+            ...(typeof at === 'bigint' ? { fromTimestamp: at.toString() } : {}),
             partitions: ps.map((partition) => ({ partition })),
           }))
         );
@@ -99,6 +137,24 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   }
 
   /**
+   * ListOffsets through kafkajs. A topic deleted since the cached metadata was taken fails with
+   * UNKNOWN_TOPIC_OR_PARTITION: a topic listing tells a deleted topic (`TopicNotFoundError` at once,
+   * no retries) from one that is only not everywhere yet (retried).
+   */
+  private async fetchTopicsOffset(
+    request: Parameters<DirectCluster['fetchTopicsOffset']>[0]
+  ): ReturnType<DirectCluster['fetchTopicsOffset']> {
+    try {
+      return await this.cluster.fetchTopicsOffset(request);
+    } catch (e) {
+      if (!isUnknownTopic(e)) throw e;
+      const missing = await this.missingTopics(request.map((t) => t.topic));
+      if (missing.length > 0) throw new TopicNotFoundError(missing);
+      throw e;
+    }
+  }
+
+  /**
    * Points the metadata at `topics` and refreshes it. A missing topic fails the whole Metadata
    * request and kafkajs names only the first, so on UNKNOWN_TOPIC_OR_PARTITION a full topic
    * listing decides: topics absent there are reported all at once; otherwise (a topic just
@@ -117,18 +173,26 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   }
 
   private async missingTopics(topics: string[]): Promise<string[]> {
-    // An empty topic list asks for every topic (kafkajs encodes [] as null). `metadata()` returns
-    // null instead of throwing when every broker failed: treat that as a connection problem.
-    const all = (await this.cluster.metadata({ topics: [] })) as KafkajsBrokerMetadata | null;
-    if (all === null) throw new KafkaJSConnectionError('no broker answered a topic listing');
+    const all = await this.allTopicsMetadata();
     const existing = new Set(all.topicMetadata.map((t) => t.topic));
     return topics.filter((t) => !existing.has(t));
   }
 
+  /** Metadata of every topic, straight from a broker. */
+  private async allTopicsMetadata(): Promise<KafkajsBrokerMetadata> {
+    // An empty topic list asks for every topic (kafkajs encodes [] as null). `metadata()` returns
+    // null instead of throwing when every broker failed: treat that as a connection problem.
+    const all = (await this.cluster.metadata({ topics: [] })) as KafkajsBrokerMetadata | null;
+    if (all === null) throw new KafkaJSConnectionError('no broker answered a topic listing');
+    return all;
+  }
+
   private retry<T>(operation: string, fn: () => Promise<T>, topics: string[]): Promise<T> {
-    return withMetadataRetry({ operation, config: this.config, cluster: this.cluster, logger: this.logger }, fn).catch((e: unknown) => {
-      throw isUnknownTopic(e) ? new TopicNotFoundError(topics) : toSluiceError(e, operation, this.config, topics);
-    });
+    return withMetadataRetry({ operation, config: this.config, cluster: this.cluster, logger: this.logger, topics }, fn).catch(
+      (e: unknown) => {
+        throw isUnknownTopic(e) ? new TopicNotFoundError(topics) : toSluiceError(e, operation, this.config, topics);
+      }
+    );
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -144,6 +208,7 @@ export class KafkajsOffsetOracle implements OffsetOracle {
  */
 export async function createKafkajsOffsetOracle(config: KafkaClientConfig, logger: Logger): Promise<OffsetOracle> {
   const log = logger.child({ component: 'kafka-oracle' });
+  registerCodecs();
   const cluster = createDirectCluster(config, log);
   await connectBounded(cluster, config);
   return new KafkajsOffsetOracle(cluster, config, log);

@@ -23,6 +23,7 @@ import {
   type DirectCluster,
   type KafkajsFetchPartition,
 } from './direct-cluster';
+import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
 
 /** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
@@ -289,5 +290,6 @@ export function createKafkajsRangeReader(
   logger: Logger,
   options?: KafkajsRangeReaderOptions
 ): RangeReader {
+  registerCodecs();
   return new KafkajsRangeReader(config, slots, logger.child({ component: 'kafka-reader' }), options);
 }

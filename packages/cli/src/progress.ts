@@ -1,0 +1,59 @@
+import type { BatchEvent } from '@sluice/driver';
+
+/** One line per committed batch on stdout: what `sluice run` shows and what scripts parse. */
+export function formatBatch(event: BatchEvent): string {
+  const s = event.summary;
+  return (
+    `batch ${s.id}: ${s.records} records, ${event.tasks} tasks, scheduling delay ${s.schedulingDelayMs} ms, ` +
+    `processing time ${s.processingMs} ms (plan ${s.planMs} ms, commit ${event.commitMs} ms)${event.replayed ? ' (replayed)' : ''}`
+  );
+}
+
+/**
+ * What `sluice driver` (and so `sluice run`) prints per committed batch: the batch line, and for
+ * bounded runs (`--until`) the progress: done of total, rate and ETA. On a terminal the progress is
+ * a bar redrawn in place under the batch lines; otherwise it is appended to each batch line.
+ */
+export class BatchReporter {
+  private readonly started = Date.now();
+  private barShown = false;
+
+  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
+
+  report(event: BatchEvent): void {
+    const line = formatBatch(event);
+    const progress = event.progress && describeProgress(event.progress, Date.now() - this.started);
+    if (!this.out.isTTY) {
+      this.out.write(progress ? `${line} | ${progress.text}\n` : `${line}\n`);
+      return;
+    }
+    this.out.write(`${this.barShown ? '\r\x1b[K' : ''}${line}\n`);
+    if (progress) {
+      this.out.write(`${bar(progress.fraction, 30)} ${progress.text}`);
+      this.barShown = true;
+    }
+  }
+
+  /** Ends the bar's line so that what follows starts on a line of its own. */
+  finish(): void {
+    if (this.barShown) this.out.write('\n');
+    this.barShown = false;
+  }
+}
+
+export function describeProgress(progress: { done: number; total: number }, elapsedMs: number): { fraction: number; text: string } {
+  const { done, total } = progress;
+  const fraction = total > 0 ? Math.min(1, done / total) : 1;
+  const rate = elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
+  const eta = rate > 0 ? Math.ceil((total - done) / rate) : undefined;
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+  return {
+    fraction,
+    text: `${n(done)}/${n(total)} records (${Math.floor(fraction * 100)}%), ${n(rate)} records/s, ETA ${eta === undefined ? '?' : `${eta} s`}`,
+  };
+}
+
+function bar(fraction: number, width: number): string {
+  const filled = Math.round(fraction * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
