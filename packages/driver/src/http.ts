@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BatchSummary, CheckpointStore, Logger } from '@sluice/common';
+import { deadLetterQueueSize, type BatchSummary, type CheckpointStore, type Logger } from '@sluice/common';
 import { lagReport } from './lag';
 import type { DriverMetrics } from './metrics';
 import type { OffsetsView } from './offsets-view';
@@ -181,6 +181,11 @@ export class DriverHttpServer {
     } catch (e) {
       // Scrapes still answer when Kafka does not; the lag gauges keep their last values.
       this.logger.debug({ err: (e as Error).message }, 'lag not refreshed for /metrics');
+    }
+    try {
+      m.deadLetterQueueSize.set(await withTimeout(deadLetterQueueSize(this.view.store), 3000, 'dead-letter queue size'));
+    } catch (e) {
+      this.logger.debug({ err: (e as Error).message }, 'dead-letter queue size not refreshed for /metrics');
     }
     const body = await m.registry.metrics();
     res.writeHead(200, { 'Content-Type': m.registry.contentType, 'Cache-Control': 'no-store' });
