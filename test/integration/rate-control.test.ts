@@ -22,7 +22,7 @@ describe('rate control', () => {
   };
 
   it('never plans more than maxRatePerPartition x interval or maxRecordsPerBatch', async () => {
-    const { topic, values } = await backlog('cap', 20_000, 4);
+    const { topic, values } = await backlog('cap', 200_000, 4);
     const run = sluice(
       ['run', ...jobArgs('examples/audit', topic), '--executors', '1', '--until', 'latest', '--batch-interval-ms', '200'],
       {
