@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BatchSummary } from '@sluice/common';
 import { repoRoot, uniqueName } from '../helpers/env';
 import { createTopic, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
@@ -12,22 +13,6 @@ jest.setTimeout(120_000);
 /** Debian's chromium (`apt-get install chromium`; `.ci/run` installs it). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test-artifacts');
-
-interface RangeSummary {
-  topic: string;
-  partition: number;
-  from: string;
-  until: string;
-  records: number;
-  executor: string;
-  attempt: number;
-  durationMs: number;
-}
-interface BatchSummary {
-  id: number;
-  records: number;
-  ranges: RangeSummary[];
-}
 
 const charts = ['input-rate', 'scheduling-delay', 'processing-time', 'total-delay'].flatMap((c) => [
   `chart-${c}-timeline`,
