@@ -4,10 +4,11 @@ import type Redis from 'ioredis';
 
 /**
  * Lua scripts live as files named `<name>-<numKeys>.lua` (`-n` when the caller passes the key
- * count), each with a header documenting KEYS, ARGV and the result. They are registered once per
- * connection; ioredis runs them by EVALSHA and reloads them on NOSCRIPT (e.g. after SCRIPT FLUSH).
+ * count), each with a header documenting KEYS, ARGV and the result. A line `--- @include "name"`
+ * is replaced by `lua/includes/<name>.lua` (code several scripts share). They are registered once
+ * per connection; ioredis runs them by EVALSHA and reloads them on NOSCRIPT (e.g. after SCRIPT FLUSH).
  */
-export const scriptNames = ['commitChunk', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease'] as const;
+export const scriptNames = ['commitChunk', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'replayDeadLetter'] as const;
 export type ScriptName = (typeof scriptNames)[number];
 
 export type ScriptReply = [string, ...(string | null)[]];
@@ -21,12 +22,22 @@ const luaDir = join(__dirname, 'lua');
 
 const toCamel = (kebab: string): string => kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
+function withIncludes(lua: string, file: string): string {
+  return lua.replace(/^--- @include "([a-z-]+)"$/gm, (_, name: string) => {
+    try {
+      return readFileSync(join(luaDir, 'includes', `${name}.lua`), 'utf8');
+    } catch {
+      throw new Error(`Lua script ${file} includes "${name}", but lua/includes/${name}.lua does not exist`);
+    }
+  });
+}
+
 export function registerScripts(redis: Redis): ScriptedRedis {
   for (const file of readdirSync(luaDir).filter((f) => f.endsWith('.lua'))) {
     const match = /^(.+)-(\d+|n)\.lua$/.exec(file);
     if (!match) throw new Error(`Lua script ${file} must be named <name>-<numKeys>.lua`);
     const [, name, keys] = match as unknown as [string, string, string];
-    const lua = readFileSync(join(luaDir, file), 'utf8');
+    const lua = withIncludes(readFileSync(join(luaDir, file), 'utf8'), file);
     redis.defineCommand(toCamel(name), keys === 'n' ? { lua } : { lua, numberOfKeys: Number(keys) });
   }
   return redis as ScriptedRedis;

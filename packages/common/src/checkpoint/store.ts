@@ -234,6 +234,30 @@ export class CheckpointStore {
     pieceStart?: bigint
   ): Promise<ChunkCommitResult> {
     const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
+    const args = this.encodeWrites(writes, keys);
+    const mode = pieceStart === undefined ? 'commit' : 'stage';
+    return this.runCommit(keys, tp, from, until, epoch, mode, pieceStart === undefined ? '' : String(pieceStart), args);
+  }
+
+  /**
+   * Applies the outputs of one replayed dead letter and marks it replayed, once per entry id
+   * (replay-dead-letter-n.lua): a repeated replay is `skipped`.
+   */
+  async commitReplay(entryId: string, replayedKey: string, writes: RedisWrite[]): Promise<ChunkCommitResult> {
+    const keys = [replayedKey];
+    const args = this.encodeWrites(writes, keys);
+    const reply = await this.redis.replayDeadLetter([keys.length, ...keys, entryId, String(Date.now()), ...args]);
+    if (reply[0] === 'invalid') {
+      throw new SluiceError('SLUICE_PROCESS_FAILED', `dead letter ${entryId}: sink output cannot be applied: ${reply[1]}`);
+    }
+    return reply[0] === 'committed' ? { status: 'committed' } : { status: 'skipped', storedOffset: null };
+  }
+
+  /**
+   * The writes as script arguments (op, key index, arg1, arg2), appending each distinct sink key
+   * to `keys` (the scripts' KEYS, 1-based).
+   */
+  private encodeWrites(writes: RedisWrite[], keys: string[]): string[] {
     const keyIndex = new Map<string, number>();
     const args: string[] = [];
     for (const w of writes) {
@@ -241,14 +265,13 @@ export class CheckpointStore {
       let index = keyIndex.get(key);
       if (index === undefined) {
         keys.push(key);
-        index = keys.length; // Lua's KEYS is 1-based
+        index = keys.length;
         keyIndex.set(key, index);
       }
       const [a, b] = writeArgs(w);
       args.push(w.op, String(index), a, b);
     }
-    const mode = pieceStart === undefined ? 'commit' : 'stage';
-    return this.runCommit(keys, tp, from, until, epoch, mode, pieceStart === undefined ? '' : String(pieceStart), args);
+    return args;
   }
 
   /**

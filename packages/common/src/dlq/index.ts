@@ -14,4 +14,4 @@ export {
   type DeadLetterQueueOptions,
   type PoisonReason,
 } from './dead-letter-queue';
-export { commitReplay, replayDeadLetters, type ReplayOptions, type ReplayReport } from './replay';
+export { replayDeadLetters, type ReplayOptions, type ReplayReport } from './replay';

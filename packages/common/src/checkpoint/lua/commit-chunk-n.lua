@@ -30,6 +30,7 @@
     {'invalid', reason}            a write cannot be applied (wrong key type, non-integer increment,
                                    undeclared key); nothing applied
 ]]
+--- @include "sink-writes"
 local rcall = redis.call
 local field, from, untilOffset, epoch, mode, pieceStart = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
@@ -52,36 +53,12 @@ if mode == 'apply' then
   writes = stage.w
   untilOffset = stage.u
 else
-  for i = 7, #ARGV, 4 do
-    writes[#writes + 1] = {ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]}
-  end
+  writes = sinkWritesFromArgv(7)
 end
 
--- Redis does not roll back the writes a script made before an error, so every write is checked
--- first (known op, declared key of the right type, integer increments): a bad chunk applies nothing.
-local declared = {}
-for i = 4, #KEYS do declared[KEYS[i]] = true end
-local expectedType = { hincrby = 'hash', hset = 'hash', incrby = 'string', set = 'string', sadd = 'set', rpush = 'list' }
-local typeOf = {}
-for _, w in ipairs(writes) do
-  local op, key = w[1], w[2]
-  local wanted = expectedType[op]
-  if wanted == nil then
-    return {'invalid', 'unknown sink write ' .. tostring(op)}
-  end
-  if not declared[key] then
-    return {'invalid', op .. ' on undeclared key ' .. tostring(key)}
-  end
-  typeOf[key] = typeOf[key] or rcall('TYPE', key)['ok']
-  if typeOf[key] == 'none' then
-    typeOf[key] = wanted -- the first write creates it; later writes must agree
-  elseif typeOf[key] ~= wanted then
-    return {'invalid', op .. ' on ' .. key .. ', which holds a ' .. typeOf[key]}
-  end
-  local increment = (op == 'hincrby' and w[4]) or (op == 'incrby' and w[3]) or nil
-  if increment ~= nil and not string.match(increment, '^-?%d+$') then
-    return {'invalid', op .. ' on ' .. key .. ' by a non-integer ' .. increment}
-  end
+local invalid = checkSinkWrites(writes, 4)
+if invalid then
+  return {'invalid', invalid}
 end
 
 if stored ~= from then
@@ -108,22 +85,7 @@ if stored ~= from then
   return {'skipped', stored}
 end
 
-for _, w in ipairs(writes) do
-  local op, key, a, b = w[1], w[2], w[3], w[4]
-  if op == 'hincrby' then
-    rcall('HINCRBY', key, a, b)
-  elseif op == 'incrby' then
-    rcall('INCRBY', key, a)
-  elseif op == 'hset' then
-    rcall('HSET', key, a, b)
-  elseif op == 'set' then
-    rcall('SET', key, a)
-  elseif op == 'sadd' then
-    rcall('SADD', key, a)
-  elseif op == 'rpush' then
-    rcall('RPUSH', key, a)
-  end
-end
+applySinkWrites(writes)
 
 if stageField then rcall('HDEL', KEYS[3], stageField) end
 rcall('HSET', KEYS[1], field, untilOffset)
