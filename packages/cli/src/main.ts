@@ -22,7 +22,7 @@ addDriverOptions(
 ).action((flags: CommonFlags) => driverCommand(flags).catch(fail));
 
 addJobOptions(program.command('executor').description('run an executor: serves tasks from the driver'))
-  .option('--driver <host:port>', 'address of the driver gRPC service (executor.driver)')
+  .option('--driver <host:port,...>', 'address of the driver gRPC service; with standby drivers, all of them (executor.driver)')
   .option('--slots <n>', 'tasks run at once (executor.slots)')
   .option('--grpc-port <port>', 'port of the Executor gRPC service, 0 = any (executor.grpcPort)')
   .option('--http-port <port>', 'port of the /metrics and /healthz server, 0 = any (executor.httpPort)')

@@ -24,7 +24,8 @@ export function addDriverOptions(command: Command): Command {
     )
     .option('--grpc-port <port>', 'port of the Driver gRPC service (driver.grpcPort)')
     .option('--http-port <port>', 'port of the HTTP server: UI, JSON API, /metrics, health; 0 = any (driver.httpPort, default 4040)')
-    .option('--min-executors <n>', 'executors to wait for before the first batch (driver.minExecutors)');
+    .option('--min-executors <n>', 'executors to wait for before the first batch (driver.minExecutors)')
+    .option('--standby', 'high availability: wait as a standby while another driver leads, take over when it goes (driver.standby)');
 }
 
 export interface CommonFlags {
@@ -42,6 +43,7 @@ export interface CommonFlags {
   grpcPort?: string;
   httpPort?: string;
   minExecutors?: string;
+  standby?: boolean;
   driver?: string;
   slots?: string;
   id?: string;
@@ -75,11 +77,15 @@ export function configFromFlags(flags: CommonFlags, role: 'driver' | 'executor')
             grpcPort: number('grpc-port', flags.grpcPort),
             httpPort: number('http-port', flags.httpPort),
             minExecutors: number('min-executors', flags.minExecutors),
+            standby: flags.standby,
           },
         }
       : {
           executor: {
-            driver: flags.driver,
+            driver: flags.driver
+              ?.split(',')
+              .map((a) => a.trim())
+              .filter(Boolean),
             slots: number('slots', flags.slots),
             grpcPort: number('grpc-port', flags.grpcPort),
             httpPort: number('http-port', flags.httpPort),

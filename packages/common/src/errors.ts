@@ -20,6 +20,8 @@ export const errorCodes = [
   'SLUICE_RPC',
   'SLUICE_PROCESS_FAILED',
   'SLUICE_LEASE_HELD',
+  'SLUICE_LEASE_LOST',
+  'SLUICE_SHUTDOWN_TIMEOUT',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -145,4 +147,21 @@ export class LeaseHeldError extends SluiceError {
       details: { job, holder },
     });
   }
+}
+
+/** Another driver took the leader lease (this one was paused or cut off): this one stops, fenced. */
+export class LeaseLostError extends SluiceError {
+  constructor(job: string, holder: string | null) {
+    super('SLUICE_LEASE_LOST', `job '${job}': leader lease lost to ${holder ?? 'nobody (expired)'}; this driver is fenced and stops`, {
+      details: { job, holder },
+    });
+  }
+}
+
+/**
+ * Kafka or Redis cannot be reached: the work is not at fault and is retried once they are back, without
+ * using up the task's attempts.
+ */
+export function isDependencyOutage(e: unknown): boolean {
+  return isSluiceError(e) && (e.code === 'SLUICE_REDIS_UNAVAILABLE' || e.code === 'SLUICE_KAFKA_UNAVAILABLE');
 }

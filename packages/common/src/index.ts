@@ -42,7 +42,16 @@ export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 
 // Checkpoint store (Redis + Lua)
-export { CheckpointStore, jobKeys, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult, type JobKeys } from './checkpoint';
+export {
+  asRedisOutage,
+  CheckpointStore,
+  jobKeys,
+  redactUrl,
+  type BatchPlan,
+  type BatchSummary,
+  type ChunkCommitResult,
+  type JobKeys,
+} from './checkpoint';
 
 // Dead-letter queue (BullMQ) of poison records
 export * from './dlq';

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { CheckpointStore } from './checkpoint/store';
 import type { ScriptedRedis } from './checkpoint/scripts';
@@ -49,26 +50,35 @@ export class LeaderLease {
 
   /**
    * Takes the lease. A lease left by a driver that died expires within its TTL, so this waits up to
-   * one TTL for it; a lease still held after that is renewed by a live driver.
-   * @throws LeaseHeldError when another live driver holds it.
+   * one TTL for it; a lease still held after that is renewed by a live driver. A standby waits for as
+   * long as that driver lives, until `signal` aborts.
+   * @returns false when `signal` aborted the wait.
+   * @throws LeaseHeldError when another live driver holds it (not a standby).
    */
-  async acquire(): Promise<void> {
+  async acquire(standby = false, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + this.ttlMs + 500;
-    let warned = false;
+    let announced: string | undefined;
     for (;;) {
+      if (signal?.aborted) return false;
       const reply = await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX');
       if (reply === 'OK') {
         this.owned = true;
-        return;
+        return true;
       }
       const holder = await readLeaseHolder(this.redis, this.store.job);
       if (holder === null) continue;
-      if (Date.now() >= deadline) throw new LeaseHeldError(this.store.job, holder.owner);
-      if (!warned) {
-        this.logger.warn({ holder: holder.owner, ttlMs: holder.ttlMs }, 'leader lease held by another driver; waiting for it to expire');
-        warned = true;
+      if (!standby && Date.now() >= deadline) throw new LeaseHeldError(this.store.job, holder.owner);
+      if (announced !== holder.owner) {
+        this.logger.warn(
+          { holder: holder.owner, ttlMs: holder.ttlMs },
+          standby
+            ? 'standing by: another driver leads; taking over when its lease lapses'
+            : 'leader lease held by another driver; waiting for it to expire'
+        );
+        announced = holder.owner;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250, holder.ttlMs + 10)));
+      // Polled often enough that a standby takes over within a small fraction of the TTL.
+      await delay(Math.min(250, holder.ttlMs + 10), undefined, { signal }).catch(() => undefined);
     }
   }
 

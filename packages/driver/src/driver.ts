@@ -5,10 +5,15 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
+  asRedisOutage,
   createKafkajsGroupOffsetPublisher,
   CheckpointConflictError,
   ConfigError,
+  isDependencyOutage,
+  isSluiceError,
   LeaderLease,
+  LeaseLostError,
+  readLeaseHolder,
   SluiceError,
   type CheckpointStore,
   partitionKey,
@@ -31,6 +36,7 @@ import { DriverMetrics } from './metrics';
 import { OffsetsView } from './offsets-view';
 import { isTimestamp, planBatch } from './planner';
 import { splitRanges } from './split';
+import { SpeculationMonitor, type SpeculationSettings } from './speculation';
 import { PidRateEstimator } from './rate-estimator';
 import { ExecutorRegistry, type ExecutorInfo } from './registry';
 import { TaskDispatcher, type TaskOutcome } from './task-dispatcher';
@@ -120,6 +126,12 @@ export class Driver extends EventEmitter implements DriverView {
   private server: grpc.Server | undefined;
   private stopping = false;
   private readonly stopController = new AbortController();
+  /** Rejects once a stop request has waited `shutdownTimeoutMs` for the batch in flight. */
+  private readonly shutdownExpired: Promise<never>;
+  private expireShutdown: (e: SluiceError) => void = () => undefined;
+  /** Set when another driver took the lease: this one is fenced and stops. */
+  private leaseLostTo: string | null | undefined;
+  private readonly speculation: SpeculationSettings | undefined;
   epoch = '';
   /** gRPC port the Driver service is bound to (known after {@link start}). */
   port = 0;
@@ -148,6 +160,8 @@ export class Driver extends EventEmitter implements DriverView {
   ) {
     super();
     this.currentTopics = settings.topics;
+    this.shutdownExpired = new Promise<never>((_, reject) => (this.expireShutdown = reject));
+    this.shutdownExpired.catch(() => undefined);
     this.logger = deps.logger.child({ component: 'driver', job: settings.name });
     this.registry = new ExecutorRegistry(config.driver.heartbeatTimeoutMs, this.logger);
     this.dispatcher = new TaskDispatcher(
@@ -159,10 +173,24 @@ export class Driver extends EventEmitter implements DriverView {
         taskFinished: (outcome) => {
           this.metrics.taskDuration.observe(outcome.result.total_ms / 1000);
           if (this.active) this.active.tasksDone++;
+          if (this.state === 'redis-unavailable' || this.state === 'kafka-unavailable') this.state = 'running';
         },
         taskRetried: () => this.metrics.taskRetries.inc(),
+        taskSpeculated: () => this.metrics.speculativeTasks.inc(),
+        dependencyDown: (e) => {
+          if (this.state === 'running') this.state = outageState(e);
+        },
       }
     );
+    const d = config.driver;
+    if (d.speculation) {
+      this.speculation = {
+        multiplier: d.speculationMultiplier,
+        quantile: d.speculationQuantile,
+        minRuntimeMs: d.speculationMinRuntimeMs,
+        intervalMs: d.speculationIntervalMs,
+      };
+    }
     if (settings.backpressure) {
       this.rateEstimator = new PidRateEstimator({ ...config.backpressure, batchIntervalMs: settings.batchIntervalMs });
     }
@@ -205,15 +233,22 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   /**
-   * Takes the leader lease (failing with SLUICE_LEASE_HELD while another live driver holds it), a
-   * new epoch (fencing every older driver), and opens the Driver service and the HTTP server.
+   * Opens the HTTP server, takes the leader lease (failing with SLUICE_LEASE_HELD while another live
+   * driver holds it, or, as a standby, waiting until it lapses or {@link stop}), a new epoch (fencing
+   * every older driver), and opens the Driver service. A standby binds no gRPC port: executors
+   * looking for the leader find only the leader answering.
    */
   async start(): Promise<void> {
     this.startedAt = Date.now();
-    await this.lease.acquire();
+    this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
+    this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
+    const standby = this.config.driver.standby;
+    if (standby) this.state = 'standby';
+    if (!(await this.lease.acquire(standby, this.stopController.signal))) return;
     this.metrics.leader.set(1);
     this.lease.startRenewing((owner) => {
       this.metrics.leader.set(0);
+      this.leaseLostTo = owner;
       this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
       this.stop();
     });
@@ -227,7 +262,7 @@ export class Driver extends EventEmitter implements DriverView {
     });
     this.server = server;
     this.port = port;
-    this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
+    if (this.state === 'standby') this.state = 'waiting-for-executors';
     this.logger.info(
       {
         epoch: this.epoch,
@@ -237,20 +272,60 @@ export class Driver extends EventEmitter implements DriverView {
         driverId: this.driverId,
         consumerGroup: this.mirror?.groupId,
       },
-      'driver started'
+      standby ? 'driver started: leading (took over the lease)' : 'driver started'
     );
-    this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
   }
 
-  /** Asks the loop to stop after the batch in flight commits. */
+  /**
+   * Asks the loop to stop after the batch in flight commits; if that takes longer than
+   * `driver.shutdownTimeoutMs` (default 10 × batch interval, as Spark), {@link run} fails with
+   * SLUICE_SHUTDOWN_TIMEOUT and the batch stays planned for the next driver to replay.
+   */
   stop(): void {
+    if (!this.stopping) {
+      const ms = this.config.driver.shutdownTimeoutMs ?? 10 * this.settings.batchIntervalMs;
+      const timer = setTimeout(() => {
+        this.expireShutdown(
+          new SluiceError(
+            'SLUICE_SHUTDOWN_TIMEOUT',
+            `the batch in flight did not commit within ${ms} ms of the stop request (driver.shutdownTimeoutMs); ` +
+              'it stays planned and the next driver replays it'
+          )
+        );
+      }, ms);
+      timer.unref();
+    }
     this.stopping = true;
     if (this.state !== 'stopped') this.state = 'stopping';
     this.stopController.abort();
   }
 
-  /** Runs batches until stopped, `driver.batches` are done, or (`driver.until = latest`) the backlog present at start is committed. */
+  /**
+   * Runs batches until stopped, `driver.batches` are done, or (`driver.until = latest`) the backlog
+   * present at start is committed. Kafka or Redis going away pauses it (not ready) until they are
+   * back; then the planned batch is replayed.
+   */
   async run(): Promise<void> {
+    if (this.epoch === '') return; // stopped while standing by
+    const loop = this.loop();
+    try {
+      await Promise.race([loop, this.shutdownExpired]);
+    } catch (e) {
+      loop.catch(() => undefined);
+      throw await this.fencedAs(e);
+    }
+    if (this.leaseLostTo !== undefined) throw new LeaseLostError(this.job, this.leaseLostTo);
+  }
+
+  /** A fenced epoch while another driver holds the lease means this one lost it (paused, cut off). */
+  private async fencedAs(e: unknown): Promise<unknown> {
+    if (this.leaseLostTo !== undefined) return new LeaseLostError(this.job, this.leaseLostTo);
+    if (!isSluiceError(e) || e.code !== 'SLUICE_FENCED') return e;
+    const holder = await readLeaseHolder(this.deps.store.client, this.job).catch(() => null);
+    return holder !== null && holder.owner !== this.driverId ? new LeaseLostError(this.job, holder.owner) : e;
+  }
+
+  private async loop(): Promise<void> {
     const { batches: batchLimit, until } = this.config.driver;
     const interval = this.settings.batchIntervalMs;
     const stopAt = until === 'none' ? undefined : await this.stopOffsets(until);
@@ -259,36 +334,78 @@ export class Driver extends EventEmitter implements DriverView {
     await this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors);
     if (!this.stopping) this.state = 'running';
 
-    const store = this.deps.store;
     let done = 0;
-    const pending = await store.readPlan();
-    const nextId = (await store.lastCommittedBatchId()) + 1;
-    if (pending && pending.id === nextId) {
-      this.logger.warn({ batch: pending.id, plannedEpoch: pending.epoch }, 'replaying a planned but uncommitted batch');
-      const replay: BatchPlan = { ...pending, epoch: this.epoch };
-      const planStarted = performance.now();
-      await store.writePlan(replay);
-      await this.execute(replay, { schedulingDelayMs: 0, planMs: performance.now() - planStarted }, true);
-      done++;
-    }
-
+    // At start and after an outage, a batch planned but not committed is replayed first.
+    let recovering = true;
     const startedAt = performance.now();
     for (let tick = 0; ; tick++) {
       if (this.stopping || (batchLimit > 0 && done >= batchLimit)) break;
-      if (stopAt && (await this.reached(stopAt))) break;
-      const dueAt = startedAt + tick * interval;
-      const wait = dueAt - performance.now();
-      if (wait > 0) await delay(wait, undefined, { signal: this.stopController.signal }).catch(() => undefined);
-      if (this.stopping) break;
-      const planStarted = performance.now();
-      const time = Date.now() - Math.max(0, planStarted - dueAt);
-      const plan = await this.plan(time, stopAt);
-      const timing = { schedulingDelayMs: Math.max(0, planStarted - dueAt), planMs: performance.now() - planStarted };
-      await this.execute(plan, timing, false);
-      done++;
+      try {
+        if (recovering && (await this.replayPlanned())) {
+          recovering = false;
+          done++;
+          continue;
+        }
+        recovering = false;
+        if (stopAt && (await this.reached(stopAt))) break;
+        const dueAt = startedAt + tick * interval;
+        const wait = dueAt - performance.now();
+        if (wait > 0) await delay(wait, undefined, { signal: this.stopController.signal }).catch(() => undefined);
+        if (this.stopping) break;
+        const planStarted = performance.now();
+        const time = Date.now() - Math.max(0, planStarted - dueAt);
+        const plan = await this.plan(time, stopAt);
+        const timing = { schedulingDelayMs: Math.max(0, planStarted - dueAt), planMs: performance.now() - planStarted };
+        await this.execute(plan, timing, false);
+        done++;
+      } catch (e) {
+        await this.waitOutOutage(e);
+        recovering = true;
+      }
     }
     this.state = 'stopping';
     this.logger.info({ batches: done }, 'driver loop finished');
+  }
+
+  /** Replays the planned batch if there is one not yet committed (planned by an earlier driver, or before an outage). */
+  private async replayPlanned(): Promise<boolean> {
+    const store = this.deps.store;
+    const pending = await store.readPlan();
+    if (!pending || pending.id !== (await store.lastCommittedBatchId()) + 1) return false;
+    this.logger.warn({ batch: pending.id, plannedEpoch: pending.epoch }, 'replaying a planned but uncommitted batch');
+    const replay: BatchPlan = { ...pending, epoch: this.epoch };
+    const planStarted = performance.now();
+    await store.writePlan(replay);
+    await this.execute(replay, { schedulingDelayMs: 0, planMs: performance.now() - planStarted }, true);
+    return true;
+  }
+
+  /**
+   * Kafka or Redis unreachable: not ready, no planning, until it answers again (checked every second).
+   * @throws `e` itself when it is not an outage, or when the driver is stopped meanwhile.
+   */
+  private async waitOutOutage(e: unknown): Promise<void> {
+    const error = asRedisOutage(e);
+    if (!isDependencyOutage(error) || this.stopping) throw error;
+    const outage = error as SluiceError;
+    const redis = outage.code === 'SLUICE_REDIS_UNAVAILABLE';
+    this.state = outageState(outage);
+    this.logger.error(
+      { err: outage.message },
+      `${redis ? 'Redis' : 'Kafka'} is unavailable: no batch is planned until it answers again; the planned batch is then replayed`
+    );
+    for (;;) {
+      await delay(1000, undefined, { signal: this.stopController.signal }).catch(() => undefined);
+      if (this.stopping) throw outage;
+      try {
+        await (redis ? this.deps.store.client.ping() : this.deps.oracle.listTopics());
+        break;
+      } catch {
+        // Still down.
+      }
+    }
+    this.logger.warn(`${redis ? 'Redis' : 'Kafka'} answers again: resuming`);
+    this.state = 'running';
   }
 
   async close(): Promise<void> {
@@ -443,7 +560,10 @@ export class Driver extends EventEmitter implements DriverView {
       tasksDone: 0,
       ranges: tasks.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
     };
-    const settled = await Promise.allSettled(work.map((pieces) => this.runPieces(plan, pieces)));
+    const speculation = this.speculation && new SpeculationMonitor(tasks.length, this.speculation);
+    const settled = await Promise.allSettled(work.map((pieces) => this.runPieces(plan, pieces, speculation))).finally(() =>
+      speculation?.stop()
+    );
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     // The batch stays planned: a restarted driver replays it with the same ranges.
     if (failure) {
@@ -473,6 +593,7 @@ export class Driver extends EventEmitter implements DriverView {
         executor: o.executor,
         attempt: o.attempt,
         durationMs: o.result.total_ms,
+        ...(o.copies && { speculative: o.speculative === true, copies: o.copies }),
       })),
     };
     const commitStarted = performance.now();
@@ -523,8 +644,8 @@ export class Driver extends EventEmitter implements DriverView {
    * Runs the pieces of one partition's range at once; later pieces that finished before the ones
    * ahead of them left their output staged, and their stages are applied here, in offset order.
    */
-  private async runPieces(plan: BatchPlan, pieces: OffsetRange[]): Promise<TaskOutcome[]> {
-    const outcomes = await Promise.all(pieces.map((piece, index) => this.dispatcher.run(plan, piece, index)));
+  private async runPieces(plan: BatchPlan, pieces: OffsetRange[], speculation?: SpeculationMonitor): Promise<TaskOutcome[]> {
+    const outcomes = await Promise.all(pieces.map((piece, index) => this.dispatcher.run(plan, piece, index, speculation)));
     for (const outcome of outcomes) {
       if (outcome.result.status !== 'STAGED') continue;
       const piece = outcome.range;
@@ -551,6 +672,10 @@ export class Driver extends EventEmitter implements DriverView {
     m.lostRecords.inc(summary.lostRecords ?? 0);
     m.bytes.inc(summary.bytes);
   }
+}
+
+function outageState(e: SluiceError): 'redis-unavailable' | 'kafka-unavailable' {
+  return e.code === 'SLUICE_REDIS_UNAVAILABLE' ? 'redis-unavailable' : 'kafka-unavailable';
 }
 
 /** Applies to {@link Driver.recordMetrics}. */

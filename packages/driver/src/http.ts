@@ -8,7 +8,9 @@ import type { OffsetsView } from './offsets-view';
 import type { ExecutorInfo } from './registry';
 import { uiHandler } from './ui';
 
-export type DriverState = 'waiting-for-executors' | 'running' | 'stopping' | 'stopped';
+/** `standby`: waiting for the leader lease; `*-unavailable`: paused until that dependency answers again. */
+export type DriverState =
+  'standby' | 'waiting-for-executors' | 'running' | 'redis-unavailable' | 'kafka-unavailable' | 'stopping' | 'stopped';
 
 /** A batch planned and dispatched, not yet committed. */
 export interface ActiveBatch {

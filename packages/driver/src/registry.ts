@@ -15,6 +15,8 @@ export interface ExecutorHandle {
   /** Resolves when a task slot is free; the caller must call {@link release}. */
   acquire(): Promise<void>;
   release(): void;
+  /** Closes the connection once no task runs on it any more. */
+  retire(): void;
 }
 
 /** An executor as the HTTP API shows it; lost ones stay listed for {@link LOST_RETENTION_MS}. */
@@ -73,11 +75,16 @@ export class ExecutorRegistry extends EventEmitter {
     return true;
   }
 
+  /**
+   * @param reason why, for the log. `deregistered` (a graceful shutdown) keeps the connection open
+   *   until the tasks still running on it have answered; any other reason closes it now.
+   */
   remove(id: string, reason: string): void {
     const handle = this.executors.get(id);
     if (!handle) return;
     this.executors.delete(id);
-    handle.client.close();
+    if (reason === 'deregistered') handle.retire();
+    else handle.client.close();
     this.lost.set(id, {
       info: { ...describe(handle, Date.now()), state: 'lost', runningTasks: 0 },
       lostAt: Date.now(),
@@ -148,6 +155,7 @@ function describe(handle: ExecutorHandle, now: number): ExecutorInfo {
 
 function createHandle(id: string, address: string, slots: number, client: grpc.Client): ExecutorHandle {
   const waiting: Array<() => void> = [];
+  let retired = false;
   const handle: ExecutorHandle = {
     id,
     address,
@@ -172,6 +180,11 @@ function createHandle(id: string, address: string, slots: number, client: grpc.C
     release: () => {
       handle.running--;
       waiting.shift()?.();
+      if (retired && handle.running === 0) client.close();
+    },
+    retire: () => {
+      retired = true;
+      if (handle.running === 0) client.close();
     },
   };
   return handle;

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
   fromServiceError,
+  isDependencyOutage,
   isPeerUnreachable,
   partitionKey,
   TaskFailedError,
@@ -14,12 +15,26 @@ import {
 } from '@sluice/common';
 import type { StickyAssignment } from './assignment';
 import type { ExecutorHandle, ExecutorRegistry } from './registry';
+import type { SpeculationMonitor } from './speculation';
+
+/** One attempt of a task that ran alongside another (a speculative copy and the task it copied). */
+export interface TaskCopy {
+  executor: string;
+  attempt: number;
+  speculative: boolean;
+  /** `won`: its result is the task's; `lost`: cancelled or finished second, changing nothing. */
+  outcome: 'won' | 'lost';
+}
 
 export interface TaskOutcome {
   range: OffsetRange;
   executor: string;
   attempt: number;
   result: WireTaskResult;
+  /** The winning attempt was a speculative copy. */
+  speculative?: boolean;
+  /** Both attempts, when a speculative copy ran. */
+  copies?: TaskCopy[];
 }
 
 /** Hooks for metrics and the live view of a batch. */
@@ -27,6 +42,10 @@ export interface DispatchObserver {
   taskFinished?(outcome: TaskOutcome): void;
   /** An attempt failed and another one follows. */
   taskRetried?(range: OffsetRange): void;
+  /** A speculative copy of a straggler was started. */
+  taskSpeculated?(range: OffsetRange): void;
+  /** An attempt failed because Kafka or Redis could not be reached (it is retried once they answer). */
+  dependencyDown?(error: SluiceError): void;
 }
 
 export interface DispatchSettings {
@@ -37,18 +56,34 @@ export interface DispatchSettings {
   executorWaitMs: number;
 }
 
+/** Longest wait between attempts while Kafka or Redis is down. */
+const MAX_OUTAGE_BACKOFF_MS = 5000;
+
 type RunTask = (
   request: WireTaskRequest,
   options: grpc.CallOptions,
   callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
-) => void;
+) => grpc.ClientUnaryCall;
 type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
+
+/** What the attempts of one task share: the attempt counter, the running ones, and the stop signal once one won. */
+interface TaskRun {
+  plan: BatchPlan;
+  range: OffsetRange;
+  piece: number;
+  nextAttempt: number;
+  running: Map<number, { executor: string; speculative: boolean }>;
+  finished: AbortController;
+}
 
 /**
  * Sends one task per range and sees it through: a failed, timed-out or lost attempt is retried on
- * another executor (when there is one) with backoff, up to `maxTaskFailures` attempts in all, as
- * Spark's `spark.task.maxFailures`. Safe because a task is idempotent: its commit applies only
- * where the stored offset still is, so a late or duplicate attempt changes nothing.
+ * another executor (when there is one) with backoff. Failures of the task count against
+ * `maxTaskFailures` (Spark's `spark.task.maxFailures`); a lost executor and Kafka or Redis being down
+ * do not (as Spark does not count executor loss): those attempts are retried until the dependency
+ * answers again. With speculation, a straggler gets a copy on another executor and the first to
+ * finish wins. All of it is safe because a task is idempotent: its commit applies only where the
+ * stored offset still is, so a late, duplicate or losing attempt changes nothing.
  */
 export class TaskDispatcher {
   constructor(
@@ -62,58 +97,79 @@ export class TaskDispatcher {
   /**
    * @param piece for a range split into pieces: the piece's index (0 = first) among the pieces of
    *   its partition; later pieces may stage their output, and are placed apart from the first.
+   * @param speculation the batch's straggler watch, when speculation is on.
    */
-  async run(plan: BatchPlan, range: OffsetRange, piece = 0): Promise<TaskOutcome> {
-    const excluded = new Set<string>();
-    let lastError: SluiceError | undefined;
-    for (let attempt = 0; attempt < this.settings.maxTaskFailures; attempt++) {
-      if (attempt > 0) {
-        this.observer.taskRetried?.(range);
-        await delay(this.settings.retryBackoffMs * attempt);
-      }
-      const executor = await this.pickExecutor(piece === 0 ? partitionKey(range) : `${partitionKey(range)}#${piece}`, excluded);
-      const request: WireTaskRequest = {
-        task_id: `${plan.id}/${partitionKey(range)}@${range.fromOffset}/${attempt}`,
-        job: this.settings.job,
-        batch_id: String(plan.id),
-        epoch: plan.epoch,
-        attempt,
-        range: {
-          topic: range.topic,
-          partition: range.partition,
-          from_offset: String(range.fromOffset),
-          until_offset: String(range.untilOffset),
+  async run(plan: BatchPlan, range: OffsetRange, piece = 0, speculation?: SpeculationMonitor): Promise<TaskOutcome> {
+    const run: TaskRun = { plan, range, piece, nextAttempt: 0, running: new Map(), finished: new AbortController() };
+    const original = this.attempts(run);
+    if (!speculation) return original;
+    let finish: (succeeded: boolean) => void = () => undefined;
+    const outcome = new Promise<TaskOutcome>((resolve, reject) => {
+      let originalError: Error | undefined;
+      let copy: 'none' | 'running' | 'failed' = 'none';
+      original.then(resolve, (e: Error) => {
+        originalError = e;
+        if (copy !== 'running') reject(e);
+      });
+      finish = speculation.track({
+        speculate: () => {
+          const started = this.speculate(run);
+          if (!started) return false;
+          copy = 'running';
+          started.then(resolve, () => {
+            copy = 'failed';
+            if (originalError !== undefined) reject(originalError);
+          });
+          return true;
         },
-        may_stage: piece > 0,
-      };
-      await executor.acquire();
+      });
+    });
+    try {
+      const winner = await outcome;
+      finish(true);
+      return this.withCopies(run, winner);
+    } catch (e) {
+      finish(false);
+      throw e;
+    } finally {
+      run.finished.abort();
+    }
+  }
+
+  /** The attempts of a task until one succeeds or `maxTaskFailures` of them failed. */
+  private async attempts(run: TaskRun): Promise<TaskOutcome> {
+    const { plan, range, piece } = run;
+    const excluded = new Set<string>();
+    let failures = 0;
+    let outages = 0;
+    let lastError: SluiceError | undefined;
+    const placement = piece === 0 ? partitionKey(range) : `${partitionKey(range)}#${piece}`;
+    for (;;) {
+      const executor = await this.pickExecutor(placement, excluded);
       try {
-        const result = await this.call(executor, request);
-        executor.finishedTasks++;
-        const outcome = { range, executor: executor.id, attempt, result };
-        this.observer.taskFinished?.(outcome);
-        return outcome;
+        return await this.attempt(run, executor, false);
       } catch (e) {
-        executor.failedTasks++;
         lastError = e as SluiceError;
-        const log = {
-          batch: plan.id,
-          topic: range.topic,
-          partition: range.partition,
-          executor: executor.id,
-          attempt,
-          err: lastError.message,
-        };
-        this.logger.warn(log, 'task attempt failed');
+        if (run.finished.signal.aborted) throw lastError;
+        const outage = isDependencyOutage(lastError);
+        const executorGone = isPeerUnreachable(lastError) || lastError.code === 'SLUICE_EXECUTOR_LOST';
         if (isPeerUnreachable(lastError)) this.registry.remove(executor.id, 'unreachable');
-        if (!lastError.retriable) break;
-        excluded.add(executor.id);
-      } finally {
-        executor.release();
+        if (outage) this.observer.dependencyDown?.(lastError);
+        if (!outage && !executorGone) failures++;
+        if (!lastError.retriable || failures >= this.settings.maxTaskFailures) break;
+        // An outage is not the executor's fault: the next attempt may as well go to the same one.
+        if (!outage) excluded.add(executor.id);
+        this.observer.taskRetried?.(range);
+        const backoff = outage
+          ? Math.min(MAX_OUTAGE_BACKOFF_MS, this.settings.retryBackoffMs * 2 ** outages++)
+          : this.settings.retryBackoffMs * failures;
+        await delay(backoff, undefined, { signal: run.finished.signal }).catch(() => undefined);
+        if (run.finished.signal.aborted) throw lastError;
       }
     }
     throw new TaskFailedError(
-      `batch ${plan.id}: task for ${range.topic}-${range.partition} [${range.fromOffset}, ${range.untilOffset}) failed: ${lastError?.message ?? 'unknown'}`,
+      `batch ${plan.id}: task for ${range.topic}-${range.partition} [${range.fromOffset}, ${range.untilOffset}) failed ` +
+        `after ${failures} attempt(s): ${lastError.message}`,
       {
         batchId: plan.id,
         topic: range.topic,
@@ -123,6 +179,84 @@ export class TaskDispatcher {
       },
       lastError
     );
+  }
+
+  /** Starts one speculative attempt on another executor; undefined when no other executor is alive. */
+  private speculate(run: TaskRun): Promise<TaskOutcome> | undefined {
+    const busy = new Set([...run.running.values()].map((a) => a.executor));
+    const other = this.registry
+      .alive()
+      .filter((e) => !busy.has(e.id))
+      .sort((a, b) => a.running / a.slots - b.running / b.slots)[0];
+    if (!other) return undefined;
+    this.observer.taskSpeculated?.(run.range);
+    this.logger.info(
+      { batch: run.plan.id, topic: run.range.topic, partition: run.range.partition, executor: other.id },
+      'speculating a straggler: a copy runs on another executor'
+    );
+    return this.attempt(run, other, true);
+  }
+
+  private async attempt(run: TaskRun, executor: ExecutorHandle, speculative: boolean): Promise<TaskOutcome> {
+    const { plan, range, piece } = run;
+    const attempt = run.nextAttempt++;
+    const request: WireTaskRequest = {
+      task_id: `${plan.id}/${partitionKey(range)}@${range.fromOffset}/${attempt}`,
+      job: this.settings.job,
+      batch_id: String(plan.id),
+      epoch: plan.epoch,
+      attempt,
+      range: {
+        topic: range.topic,
+        partition: range.partition,
+        from_offset: String(range.fromOffset),
+        until_offset: String(range.untilOffset),
+      },
+      may_stage: piece > 0,
+    };
+    await executor.acquire();
+    run.running.set(attempt, { executor: executor.id, speculative });
+    try {
+      const result = await this.call(executor, request, run.finished.signal);
+      executor.finishedTasks++;
+      const outcome: TaskOutcome = { range, executor: executor.id, attempt, result };
+      if (speculative) outcome.speculative = true;
+      this.observer.taskFinished?.(outcome);
+      return outcome;
+    } catch (e) {
+      executor.failedTasks++;
+      run.running.delete(attempt);
+      const error = e as SluiceError;
+      if (!run.finished.signal.aborted) {
+        this.logger.warn(
+          {
+            batch: plan.id,
+            topic: range.topic,
+            partition: range.partition,
+            executor: executor.id,
+            attempt,
+            speculative,
+            err: error.message,
+          },
+          'task attempt failed'
+        );
+      }
+      throw error;
+    } finally {
+      executor.release();
+    }
+  }
+
+  /** Adds both attempts (those that did not fail) to the winner's outcome when a speculative copy ran. */
+  private withCopies(run: TaskRun, winner: TaskOutcome): TaskOutcome {
+    if (![...run.running.values()].some((a) => a.speculative)) return winner;
+    const copies: TaskCopy[] = [...run.running].map(([attempt, a]) => ({
+      executor: a.executor,
+      attempt,
+      speculative: a.speculative,
+      outcome: attempt === winner.attempt ? 'won' : 'lost',
+    }));
+    return { ...winner, copies };
   }
 
   /** @param placementKey `topic:partition`, or `topic:partition#k` for piece k of a split range. */
@@ -136,7 +270,8 @@ export class TaskDispatcher {
     }
   }
 
-  private call(executor: ExecutorHandle, request: WireTaskRequest): Promise<WireTaskResult> {
+  /** Runs the task on `executor`; `cancelled` (another attempt won) cancels the call, and the executor stops the task. */
+  private call(executor: ExecutorHandle, request: WireTaskRequest, cancelled: AbortSignal): Promise<WireTaskResult> {
     if (this.registry.get(executor.id) !== executor) {
       // Removed while this task waited for one of its slots: as good as unreachable.
       return Promise.reject(fromServiceError(lostExecutor(), `task ${request.task_id} on executor ${executor.id}`));
@@ -145,6 +280,7 @@ export class TaskDispatcher {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.settings.taskTimeoutMs);
       const onResult = (error: grpc.ServiceError | null, result?: WireTaskResult): void => {
+        cancelled.removeEventListener('abort', cancel);
         if (!error && result) return resolve(result);
         const failure = fromServiceError(error as grpc.ServiceError, `task ${request.task_id} on executor ${executor.id}`);
         // A timed-out attempt may still be running: ask it to stop (best effort; its commit is fenced by the offset anyway).
@@ -155,8 +291,11 @@ export class TaskDispatcher {
         }
         return reject(failure);
       };
+      let call: grpc.ClientUnaryCall | undefined;
+      const cancel = (): void => call?.cancel();
       try {
-        client.RunTask(request, { deadline }, onResult);
+        call = client.RunTask(request, { deadline }, onResult);
+        cancelled.addEventListener('abort', cancel, { once: true });
       } catch {
         // grpc-js throws synchronously on a channel closed by the executor's removal.
         onResult(lostExecutor());

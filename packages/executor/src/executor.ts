@@ -84,7 +84,7 @@ export class Executor {
     }
     const registration = new DriverRegistration(
       {
-        driverAddress: config.executor.driver,
+        driverAddresses: config.executor.driver,
         executorId: id,
         address: `${config.executor.host}:${port}`,
         slots: config.executor.slots,

@@ -9,7 +9,8 @@ import {
 } from '@sluice/common';
 
 export interface RegistrationOptions {
-  driverAddress: string;
+  /** Every driver of the job (a leader and its standbys): registration goes to whichever accepts it. */
+  driverAddresses: string[];
   executorId: string;
   address: string;
   slots: number;
@@ -28,10 +29,12 @@ interface DriverClient extends grpc.Client {
 /**
  * Keeps the executor registered with the driver: registers, heartbeats, and registers again
  * whenever the driver does not know it (a restarted or new driver), so executors follow the
- * driver without a restart of their own.
+ * driver without a restart of their own. With several driver addresses, a failed call moves on to
+ * the next one: a standby binds no gRPC port until it leads, so the leader is the one that answers.
  */
 export class DriverRegistration {
-  private readonly client: DriverClient;
+  private readonly clients: DriverClient[];
+  private current = 0;
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
   private unregisteredSince = Date.now();
@@ -41,11 +44,10 @@ export class DriverRegistration {
     private readonly options: RegistrationOptions,
     private readonly logger: Logger
   ) {
-    this.client = new (loadServices().Driver)(
-      options.driverAddress,
-      grpc.credentials.createInsecure(),
-      channelOptions
-    ) as unknown as DriverClient;
+    const Driver = loadServices().Driver;
+    this.clients = options.driverAddresses.map(
+      (address) => new Driver(address, grpc.credentials.createInsecure(), channelOptions) as unknown as DriverClient
+    );
   }
 
   start(): void {
@@ -53,6 +55,7 @@ export class DriverRegistration {
       this.beat()
         .catch((e: Error) => {
           if (this.registered) this.unregisteredSince = Date.now();
+          else this.current = (this.current + 1) % this.clients.length;
           this.registered = false;
           // A driver that is still starting is normal; say each distinct failure once, and only
           // once it has lasted a few heartbeats (e.g. a driver refusing this job).
@@ -75,7 +78,11 @@ export class DriverRegistration {
     if (this.registered) {
       await this.call<object>('Deregister', { executor_id: this.options.executorId }).catch(() => undefined);
     }
-    this.client.close();
+    for (const client of this.clients) client.close();
+  }
+
+  private get driverAddress(): string {
+    return this.options.driverAddresses[this.current] as string;
   }
 
   private async beat(): Promise<void> {
@@ -93,14 +100,16 @@ export class DriverRegistration {
     });
     this.registered = true;
     this.lastReported = undefined;
-    this.logger.info({ driver: o.driverAddress, epoch: response.epoch }, 'registered with the driver');
+    this.logger.info({ driver: this.driverAddress, epoch: response.epoch }, 'registered with the driver');
   }
 
   private call<Res>(method: 'Register' | 'Heartbeat' | 'Deregister', request: object): Promise<Res> {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + Math.max(1000, this.options.heartbeatIntervalMs));
-      (this.client[method] as Unary<object, Res>)(request, { deadline }, (e, response) =>
-        e ? reject(fromServiceError(e, `${method} at driver ${this.options.driverAddress}`)) : resolve(response as Res)
+      const client = this.clients[this.current] as DriverClient;
+      const address = this.driverAddress;
+      (client[method] as Unary<object, Res>)(request, { deadline }, (e, response) =>
+        e ? reject(fromServiceError(e, `${method} at driver ${address}`)) : resolve(response as Res)
       );
     });
   }

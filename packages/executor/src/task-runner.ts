@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
+  asRedisOutage,
   CheckpointConflictError,
   FencedError,
   SluiceError,
@@ -61,6 +62,15 @@ export class TaskRunner {
   ) {}
 
   async run(task: Task, signal: AbortSignal): Promise<TaskReport> {
+    try {
+      return await this.runTask(task, signal);
+    } catch (e) {
+      // Redis down is not the task's fault: the driver retries it once Redis is back.
+      throw asRedisOutage(e);
+    }
+  }
+
+  private async runTask(task: Task, signal: AbortSignal): Promise<TaskReport> {
     const started = performance.now();
     const { range } = task;
     const report: TaskReport = { status: 'COMMITTED', records: 0, bytes: 0, fetchMs: 0, processMs: 0, commitMs: 0, totalMs: 0, chunks: 0 };

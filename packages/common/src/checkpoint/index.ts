@@ -1,2 +1,3 @@
 export { CheckpointStore, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult } from './store';
 export { jobKeys, type JobKeys } from './keys';
+export { asRedisOutage } from './outage';

@@ -58,6 +58,10 @@ export interface BatchSummary {
     executor: string;
     attempt: number;
     durationMs: number;
+    /** With speculation: whether the committing attempt was the speculative copy. */
+    speculative?: boolean;
+    /** With speculation: the attempts that ran side by side, which one won. */
+    copies?: Array<{ executor: string; attempt: number; speculative: boolean; outcome: 'won' | 'lost' }>;
   }>;
 }
 

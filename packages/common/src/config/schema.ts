@@ -141,6 +141,23 @@ export const configSchema = z
         /** Executors to wait for before the first batch, so the first plan spreads over all of them. */
         minExecutors: positiveInt.default(1),
         historySize: positiveInt.default(1000),
+        /**
+         * High availability: wait as a standby for the leader lease for as long as it takes, instead of
+         * failing when another driver holds it (the Helm chart sets it for every driver).
+         */
+        standby: z.boolean().default(false),
+        /** SIGTERM: time for the batch in flight to commit before the driver gives up (default 10 × batch interval, as Spark). */
+        shutdownTimeoutMs: positiveInt.optional(),
+        /** Spark's speculation: run a copy of a straggling task on another executor; the first to commit wins. */
+        speculation: z.boolean().default(false),
+        /** A task is a straggler once it runs this many times the median finished duration (spark.speculation.multiplier). */
+        speculationMultiplier: z.number().min(1).default(3),
+        /** Fraction of a batch's tasks finished before any is speculated (spark.speculation.quantile). */
+        speculationQuantile: z.number().gt(0).max(1).default(0.9),
+        /** Tasks running less than this are not speculated (spark.speculation.minTaskRuntime). */
+        speculationMinRuntimeMs: z.number().int().min(0).default(100),
+        /** How often stragglers are looked for (spark.speculation.interval). */
+        speculationIntervalMs: positiveInt.default(100),
         /** Stop after this many batches (0 = run forever). */
         batches: z.number().int().min(0).default(0),
         /** `latest`: stop once everything present at start is committed. */
@@ -151,7 +168,8 @@ export const configSchema = z
     executor: z
       .object({
         id: z.string().min(1).optional(),
-        driver: hostPort.default('127.0.0.1:7070'),
+        /** Driver addresses, tried in turn: with standby drivers, the one that leads accepts the registration. */
+        driver: z.array(hostPort).min(1).default(['127.0.0.1:7070']),
         host: z.string().default('127.0.0.1'),
         grpcPort: port.default(0),
         /** HTTP server for /metrics and /healthz (0 = any). */

@@ -16,6 +16,7 @@ const statusByCode: Partial<Record<ErrorCode, grpc.status>> = {
   SLUICE_KAFKA_UNAVAILABLE: grpc.status.UNAVAILABLE,
   SLUICE_REDIS_UNAVAILABLE: grpc.status.UNAVAILABLE,
   SLUICE_RANGE_NOT_VISIBLE: grpc.status.UNAVAILABLE,
+  SLUICE_EXECUTOR_LOST: grpc.status.UNAVAILABLE,
 };
 
 export function toServiceError(e: unknown): Partial<grpc.ServiceError> {
