@@ -485,10 +485,23 @@
           text: Number(r.attempt) + 1,
         }),
         el('td', { class: 'num', 'data-testid': 'range-duration', text: fmtMs(r.durationMs) }),
-        el('td', { 'data-testid': 'range-speculative', text: 'no' }),
+        el('td', { 'data-testid': 'range-speculative', title: describeCopies(r.copies), text: speculationLabel(r) }),
       ])
     );
     replaceRows(tbody, rows, 9, 'an empty batch: no records, no tasks');
+  }
+
+  /** 'no', or which attempt won when a speculative copy ran ('copy won' / 'original won'). */
+  function speculationLabel(range) {
+    if (!range.copies) return 'no';
+    return range.speculative ? 'copy won' : 'original won';
+  }
+
+  function describeCopies(copies) {
+    if (!copies) return '';
+    return copies
+      .map((c) => (c.speculative ? 'copy' : 'original') + ' on ' + c.executor + ' (attempt ' + c.attempt + '): ' + c.outcome)
+      .join('; ');
   }
 
   // ---------------------------------------------------------------------------------------------
