@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { isSluiceError } from '@sluice/common';
 import { addDlqCommand } from './dlq';
+import { loadCommand, type LoadFlags } from './load';
 import { driverCommand, executorCommand, runCommand } from './commands';
 import { batchesCommand, offsetsCommand, statusCommand, type OperatorFlags } from './operator';
 import { addDriverOptions, addJobOptions, type CommonFlags } from './options';
@@ -67,5 +68,32 @@ operator(
   .action((action: string, flags: OperatorFlags) => offsetsCommand(action, flags).catch(fail));
 
 addDlqCommand(program, fail);
+
+program
+  .command('load')
+  .description(
+    'load test: produce records with an id and production time at a target rate, wait for the load job (examples/load) to commit them, report latency, duplicates and missing'
+  )
+  .option('--topic <name>', 'topic to produce to (created if absent)', 'load')
+  .option('--rate <n>', 'target records per second', '1000')
+  .option('--duration <s>', 'seconds of production', '10')
+  .option('--partitions <n>', 'partitions of the topic when it is created', '8')
+  .option('--size <bytes>', 'bytes per record value', '100')
+  .option('--producers <n>', 'producer connections', '1')
+  .option('--job-name <name>', 'name of the load job whose Redis keys hold the outcome', 'load')
+  .option('--timeout <s>', 'how long to wait for the job to commit everything produced', '60')
+  .option('--run', 'start the job itself: `sluice run` of the load job, stopped at the end')
+  .option('--job <module>', 'with --run: the job module (default: the bundled examples/load)')
+  .option('--executors <n>', 'with --run: executor processes', '2')
+  .option('--batch-interval-ms <ms>', "with --run: the job's batch interval")
+  .option('--check <run>', 'produce nothing: check the ids <run>:0 .. <run>:<expected - 1> of an earlier run (e.g. the k6 script)')
+  .option('--expected <n>', 'with --check: how many records the run produced')
+  .option('--json', 'print the report as one JSON object')
+  .option('--config <file>', 'JSON configuration file (kafka.*, redis.*)')
+  .action((flags: LoadFlags) =>
+    loadCommand(flags).then((code) => {
+      process.exitCode = code;
+    }, fail)
+  );
 
 program.parseAsync().catch(fail);
