@@ -146,7 +146,12 @@ export function formatReport(r: LoadReport): string {
         : `p50 ${num(lat.p50)} ms, p90 ${num(lat.p90)} ms, p99 ${num(lat.p99)} ms, max ${num(lat.max)} ms (${num(lat.samples)} records, production to commit)`,
     ],
     ['committed', `${num(r.committed)} distinct ids of ${num(r.produced)}`],
-    ['duplicates', r.duplicates === 0 ? '0' : `${num(r.duplicates)} ids (${num(r.extraDeliveries)} extra): ${r.duplicateIds.join(', ')}${r.duplicates > r.duplicateIds.length ? ', …' : ''}`],
+    [
+      'duplicates',
+      r.duplicates === 0
+        ? '0'
+        : `${num(r.duplicates)} ids (${num(r.extraDeliveries)} extra): ${r.duplicateIds.join(', ')}${r.duplicates > r.duplicateIds.length ? ', …' : ''}`,
+    ],
     ['missing', r.missing === 0 ? '0' : `${num(r.missing)} ids: ${r.missingIds.join(', ')}${r.missing > r.missingIds.length ? ', …' : ''}`],
   ];
   if (r.unexpected > 0) rows.push(['unexpected', `${num(r.unexpected)} ids not produced by this run (or beyond --expected)`]);

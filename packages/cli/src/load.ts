@@ -104,7 +104,12 @@ async function endOffsets(kafka: Kafka, topic: string): Promise<Record<string, s
 }
 
 /** `sluice run` of the load job, its stdout (batch lines) sent to stderr so stdout stays the report. */
-async function startJob(flags: LoadFlags, topic: string, startingOffsets: Record<string, string>, store: CheckpointStore): Promise<ChildProcess> {
+async function startJob(
+  flags: LoadFlags,
+  topic: string,
+  startingOffsets: Record<string, string>,
+  store: CheckpointStore
+): Promise<ChildProcess> {
   const executors = positive('executors', flags.executors, true);
   const args = [
     ...process.execArgv,
@@ -135,7 +140,10 @@ async function startJob(flags: LoadFlags, topic: string, startingOffsets: Record
     const committed = Number((await store.client.get(jobKeys(flags.jobName).committed)) ?? 0);
     if (committed > before) return child;
     const done = await Promise.race([exited.then(() => true), sleep(POLL_MS).then(() => false)]);
-    if (done) throw new ConfigError(`--run: sluice run of job ${flags.jobName} exited with ${child.exitCode ?? child.signalCode} before its first batch`);
+    if (done)
+      throw new ConfigError(
+        `--run: sluice run of job ${flags.jobName} exited with ${child.exitCode ?? child.signalCode} before its first batch`
+      );
   }
 }
 
@@ -160,7 +168,16 @@ interface Production {
  * partitions. Bounded: at most MAX_IN_FLIGHT requests per connection; a loop behind its schedule
  * sends what is due in requests of at most MAX_REQUEST_RECORDS, so it stops by itself.
  */
-async function produce(kafka: Kafka, topic: string, partitions: number, run: string, rate: number, total: number, size: number, connections: number): Promise<Production> {
+async function produce(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  run: string,
+  rate: number,
+  total: number,
+  size: number,
+  connections: number
+): Promise<Production> {
   // Idempotent, acks=all: a retried request never writes a record twice, so a duplicate the report
   // finds is the job's, not the producer's. One request in flight per connection keeps kafkajs's
   // idempotent sequence numbers valid; parallelism comes from several connections.
@@ -217,7 +234,13 @@ async function produce(kafka: Kafka, topic: string, partitions: number, run: str
 }
 
 /** Waits until the job's checkpoint reaches `until` on every partition; false on timeout. */
-async function drain(store: CheckpointStore, topic: string, until: Map<number, bigint>, timeoutMs: number, idsKey: string): Promise<boolean> {
+async function drain(
+  store: CheckpointStore,
+  topic: string,
+  until: Map<number, bigint>,
+  timeoutMs: number,
+  idsKey: string
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let lastReport = Date.now();
   for (;;) {
@@ -243,7 +266,8 @@ export async function loadCommand(flags: LoadFlags): Promise<number> {
     if (flags.check !== undefined) {
       if (flags.expected === undefined) throw new ConfigError('--check <run> needs --expected <records> (how many ids the run produced)');
       const expected = Number(flags.expected);
-      if (!Number.isInteger(expected) || expected < 0) throw new ConfigError(`--expected: expected a non-negative integer, got '${flags.expected}'`);
+      if (!Number.isInteger(expected) || expected < 0)
+        throw new ConfigError(`--expected: expected a non-negative integer, got '${flags.expected}'`);
       return await report(flags, store, {
         run: flags.check,
         job: flags.jobName,
@@ -274,15 +298,13 @@ export async function loadCommand(flags: LoadFlags): Promise<number> {
       requestTimeout: config.kafka.requestTimeoutMs,
       logLevel: logLevel.NOTHING,
     });
-    const partitions = await ensureTopic(kafka, flags.topic, positive('partitions', flags.partitions, true));
-
-    if (flags.run) {
-      job = await startJob(flags, flags.topic, await endOffsets(kafka, flags.topic), store);
-    } else if ((await readLeaseHolder(store.client, flags.jobName)) === null) {
+    if (!flags.run && (await readLeaseHolder(store.client, flags.jobName)) === null) {
       throw new ConfigError(
         `no driver of job '${flags.jobName}' is running: start it first (sluice run --job examples/load --name ${flags.jobName} --topics ${flags.topic} --executors 2) or pass --run`
       );
     }
+    const partitions = await ensureTopic(kafka, flags.topic, positive('partitions', flags.partitions, true));
+    if (flags.run) job = await startJob(flags, flags.topic, await endOffsets(kafka, flags.topic), store);
 
     log(`run ${run}: producing ${total} records of ${size} bytes to ${flags.topic} at ${rate} records/s for ${duration} s`);
     const production = await produce(kafka, flags.topic, partitions, run, rate, total, size, connections);
@@ -320,9 +342,17 @@ export async function loadCommand(flags: LoadFlags): Promise<number> {
   }
 }
 
-type Measured = Omit<LoadReport, 'latencyMs' | 'committed' | 'duplicates' | 'extraDeliveries' | 'missing' | 'unexpected' | 'missingIds' | 'duplicateIds' | 'ok'>;
+type Measured = Omit<
+  LoadReport,
+  'latencyMs' | 'committed' | 'duplicates' | 'extraDeliveries' | 'missing' | 'unexpected' | 'missingIds' | 'duplicateIds' | 'ok'
+>;
 
-async function report(flags: LoadFlags, store: CheckpointStore, measured: Measured, failed: ReadonlySet<number> = new Set()): Promise<number> {
+async function report(
+  flags: LoadFlags,
+  store: CheckpointStore,
+  measured: Measured,
+  failed: ReadonlySet<number> = new Set()
+): Promise<number> {
   const keys = runKeys(measured.run);
   const output = (name: string): string => jobKeys(flags.jobName).output(name);
   const [ids, latency] = await Promise.all([readHash(store, output(keys.ids)), readHash(store, output(keys.latency))]);
