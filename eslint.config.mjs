@@ -92,6 +92,11 @@ export default defineConfig(
     files: ['**/*.mjs'],
     languageOptions: { sourceType: 'module' },
   },
+  // k6 scripts: ES modules for k6's runtime (its globals, not node's).
+  {
+    files: ['deploy/k6/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', open: 'readonly' } },
+  },
 
   prettier
 );

@@ -1,0 +1,8 @@
+import { state } from './state.mjs';
+export default {
+  scenario: {
+    get iterationInTest() {
+      return state.iterationInTest;
+    },
+  },
+};

@@ -1,0 +1,3 @@
+export function textSummary() {
+  return 'k6 summary';
+}
