@@ -28,7 +28,14 @@ export async function executorCommand(flags: CommonFlags): Promise<void> {
   const { config, job, logger } = await prepare(flags, 'executor');
   const executor = await Executor.start(config, job, logger);
   await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
-  await executor.close();
+  // A second signal stops waiting for running tasks: they are handed back at once.
+  const now = new AbortController();
+  const hurry = (): void => now.abort();
+  process.once('SIGTERM', hurry).once('SIGINT', hurry);
+  await executor.close(now.signal);
+  process.exitCode = 0;
+  // A handed-back task's job code may still hold timers or sockets; nothing of it matters any more.
+  setTimeout(() => process.exit(), 1000).unref();
 }
 
 async function freePort(): Promise<number> {

@@ -20,15 +20,25 @@ export interface ExecutorServiceOptions {
   slots: number;
 }
 
+/** A task being run: its cancellation, and how to answer its call early when it is handed back. */
+interface RunningTask {
+  controller: AbortController;
+  handBack(error: SluiceError): void;
+}
+
 /**
  * The gRPC Executor service (RunTask, CancelTask) and the standard gRPC health service. Tasks beyond
  * `slots` are refused with RESOURCE_EXHAUSTED: the driver respects slots, so this only guards
- * against a confused or hostile peer.
+ * against a confused or hostile peer. While draining (graceful shutdown) every new task is refused
+ * with UNAVAILABLE (`SLUICE_EXECUTOR_LOST`, retriable), so the driver sends it to another executor.
  */
 export class ExecutorService {
   readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
   private readonly server = new grpc.Server(channelOptions);
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, RunningTask>();
+  private draining = false;
+  /** Resolves whenever a task leaves `running` (the drain waits on it). */
+  private taskDone: (() => void) | undefined;
 
   constructor(
     private readonly runner: TaskRunner,
@@ -38,6 +48,14 @@ export class ExecutorService {
   ) {
     this.server.addService(loadServices().Executor.service, {
       RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
+        if (this.draining) {
+          const refused = new SluiceError(
+            'SLUICE_EXECUTOR_LOST',
+            `executor ${this.options.executorId} is shutting down: task ${call.request.task_id} refused`,
+            { retriable: true }
+          );
+          return callback(toServiceError(refused));
+        }
         const controller = new AbortController();
         // The driver gave up on this attempt (deadline, cancel, gone): stop reading, free the slot.
         call.on('cancelled', () => controller.abort());
@@ -50,9 +68,9 @@ export class ExecutorService {
         call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>,
         callback: grpc.sendUnaryData<{ cancelled: boolean }>
       ) => {
-        const controller = this.running.get(call.request.task_id);
-        controller?.abort();
-        callback(null, { cancelled: controller !== undefined });
+        const task = this.running.get(call.request.task_id);
+        task?.controller.abort();
+        callback(null, { cancelled: task !== undefined });
       },
     });
     this.health.addToServer(this.server);
@@ -71,8 +89,45 @@ export class ExecutorService {
     );
   }
 
+  /**
+   * Graceful shutdown, first half: refuses new tasks from now on and waits for the running ones to
+   * finish, at most `timeoutMs` (or until `stop` aborts). The tasks still running then are handed
+   * back: aborted, and their calls answered at once with a retriable `SLUICE_EXECUTOR_LOST`, so the
+   * driver retries them elsewhere (exactly-once holds: a commit applies only where the stored offset
+   * is, so whatever an aborted task committed before stopping is not redone).
+   */
+  async drain(timeoutMs: number, stop?: AbortSignal): Promise<{ finished: number; handedBack: number }> {
+    this.draining = true;
+    this.health.setStatus('', 'NOT_SERVING');
+    const atStart = this.running.size;
+    const deadline = Date.now() + timeoutMs;
+    while (this.running.size > 0 && Date.now() < deadline && !stop?.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        const done = (): void => {
+          clearTimeout(timer);
+          stop?.removeEventListener('abort', done);
+          resolve();
+        };
+        stop?.addEventListener('abort', done);
+        this.taskDone = done;
+      });
+      this.taskDone = undefined;
+    }
+    const handedBack = this.running.size;
+    for (const [taskId, task] of [...this.running]) {
+      task.controller.abort();
+      task.handBack(
+        new SluiceError('SLUICE_EXECUTOR_LOST', `executor ${this.options.executorId} is shutting down: task ${taskId} handed back`, {
+          retriable: true,
+        })
+      );
+    }
+    return { finished: atStart - handedBack, handedBack };
+  }
+
   async close(): Promise<void> {
-    for (const controller of this.running.values()) controller.abort();
+    for (const task of this.running.values()) task.controller.abort();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
@@ -83,10 +138,14 @@ export class ExecutorService {
         retriable: true,
       });
     }
-    this.running.set(task.taskId, controller);
+    let handBack!: (error: SluiceError) => void;
+    const handedBack = new Promise<never>((_, reject) => (handBack = reject));
+    const entry: RunningTask = { controller, handBack };
+    this.running.set(task.taskId, entry);
     const stopTimer = this.metrics?.taskDuration.startTimer();
     try {
-      const report = await this.runner.run(task, controller.signal);
+      // A handed-back task answers now; its runner stops at its next chunk (or dies with the process).
+      const report = await Promise.race([this.runner.run(task, controller.signal), handedBack]);
       stopTimer?.({ status: report.status.toLowerCase() });
       this.metrics?.tasks.inc({ outcome: report.status.toLowerCase() });
       this.metrics?.records.inc(report.records);
@@ -123,7 +182,8 @@ export class ExecutorService {
       throw e;
     } finally {
       // A replayed batch reuses task ids: only remove our own entry, not a newer attempt's.
-      if (this.running.get(task.taskId) === controller) this.running.delete(task.taskId);
+      if (this.running.get(task.taskId) === entry) this.running.delete(task.taskId);
+      this.taskDone?.();
     }
   }
 

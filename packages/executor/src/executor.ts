@@ -32,7 +32,8 @@ export class Executor {
     private readonly httpServer: Server,
     /** URL of the `/metrics` and `/healthz` server, e.g. `http://127.0.0.1:39127`. */
     readonly httpUrl: string,
-    private readonly deadLetters: LazyDeadLetterQueue
+    private readonly deadLetters: LazyDeadLetterQueue,
+    private readonly shutdownTimeoutMs: number
   ) {}
 
   static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
@@ -97,12 +98,32 @@ export class Executor {
     registration.start();
     service.health.setStatus('', 'SERVING');
     log.info({ port, http: http.url, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
-    return new Executor(id, port, service, registration, reader, store, log, http.server, http.url, deadLetters);
+    return new Executor(
+      id,
+      port,
+      service,
+      registration,
+      reader,
+      store,
+      log,
+      http.server,
+      http.url,
+      deadLetters,
+      config.executor.shutdownTimeoutMs
+    );
   }
 
-  /** Deregisters, stops taking tasks, and closes connections. */
-  async close(): Promise<void> {
-    this.service.health.setStatus('', 'NOT_SERVING');
+  /**
+   * Graceful shutdown (SIGTERM): stops taking tasks (new ones are refused, so the driver sends them
+   * elsewhere), lets the running ones finish within `executor.shutdownTimeoutMs` (or until `now`
+   * aborts) and hands back the rest, then deregisters, and closes connections. Deregistering comes
+   * last: while tasks run, the driver keeps its channel and hears their results.
+   */
+  async close(now?: AbortSignal): Promise<{ finished: number; handedBack: number }> {
+    const running = this.service.runningTasks;
+    if (running > 0) this.logger.info({ running, timeoutMs: this.shutdownTimeoutMs }, 'shutting down: finishing running tasks');
+    const drained = await this.service.drain(this.shutdownTimeoutMs, now);
+    if (drained.handedBack > 0) this.logger.warn(drained, 'shutting down: tasks still running were handed back to the driver');
     await this.registration.stop();
     await this.service.close();
     this.httpServer.closeAllConnections();
@@ -110,6 +131,7 @@ export class Executor {
     await this.reader.close();
     await this.deadLetters.close();
     await this.store.close();
-    this.logger.info('executor stopped');
+    this.logger.info(drained, 'executor stopped');
+    return drained;
   }
 }

@@ -178,6 +178,8 @@ export const configSchema = z
         heartbeatIntervalMs: positiveInt.default(1000),
         /** Records processed and committed together; bounds memory for long ranges. */
         maxChunkRecords: positiveInt.default(10000),
+        /** SIGTERM: how long running tasks may take to finish before they are handed back to the driver. */
+        shutdownTimeoutMs: z.number().int().min(0).default(30000),
       })
       .strict()
       .prefault({}),

@@ -71,6 +71,7 @@ const defaults = {
     slots: 2,
     heartbeatIntervalMs: 1000,
     maxChunkRecords: 10000,
+    shutdownTimeoutMs: 30000,
   },
   log: { level: 'info' },
   deadLetter: { maxAttempts: 3, maxRecordBytes: 1024 * 1024, replayAttempts: 3, replayBackoffMs: 1000 },
