@@ -167,7 +167,10 @@ export class Driver extends EventEmitter implements DriverView {
     this.dispatcher = new TaskDispatcher(
       this.registry,
       this.assignment,
-      { job: settings.name, ...pick(config.driver, 'taskTimeoutMs', 'maxTaskFailures', 'retryBackoffMs', 'executorWaitMs') },
+      {
+        job: settings.name,
+        ...pick(config.driver, 'taskTimeoutMs', 'maxTaskFailures', 'retryBackoffMs', 'executorWaitMs', 'taskGroupRecords'),
+      },
       this.logger,
       {
         taskFinished: (outcome) => {
@@ -560,10 +563,17 @@ export class Driver extends EventEmitter implements DriverView {
       tasksDone: 0,
       ranges: tasks.map((r) => ({ topic: r.topic, partition: r.partition, from: String(r.fromOffset), until: String(r.untilOffset) })),
     };
-    const speculation = this.speculation && new SpeculationMonitor(tasks.length, this.speculation);
-    const settled = await Promise.allSettled(work.map((pieces) => this.runPieces(plan, pieces, speculation))).finally(() =>
-      speculation?.stop()
-    );
+    // Small whole ranges go to their executors in groups; the others (and pieces) one call each.
+    const groupMax = BigInt(this.config.driver.taskGroupRecords) / 16n;
+    const isSmall = (pieces: OffsetRange[]): boolean =>
+      pieces.length === 1 && (pieces[0] as OffsetRange).untilOffset - (pieces[0] as OffsetRange).fromOffset <= groupMax;
+    const small = work.filter(isSmall).flat();
+    const single = work.filter((pieces) => !isSmall(pieces));
+    const speculation = this.speculation && new SpeculationMonitor(single.flat().length, this.speculation);
+    const settled = await Promise.allSettled([
+      ...single.map((pieces) => this.runPieces(plan, pieces, speculation)),
+      this.dispatcher.runSmall(plan, small),
+    ]).finally(() => speculation?.stop());
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     // The batch stays planned: a restarted driver replays it with the same ranges.
     if (failure) {

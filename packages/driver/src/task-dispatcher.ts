@@ -10,6 +10,7 @@ import {
   type Logger,
   type OffsetRange,
   type SluiceError,
+  type WireTaskGroupItem,
   type WireTaskRequest,
   type WireTaskResult,
 } from '@sluice/common';
@@ -54,15 +55,17 @@ export interface DispatchSettings {
   maxTaskFailures: number;
   retryBackoffMs: number;
   executorWaitMs: number;
+  /** Offsets per RunTaskGroup call at most (see {@link TaskDispatcher.runSmall}). */
+  taskGroupRecords: number;
 }
 
 /** Longest wait between attempts while Kafka or Redis is down. */
 const MAX_OUTAGE_BACKOFF_MS = 5000;
 
-type RunTask = (
-  request: WireTaskRequest,
+type Unary<Req, Res> = (
+  request: Req,
   options: grpc.CallOptions,
-  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
+  callback: (e: grpc.ServiceError | null, r?: Res) => void
 ) => grpc.ClientUnaryCall;
 type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
 
@@ -99,8 +102,8 @@ export class TaskDispatcher {
    *   its partition; later pieces may stage their output, and are placed apart from the first.
    * @param speculation the batch's straggler watch, when speculation is on.
    */
-  async run(plan: BatchPlan, range: OffsetRange, piece = 0, speculation?: SpeculationMonitor): Promise<TaskOutcome> {
-    const run: TaskRun = { plan, range, piece, nextAttempt: 0, running: new Map(), finished: new AbortController() };
+  async run(plan: BatchPlan, range: OffsetRange, piece = 0, speculation?: SpeculationMonitor, firstAttempt = 0): Promise<TaskOutcome> {
+    const run: TaskRun = { plan, range, piece, nextAttempt: firstAttempt, running: new Map(), finished: new AbortController() };
     const original = this.attempts(run);
     if (!speculation) return original;
     let finish: (succeeded: boolean) => void = () => undefined;
@@ -134,6 +137,79 @@ export class TaskDispatcher {
     } finally {
       run.finished.abort();
     }
+  }
+
+  /**
+   * Small ranges (see `driver.taskGroupMaxRecords`): those bound for the same executor go in one
+   * RunTaskGroup call per slot, so their records come in one Fetch per broker and a batch of many
+   * small ranges costs a few calls, not one per partition. The first attempt of each range is made
+   * there; a range that fails, or all of them when the call fails, goes on as a task of its own
+   * with the usual retries (from attempt 1).
+   */
+  async runSmall(plan: BatchPlan, ranges: OffsetRange[]): Promise<TaskOutcome[]> {
+    const alive = this.registry.alive();
+    if (ranges.length < 2 || alive.length === 0) return Promise.all(ranges.map((range) => this.run(plan, range)));
+    const byExecutor = new Map<ExecutorHandle, OffsetRange[]>();
+    for (const range of ranges) {
+      const id = this.assignment.pick(
+        partitionKey(range),
+        alive.map((e) => e.id)
+      );
+      const executor = alive.find((e) => e.id === id) as ExecutorHandle;
+      byExecutor.set(executor, [...(byExecutor.get(executor) ?? []), range]);
+    }
+    const groups: Array<{ executor: ExecutorHandle; ranges: OffsetRange[] }> = [];
+    for (const [executor, bound] of byExecutor) {
+      // One group per slot, more when that would exceed taskGroupRecords offsets per call (memory).
+      const offsets = bound.reduce((sum, r) => sum + Number(r.untilOffset - r.fromOffset), 0);
+      const n = Math.min(bound.length, Math.max(executor.slots, Math.ceil(offsets / this.settings.taskGroupRecords)));
+      for (let i = 0; i < n; i++) groups.push({ executor, ranges: bound.filter((_, j) => j % n === i) });
+    }
+    return (await Promise.all(groups.map((g) => this.runGroup(plan, g.executor, g.ranges)))).flat();
+  }
+
+  private async runGroup(plan: BatchPlan, executor: ExecutorHandle, ranges: OffsetRange[]): Promise<TaskOutcome[]> {
+    const requests = ranges.map((range) => this.request(plan, range, 0));
+    let items: WireTaskGroupItem[] = [];
+    await executor.acquire();
+    try {
+      const result = await this.invoke<{ tasks: WireTaskRequest[] }, { items: WireTaskGroupItem[] }>(
+        executor,
+        'RunTaskGroup',
+        { tasks: requests },
+        requests.map((r) => r.task_id)
+      );
+      items = result.items;
+    } catch (e) {
+      const error = e as SluiceError;
+      if (isPeerUnreachable(error)) this.registry.remove(executor.id, 'unreachable');
+      this.logger.warn(
+        { batch: plan.id, executor: executor.id, tasks: ranges.length, err: error.message },
+        'task group failed; its tasks are retried one by one'
+      );
+    } finally {
+      executor.release();
+    }
+    return Promise.all(
+      ranges.map(async (range, i) => {
+        const item = items[i];
+        if (item?.result) {
+          executor.finishedTasks++;
+          const outcome: TaskOutcome = { range, executor: executor.id, attempt: 0, result: item.result };
+          this.observer.taskFinished?.(outcome);
+          return outcome;
+        }
+        executor.failedTasks++;
+        if (item) {
+          this.logger.warn(
+            { batch: plan.id, topic: range.topic, partition: range.partition, executor: executor.id, attempt: 0, err: item.error_message },
+            'task attempt failed'
+          );
+        }
+        this.observer.taskRetried?.(range);
+        return this.run(plan, range, 0, undefined, 1);
+      })
+    );
   }
 
   /** The attempts of a task until one succeeds or `maxTaskFailures` of them failed. */
@@ -200,20 +276,7 @@ export class TaskDispatcher {
   private async attempt(run: TaskRun, executor: ExecutorHandle, speculative: boolean): Promise<TaskOutcome> {
     const { plan, range, piece } = run;
     const attempt = run.nextAttempt++;
-    const request: WireTaskRequest = {
-      task_id: `${plan.id}/${partitionKey(range)}@${range.fromOffset}/${attempt}`,
-      job: this.settings.job,
-      batch_id: String(plan.id),
-      epoch: plan.epoch,
-      attempt,
-      range: {
-        topic: range.topic,
-        partition: range.partition,
-        from_offset: String(range.fromOffset),
-        until_offset: String(range.untilOffset),
-      },
-      may_stage: piece > 0,
-    };
+    const request = this.request(plan, range, attempt, piece);
     await executor.acquire();
     run.running.set(attempt, { executor: executor.id, speculative });
     try {
@@ -247,6 +310,23 @@ export class TaskDispatcher {
     }
   }
 
+  private request(plan: BatchPlan, range: OffsetRange, attempt: number, piece = 0): WireTaskRequest {
+    return {
+      task_id: `${plan.id}/${partitionKey(range)}@${range.fromOffset}/${attempt}`,
+      job: this.settings.job,
+      batch_id: String(plan.id),
+      epoch: plan.epoch,
+      attempt,
+      range: {
+        topic: range.topic,
+        partition: range.partition,
+        from_offset: String(range.fromOffset),
+        until_offset: String(range.untilOffset),
+      },
+      may_stage: piece > 0,
+    };
+  }
+
   /** Adds both attempts (those that did not fail) to the winner's outcome when a speculative copy ran. */
   private withCopies(run: TaskRun, winner: TaskOutcome): TaskOutcome {
     if (![...run.running.values()].some((a) => a.speculative)) return winner;
@@ -272,30 +352,46 @@ export class TaskDispatcher {
 
   /** Runs the task on `executor`; `cancelled` (another attempt won) cancels the call, and the executor stops the task. */
   private call(executor: ExecutorHandle, request: WireTaskRequest, cancelled: AbortSignal): Promise<WireTaskResult> {
+    return this.invoke<WireTaskRequest, WireTaskResult>(executor, 'RunTask', request, [request.task_id], cancelled);
+  }
+
+  /**
+   * One RunTask or RunTaskGroup call. A failed call asks the executor to cancel its tasks (a timed-out
+   * attempt may still be running; best effort, since its commits are fenced by the offset anyway).
+   */
+  private invoke<Req, Res>(
+    executor: ExecutorHandle,
+    method: 'RunTask' | 'RunTaskGroup',
+    request: Req,
+    taskIds: string[],
+    cancelled?: AbortSignal
+  ): Promise<Res> {
+    const what = `task ${taskIds[0] ?? ''}${taskIds.length > 1 ? ` and ${taskIds.length - 1} more` : ''} on executor ${executor.id}`;
     if (this.registry.get(executor.id) !== executor) {
       // Removed while this task waited for one of its slots: as good as unreachable.
-      return Promise.reject(fromServiceError(lostExecutor(), `task ${request.task_id} on executor ${executor.id}`));
+      return Promise.reject(fromServiceError(lostExecutor(), what));
     }
-    const client = executor.client as unknown as { RunTask: RunTask; CancelTask: CancelTask };
+    const client = executor.client as unknown as Record<typeof method, Unary<Req, Res>> & { CancelTask: CancelTask };
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.settings.taskTimeoutMs);
-      const onResult = (error: grpc.ServiceError | null, result?: WireTaskResult): void => {
-        cancelled.removeEventListener('abort', cancel);
+      const onResult = (error: grpc.ServiceError | null, result?: Res): void => {
+        cancelled?.removeEventListener('abort', cancel);
         if (!error && result) return resolve(result);
-        const failure = fromServiceError(error as grpc.ServiceError, `task ${request.task_id} on executor ${executor.id}`);
-        // A timed-out attempt may still be running: ask it to stop (best effort; its commit is fenced by the offset anyway).
-        try {
-          client.CancelTask({ task_id: request.task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
-        } catch {
-          // The channel is closed: the executor is gone, nothing to cancel.
+        const failure = fromServiceError(error as grpc.ServiceError, what);
+        for (const task_id of taskIds) {
+          try {
+            client.CancelTask({ task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
+          } catch {
+            // The channel is closed: the executor is gone, nothing to cancel.
+          }
         }
         return reject(failure);
       };
       let call: grpc.ClientUnaryCall | undefined;
       const cancel = (): void => call?.cancel();
       try {
-        call = client.RunTask(request, { deadline }, onResult);
-        cancelled.addEventListener('abort', cancel, { once: true });
+        call = client[method](request, { deadline }, onResult);
+        cancelled?.addEventListener('abort', cancel, { once: true });
       } catch {
         // grpc-js throws synchronously on a channel closed by the executor's removal.
         onResult(lostExecutor());

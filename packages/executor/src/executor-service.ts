@@ -2,10 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import {
   channelOptions,
+  isSluiceError,
   loadServices,
+  partitionKey,
   SluiceError,
   toServiceError,
   type Logger,
+  type WireTaskGroupItem,
   type WireTaskRequest,
   type WireTaskResult,
 } from '@sluice/common';
@@ -37,6 +40,8 @@ export class ExecutorService {
   private readonly server = new grpc.Server(channelOptions);
   private readonly running = new Map<string, RunningTask>();
   private draining = false;
+  /** RunTask and RunTaskGroup calls being served: each takes one of `slots`. */
+  private slotsInUse = 0;
   /** Resolves whenever a task leaves `running` (the drain waits on it). */
   private taskDone: (() => void) | undefined;
 
@@ -48,19 +53,23 @@ export class ExecutorService {
   ) {
     this.server.addService(loadServices().Executor.service, {
       RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
-        if (this.draining) {
-          const refused = new SluiceError(
-            'SLUICE_EXECUTOR_LOST',
-            `executor ${this.options.executorId} is shutting down: task ${call.request.task_id} refused`,
-            { retriable: true }
-          );
-          return callback(toServiceError(refused));
-        }
         const controller = new AbortController();
         // The driver gave up on this attempt (deadline, cancel, gone): stop reading, free the slot.
         call.on('cancelled', () => controller.abort());
-        this.runTask(call.request, controller).then(
+        this.inSlot(call.request.task_id, () => this.runTask(call.request, controller)).then(
           (result) => callback(null, result),
+          (e: unknown) => callback(toServiceError(e))
+        );
+      },
+      RunTaskGroup: (
+        call: grpc.ServerUnaryCall<{ tasks: WireTaskRequest[] }, { items: WireTaskGroupItem[] }>,
+        callback: grpc.sendUnaryData<{ items: WireTaskGroupItem[] }>
+      ) => {
+        const controller = new AbortController();
+        call.on('cancelled', () => controller.abort());
+        const name = `group of ${call.request.tasks.length} starting with ${call.request.tasks[0]?.task_id ?? 'nothing'}`;
+        this.inSlot(name, () => this.runGroup(call.request.tasks, controller)).then(
+          (items) => callback(null, { items }),
           (e: unknown) => callback(toServiceError(e))
         );
       },
@@ -131,13 +140,48 @@ export class ExecutorService {
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
-  private async runTask(request: WireTaskRequest, controller: AbortController): Promise<WireTaskResult> {
-    const task = this.validate(request);
-    if (this.running.size >= this.options.slots) {
-      throw new SluiceError('SLUICE_RPC', `executor ${this.options.executorId} is running ${this.running.size} tasks, its limit`, {
+  /** Runs `work` in one task slot; refused while draining or when every slot is taken. */
+  private async inSlot<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.draining) {
+      throw new SluiceError('SLUICE_EXECUTOR_LOST', `executor ${this.options.executorId} is shutting down: task ${what} refused`, {
         retriable: true,
       });
     }
+    if (this.slotsInUse >= this.options.slots) {
+      throw new SluiceError('SLUICE_RPC', `executor ${this.options.executorId} is running ${this.slotsInUse} tasks, its limit`, {
+        retriable: true,
+      });
+    }
+    this.slotsInUse++;
+    try {
+      return await work();
+    } finally {
+      this.slotsInUse--;
+    }
+  }
+
+  /**
+   * The tasks of a group side by side, after one read of all their ranges together; a range that
+   * read left out is read by its task as usual. Each task succeeds or fails on its own.
+   */
+  private async runGroup(requests: WireTaskRequest[], controller: AbortController): Promise<WireTaskGroupItem[]> {
+    const tasks = requests.map((request) => this.validate(request));
+    const prefetched = await this.runner.readAll(tasks, controller.signal);
+    return Promise.all(
+      tasks.map(async (task) => {
+        try {
+          const result = await this.runTask({ ...task, prefetched: prefetched.get(partitionKey(task.range)) }, controller);
+          return { result, error_code: '', error_message: '', retriable: false };
+        } catch (e) {
+          const error = isSluiceError(e) ? e : new SluiceError('SLUICE_TASK_FAILED', (e as Error).message, { retriable: true, cause: e });
+          return { result: null, error_code: error.code, error_message: error.message, retriable: error.retriable };
+        }
+      })
+    );
+  }
+
+  private async runTask(request: WireTaskRequest | Task, controller: AbortController): Promise<WireTaskResult> {
+    const task = 'task_id' in request ? this.validate(request) : request;
     let handBack!: (error: SluiceError) => void;
     const handedBack = new Promise<never>((_, reject) => (handBack = reject));
     const entry: RunningTask = { controller, handBack };

@@ -26,6 +26,8 @@ export interface Task {
   range: OffsetRange;
   /** A later piece of a range split for skew: chunks may be staged until the pieces before it commit. */
   mayStage?: boolean;
+  /** The whole range's records, already read with those of other tasks of its group (see {@link RangeReader.readAll}). */
+  prefetched?: SourceRecord[];
 }
 
 export interface TaskReport {
@@ -60,6 +62,17 @@ export class TaskRunner {
     /** Poison records: policy, attempts before dead-lettering, size limit, the dead-letter queue. */
     private readonly poison: PoisonSettings = defaultPoisonSettings
   ) {}
+
+  /** Reads the ranges of a group of small tasks together (see {@link RangeReader.readAll}); none when the reader cannot. */
+  async readAll(tasks: Task[], signal: AbortSignal): Promise<Map<string, SourceRecord[]>> {
+    if (!this.reader.readAll) return new Map();
+    // A retry reads on a fresh connection, as a single task's does.
+    const freshConnection = tasks.some((t) => t.attempt > 0);
+    return this.reader.readAll(
+      tasks.map((t) => t.range),
+      { signal, freshConnection }
+    );
+  }
 
   async run(task: Task, signal: AbortSignal): Promise<TaskReport> {
     try {
@@ -115,7 +128,11 @@ export class TaskRunner {
     let chunkStart = start;
     let pending: SourceRecord[] = [];
     let fetchStarted = performance.now();
-    for await (const records of this.reader.read({ ...range, fromOffset: start }, { signal, freshConnection: task.attempt > 0 })) {
+    const source =
+      task.prefetched !== undefined && start === range.fromOffset
+        ? [task.prefetched]
+        : this.reader.read({ ...range, fromOffset: start }, { signal, freshConnection: task.attempt > 0 });
+    for await (const records of source) {
       report.fetchMs += elapsed(fetchStarted);
       pending = pending.length === 0 ? records : pending.concat(records);
       if (pending.length >= this.maxChunkRecords) {

@@ -158,6 +158,11 @@ export const configSchema = z
         speculationMinRuntimeMs: z.number().int().min(0).default(100),
         /** How often stragglers are looked for (spark.speculation.interval). */
         speculationIntervalMs: positiveInt.default(100),
+        /**
+         * Ranges of at most 1/16 of this many offsets that go to the same executor are sent together,
+         * up to this many offsets per call: one Fetch per broker for all of them (0 = one call per range).
+         */
+        taskGroupRecords: z.number().int().min(0).default(10000),
         /** Stop after this many batches (0 = run forever). */
         batches: z.number().int().min(0).default(0),
         /** `latest`: stop once everything present at start is committed. */

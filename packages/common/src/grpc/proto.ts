@@ -55,6 +55,12 @@ export interface WireTaskRequest {
   range: WireRange;
   may_stage: boolean;
 }
+export interface WireTaskGroupItem {
+  result?: WireTaskResult | null;
+  error_code: string;
+  error_message: string;
+  retriable: boolean;
+}
 export type WireTaskStatus = 'STATUS_UNSPECIFIED' | 'COMMITTED' | 'ALREADY_COMMITTED' | 'STAGED';
 export interface WireTaskResult {
   status: WireTaskStatus;

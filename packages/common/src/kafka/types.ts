@@ -74,6 +74,13 @@ export interface RangeReader {
    *   what the broker exposes.
    */
   read(range: OffsetRange, options?: ReadOptions): AsyncIterable<SourceRecord[]>;
+  /**
+   * Reads several small ranges together (one Fetch per broker and round, on one connection).
+   * Returns the records of each range read completely, keyed by {@link partitionKey}; a range left
+   * out (an error, a leader change, a gap at its end) is to be read with {@link read}, which reports
+   * such cases properly. Optional: without it every range is read on its own.
+   */
+  readAll?(ranges: OffsetRange[], options?: ReadOptions): Promise<Map<string, SourceRecord[]>>;
   close(): Promise<void>;
 }
 

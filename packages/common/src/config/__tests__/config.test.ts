@@ -62,6 +62,7 @@ const defaults = {
     speculationQuantile: 0.9,
     speculationMinRuntimeMs: 100,
     speculationIntervalMs: 100,
+    taskGroupRecords: 10000,
   },
   executor: {
     driver: ['127.0.0.1:7070'],
