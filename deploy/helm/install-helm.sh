@@ -25,10 +25,19 @@ fi
 
 mkdir -p "$cache/$HELM_VERSION"
 t0=$SECONDS
-# GOFLAGS=-mod=mod and GOTOOLCHAIN=local: build with the installed Go, never fetch another toolchain.
-env GOPATH="$cache/gopath" GOCACHE="$cache/gocache" GOMODCACHE="$cache/gomodcache" GOBIN="$cache/$HELM_VERSION" \
-  GOFLAGS="-modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 \
-  "$go" install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-  "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+# GOTOOLCHAIN=local: build with the installed Go, never fetch another toolchain. -modcacherw: the
+# module cache stays deletable.
+goenv=(env GOPATH="$cache/gopath" GOCACHE="$cache/gocache" GOMODCACHE="$cache/gomodcache" GOBIN="$cache/$HELM_VERSION"
+  GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0)
+"${goenv[@]}" "$go" mod download "helm.sh/helm/v3@$HELM_VERSION" >&2
+# As Helm's Makefile does: the Kubernetes version Helm assumes (`helm template`, `lint`) is the one of
+# the client-go it was built with (v0.X.Y -> 1.X); unset, it would be 1.20.
+client_go="$(awk '$1 == "k8s.io/client-go" { print $2 }' "$cache/gomodcache/helm.sh/helm/v3@$HELM_VERSION/go.mod")"
+k8s_minor="$(cut -d. -f2 <<<"$client_go")"
+ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for pkg in pkg/chartutil pkg/lint/rules; do
+  ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$k8s_minor"
+done
+"${goenv[@]}" "$go" install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
 echo "install-helm.sh: built helm $HELM_VERSION in $((SECONDS - t0))s" >&2
 echo "$bin"
