@@ -192,7 +192,7 @@ args:
 - name: {{ index . 0 }}
   secret:
     secretName: {{ index . 1 }}
-    defaultMode: 0440
+    defaultMode: 288 # 0440 in octal, written in decimal so that YAML 1.1 and 1.2 readers agree
     items:
       {{- range (index . 2) }}
       - key: {{ index . 0 }}
