@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { ConfigError, loadConfig } from '@sluice/common';
 import { brokers, redisUrl, repoRoot, uniqueName } from '../helpers/env';
 import { chartDir, find, helm, helmBinary, render, type K8sObject } from '../helpers/helm';
 import { assertExactlyOnce } from '../helpers/invariants';
@@ -263,17 +262,6 @@ describe('Helm chart: lint and render', () => {
   });
 });
 
-/** Whether this build's configuration knows an environment variable (the strict loader refuses unknown keys). */
-function knows(variable: string, value: string): boolean {
-  try {
-    loadConfig({ env: { [variable]: value } });
-    return true;
-  } catch (e) {
-    if (e instanceof ConfigError && e.message.includes('unknown configuration key')) return false;
-    throw e;
-  }
-}
-
 interface Started {
   name: string;
   child: ChildProcess;
@@ -316,10 +304,6 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
       '--set-json',
       `config=${JSON.stringify({ job: { topics: [topic], batchIntervalMs: 200 } })}`,
     ];
-    // Keys another change adds: until this build knows them, the chart is told not to set them.
-    if (!knows('SLUICE_DRIVER_STANDBY', 'true')) overrides.push('--set', 'driver.standby=false');
-    if (!knows('SLUICE_DRIVER_SHUTDOWN_TIMEOUT_MS', '30000')) overrides.push('--set', 'driver.shutdownTimeoutMs=null');
-    if (!knows('SLUICE_EXECUTOR_SHUTDOWN_TIMEOUT_MS', '30000')) overrides.push('--set', 'executor.shutdownTimeoutMs=null');
     const objects = render(binary, ['ci/default-values.yaml'], overrides);
 
     // Service DNS name:port -> the local port of the container port the Service targets.
