@@ -116,7 +116,8 @@ const cases: Case[] = [
     title: 'a job package name that does not exist',
     role: 'driver',
     job: 'examples/no-such-job',
-    line: () => `sluice: [SLUICE_JOB_INVALID] job module 'examples/no-such-job' not found (looked for a package from ${repoRoot})`,
+    line: () =>
+      `sluice: [SLUICE_JOB_INVALID] job module 'examples/no-such-job' not found (looked for a package from ${repoRoot} and from sluice's installation)`,
   },
   {
     title: 'a topic that does not exist',

@@ -87,7 +87,8 @@ export class Executor {
       {
         driverAddresses: config.executor.driver,
         executorId: id,
-        address: `${config.executor.host}:${port}`,
+        // The driver dials this address: a wildcard bind address (0.0.0.0) is not one it could reach.
+        address: `${config.executor.advertiseHost ?? config.executor.host}:${port}`,
         slots: config.executor.slots,
         job: jobName,
         heartbeatIntervalMs: config.executor.heartbeatIntervalMs,

@@ -175,7 +175,10 @@ export const configSchema = z
         id: z.string().min(1).optional(),
         /** Driver addresses, tried in turn: with standby drivers, the one that leads accepts the registration. */
         driver: z.array(hostPort).min(1).default(['127.0.0.1:7070']),
+        /** Address the Executor gRPC service and HTTP server bind (0.0.0.0 in a container). */
         host: z.string().default('127.0.0.1'),
+        /** Address registered with the driver, which connects to it (the pod IP on Kubernetes); default: `host`. */
+        advertiseHost: z.string().min(1).optional(),
         grpcPort: port.default(0),
         /** HTTP server for /metrics and /healthz (0 = any). */
         httpPort: port.default(0),

@@ -7,7 +7,9 @@ import type { Job } from './types';
 
 /**
  * Loads a job module by path (file or package directory, relative to `cwd`) or by package name.
- * The module must export a job made with `defineJob`, as `default` or as `job`.
+ * A package name is looked up from `cwd`, then from sluice's own installation (so a job package
+ * installed beside sluice, as in the container image, loads whatever the working directory), then
+ * in `NODE_PATH`. The module must export a job made with `defineJob`, as `default` or as `job`.
  */
 export async function loadJob(specifier: string, cwd: string = process.cwd()): Promise<Job> {
   const looksLikePath = specifier.startsWith('.') || isAbsolute(specifier) || existsSync(resolve(cwd, specifier));
@@ -15,12 +17,10 @@ export async function loadJob(specifier: string, cwd: string = process.cwd()): P
   try {
     target = looksLikePath ? resolve(cwd, specifier) : specifier;
     // Resolve first so that "not found" is told apart from an error thrown while the module runs.
-    target = require.resolve(target, { paths: [cwd] });
+    target = require.resolve(target, { paths: looksLikePath ? [cwd] : [cwd, __dirname] });
   } catch (e) {
-    throw new JobError(
-      `job module '${specifier}' not found (looked ${looksLikePath ? `at ${resolve(cwd, specifier)}` : `for a package from ${cwd}`})`,
-      e
-    );
+    const where = looksLikePath ? `at ${resolve(cwd, specifier)}` : `for a package from ${cwd} and from sluice's installation`;
+    throw new JobError(`job module '${specifier}' not found (looked ${where})`, e);
   }
   let mod: Record<string, unknown>;
   try {

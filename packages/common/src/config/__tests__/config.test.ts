@@ -364,3 +364,19 @@ describe('loadConfig', () => {
     expect(loadConfig().kafka.brokers).toEqual(['127.0.0.1:9092']);
   });
 });
+
+describe('loadConfig: executor.advertiseHost', () => {
+  it('is unset by default, so the executor advertises executor.host', () => {
+    expect(loadConfig().executor.advertiseHost).toBeUndefined();
+  });
+
+  it('comes from SLUICE_EXECUTOR_ADVERTISE_HOST, independent of the bind address', () => {
+    const config = loadConfig({ env: { SLUICE_EXECUTOR_HOST: '0.0.0.0', SLUICE_EXECUTOR_ADVERTISE_HOST: '10.1.2.3' } });
+    expect(config.executor.host).toBe('0.0.0.0');
+    expect(config.executor.advertiseHost).toBe('10.1.2.3');
+  });
+
+  it('refuses an empty address', () => {
+    expect(() => loadConfig({ flags: { executor: { advertiseHost: '' } } })).toThrow("'executor.advertiseHost'");
+  });
+});
