@@ -22,6 +22,7 @@ export const errorCodes = [
   'SLUICE_LEASE_HELD',
   'SLUICE_LEASE_LOST',
   'SLUICE_SHUTDOWN_TIMEOUT',
+  'SLUICE_INVALID_REQUEST',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -137,6 +138,13 @@ export class TaskFailedError extends SluiceError {
 export class ProcessFailedError extends SluiceError {
   constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
     super('SLUICE_PROCESS_FAILED', message, { retriable: true, details, cause });
+  }
+}
+
+/** A request from the network is malformed or asks for something outside this process's job. */
+export class InvalidRequestError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('SLUICE_INVALID_REQUEST', message, { details });
   }
 }
 

@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  channelOptions,
   fromServiceError,
+  grpcSecurity,
   loadServices,
+  type GrpcSecurity,
   type Logger,
   type WireHeartbeatResponse,
   type WireRegisterResponse,
@@ -17,6 +18,8 @@ export interface RegistrationOptions {
   job: string;
   heartbeatIntervalMs: number;
   runningTasks: () => number;
+  /** Credentials and options of the client that calls the driver (default: plaintext). */
+  security?: GrpcSecurity;
 }
 
 type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: Res) => void) => void;
@@ -44,9 +47,10 @@ export class DriverRegistration {
     private readonly options: RegistrationOptions,
     private readonly logger: Logger
   ) {
+    const security = options.security ?? grpcSecurity();
     const Driver = loadServices().Driver;
     this.clients = options.driverAddresses.map(
-      (address) => new Driver(address, grpc.credentials.createInsecure(), channelOptions) as unknown as DriverClient
+      (address) => new Driver(address, security.channelCredentials(), security.clientOptions) as unknown as DriverClient
     );
   }
 

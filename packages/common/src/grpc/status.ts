@@ -8,6 +8,7 @@ import { errorCodes, isSluiceError, SluiceError, type ErrorCode } from '../error
 
 const statusByCode: Partial<Record<ErrorCode, grpc.status>> = {
   SLUICE_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
+  SLUICE_INVALID_REQUEST: grpc.status.INVALID_ARGUMENT,
   SLUICE_JOB_INVALID: grpc.status.FAILED_PRECONDITION,
   SLUICE_FENCED: grpc.status.FAILED_PRECONDITION,
   SLUICE_CHECKPOINT_CONFLICT: grpc.status.ABORTED,
