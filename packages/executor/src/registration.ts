@@ -22,6 +22,9 @@ export interface RegistrationOptions {
   security?: GrpcSecurity;
 }
 
+/** How grpc-js reports a failed TLS handshake (OpenSSL's and Node's wording). */
+const tlsFailure = /certificate|SSL|TLS|handshake|self[- ]signed|altnames|unable to verify/i;
+
 type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: Res) => void) => void;
 interface DriverClient extends grpc.Client {
   Register: Unary<object, WireRegisterResponse>;
@@ -65,7 +68,15 @@ export class DriverRegistration {
           // once it has lasted a few heartbeats (e.g. a driver refusing this job).
           const persistent = Date.now() - this.unregisteredSince > 3 * this.options.heartbeatIntervalMs;
           if (persistent && e.message !== this.lastReported) {
-            this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+            if (tlsFailure.test(e.message)) {
+              // Certificates do not fix themselves: say what to check, loudly, once per distinct error.
+              this.logger.error(
+                { err: e.message, driver: this.options.driverAddress },
+                'TLS handshake with the driver failed; not registered (check grpc.tls, grpc.tlsCaFile, grpc.tlsCertFile, grpc.tlsServerName on both sides)'
+              );
+            } else {
+              this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+            }
             this.lastReported = e.message;
           }
         })
