@@ -2,6 +2,7 @@ import {
   CheckpointStore,
   ConfigError,
   createKafkajsOffsetOracle,
+  kafkajsSecurity,
   createLogger,
   LeaseHeldError,
   loadConfig,
@@ -253,7 +254,12 @@ export function parseTarget(raw: string | undefined): OffsetTarget {
 }
 
 async function offsetsForTimestamp(config: SluiceConfig, topics: string[], ms: number): Promise<Map<string, bigint>> {
-  const admin = new Kafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+    ...kafkajsSecurity(config.kafka),
+  }).admin();
   await admin.connect();
   try {
     const result = new Map<string, bigint>();

@@ -23,6 +23,7 @@ export const errorCodes = [
   'SLUICE_LEASE_LOST',
   'SLUICE_SHUTDOWN_TIMEOUT',
   'SLUICE_INVALID_REQUEST',
+  'SLUICE_KAFKA_AUTH_FAILED',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -101,6 +102,13 @@ export class RangeNotVisibleError extends SluiceError {
 export class KafkaUnavailableError extends SluiceError {
   constructor(message: string, cause?: unknown) {
     super('SLUICE_KAFKA_UNAVAILABLE', message, { retriable: true, cause });
+  }
+}
+
+/** The brokers refused sluice's credentials (SASL): retrying cannot help. */
+export class KafkaAuthError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super('SLUICE_KAFKA_AUTH_FAILED', message, { cause });
   }
 }
 

@@ -68,6 +68,7 @@ export {
   createKafkajsRangeReader,
   createKafkajsGroupOffsetPublisher,
   kafkajsLogCreator,
+  kafkajsSecurity,
   type KafkajsRangeReaderOptions,
 } from './kafka/kafkajs';
 export { registerCodecs } from './kafka/kafkajs';
