@@ -43,7 +43,7 @@ interface Session {
 async function open(flags: OperatorFlags): Promise<Session> {
   const config = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.name }, log: { level: flags.logLevel } } });
   const logger = createLogger(flags.logLevel === undefined && !process.env.LOG_LEVEL ? 'warn' : config.log.level, { role: 'cli' });
-  const store = await CheckpointStore.connect(config.redis.url, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+  const store = await CheckpointStore.connect(config.redis, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
   let oracle: Promise<OffsetOracle> | undefined;
   return {
     config,

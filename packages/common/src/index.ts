@@ -44,6 +44,7 @@ export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 
 // Checkpoint store (Redis + Lua)
+export { createRedis, redisTargetUrl, type RedisTarget } from './checkpoint';
 export {
   asRedisOutage,
   CheckpointStore,

@@ -13,7 +13,7 @@ export async function createDriver(config: SluiceConfig, job: Job, logger: Logge
   const oracle = await createKafkajsOffsetOracle(config.kafka, logger);
   try {
     await checkSubscription(oracle, settings.subscription);
-    const store = await CheckpointStore.connect(config.redis.url, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    const store = await CheckpointStore.connect(config.redis, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
     return new Driver(settings, config, { oracle, store, logger, grpc });
   } catch (e) {
     await oracle.close();

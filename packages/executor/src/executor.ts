@@ -46,7 +46,7 @@ export class Executor {
     const grpc = grpcSecurity(config.grpc);
     const subscription = subscriptionOf(job.source, config.job);
     // Redis first: without it no task can commit, so fail at start-up with a clear error.
-    const store = await CheckpointStore.connect(config.redis.url, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
     // Kafka too: a probe connection now, rather than a first task failing later.
     try {
       await (await createKafkajsOffsetOracle(config.kafka, log)).close();

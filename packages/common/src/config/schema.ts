@@ -281,6 +281,11 @@ export const configSchema = z
     if ((config.redis.tlsCertFile === undefined) !== (config.redis.tlsKeyFile === undefined)) {
       required('redis', ['tlsCertFile', 'tlsKeyFile'], 'together (a client certificate and its key)');
     }
+    for (const key of ['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const) {
+      if (config.redis[key] !== undefined && !config.redis.url.startsWith('rediss://')) {
+        ctx.addIssue({ code: 'custom', path: ['redis', key], message: 'applies only to a rediss:// redis.url (TLS)' });
+      }
+    }
     if (config.driver.taskTimeoutMs <= config.executor.heartbeatIntervalMs) {
       ctx.addIssue({
         code: 'custom',
