@@ -1,5 +1,5 @@
 import { EventEmitter, once } from 'node:events';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { grpcSecurity, loadServices, SluiceError, type GrpcSecurity, type Logger } from '@sluice/common';
 
 /** A registered executor as the driver sees it. */

@@ -231,9 +231,14 @@ describe('loadConfig', () => {
       ],
       [
         'Redis ACL user and TLS files',
-        { SLUICE_REDIS_USERNAME: 'sluice', SLUICE_REDIS_PASSWORD_FILE: '/r/pw', SLUICE_REDIS_TLS_CA_FILE: '/r/ca.crt' },
+        {
+          REDIS_URL: 'rediss://r:6380',
+          SLUICE_REDIS_USERNAME: 'sluice',
+          SLUICE_REDIS_PASSWORD_FILE: '/r/pw',
+          SLUICE_REDIS_TLS_CA_FILE: '/r/ca.crt',
+        },
         (c) => c.redis,
-        { ...defaults.redis, username: 'sluice', passwordFile: '/r/pw', tlsCaFile: '/r/ca.crt' },
+        { ...defaults.redis, url: 'rediss://r:6380', username: 'sluice', passwordFile: '/r/pw', tlsCaFile: '/r/ca.crt' },
       ],
     ])('%s', (_name, env, read, expected) => {
       expect(read(loadConfig({ env }))).toEqual(expected);
@@ -342,8 +347,13 @@ describe('loadConfig', () => {
       ],
       [
         'a Redis client certificate without its key',
-        { env: { SLUICE_REDIS_TLS_CERT_FILE: '/c' } },
+        { env: { REDIS_URL: 'rediss://r:6380', SLUICE_REDIS_TLS_CERT_FILE: '/c' } },
         "'redis.tlsKeyFile' is required together (a client certificate and its key)",
+      ],
+      [
+        'Redis TLS files with a redis:// URL',
+        { env: { SLUICE_REDIS_TLS_CA_FILE: '/ca' } },
+        "'redis.tlsCaFile' applies only to a rediss:// redis.url (TLS)",
       ],
     ])('%s', (_name, sources, problem) => {
       const error = configError(sources);

@@ -21,8 +21,7 @@ export function kafkajsSecurity(config: KafkaClientConfig): { ssl?: ConnectionOp
   if (mechanism !== 'none') {
     const username = config.saslUsername ?? '';
     const password = readSecretFile('kafka.saslPasswordFile', config.saslPasswordFile ?? '');
-    // kafkajs types each mechanism separately; these three share one shape.
-    out.sasl = { mechanism, username, password } as SASLOptions;
+    out.sasl = { mechanism, username, password };
   }
   return out;
 }
