@@ -71,7 +71,7 @@ export class DriverRegistration {
             if (tlsFailure.test(e.message)) {
               // Certificates do not fix themselves: say what to check, loudly, once per distinct error.
               this.logger.error(
-                { err: e.message, driver: this.options.driverAddress },
+                { err: e.message },
                 'TLS handshake with the driver failed; not registered (check grpc.tls, grpc.tlsCaFile, grpc.tlsCertFile, grpc.tlsServerName on both sides)'
               );
             } else {
