@@ -14,6 +14,9 @@
 #   kafka.sh topics|groups|get-offsets|configs|quorum|cluster|console-producer|console-consumer|
 #            producer-perf|consumer-perf ARGS...   the matching bin/kafka-*.sh tool
 #   kafka.sh tool FQCN ARGS...      any Kafka main class
+#   kafka.sh start-sasl|stop-sasl|status-sasl
+#                                   a separate 1-node cluster whose client listener is SASL_PLAINTEXT
+#                                   with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (security tests)
 #
 # Layouts (both can run at the same time, they share nothing but the jars):
 #   1 node : client 127.0.0.1:9092, controller 9093, work dir $SLUICE_CACHE/kafka/work-1node
@@ -23,8 +26,14 @@
 # the 3-node cluster while it is started (the fault tests use it), otherwise on the single node;
 # KAFKA_NODES=1|3 or an explicit size overrides that.
 #
+# SASL layout: client 127.0.0.1:$KAFKA_SASL_PORT (29092), controller port+1, work dir
+#   $SLUICE_CACHE/kafka/work-sasl-<port>; user $KAFKA_SASL_USER (sluice) with password
+#   $KAFKA_SASL_PASSWORD (sluice-secret) for all three mechanisms, and the broker's own user
+#   admin/admin-secret (PLAIN). No authorizer: any authenticated user may do anything.
+#
 # Environment: SLUICE_CACHE (<repo>/.cache), KAFKA_VERSION (4.4.0), KAFKA_NODES, JAVA_HOME,
-#   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS, KAFKA_TOOL_JVM_OPTS, KAFKA_READY_TIMEOUT (seconds, 120)
+#   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS, KAFKA_TOOL_JVM_OPTS, KAFKA_READY_TIMEOUT (seconds, 120),
+#   KAFKA_SASL_PORT, KAFKA_SASL_USER, KAFKA_SASL_PASSWORD
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,6 +63,7 @@ select_cluster() {
   case "$1" in
     1) NODES=1; WORK="$SLUICE_CACHE/kafka/work-1node"; BASE_PORT=9092 ;;
     3) NODES=3; WORK="$SLUICE_CACHE/kafka/work-3node"; BASE_PORT=19092 ;;
+    sasl) NODES=1; BASE_PORT="${KAFKA_SASL_PORT:-29092}"; WORK="$SLUICE_CACHE/kafka/work-sasl-$BASE_PORT" ;;
     *) die "cluster size must be 1 or 3, got '$1'" ;;
   esac
 }
@@ -228,6 +238,59 @@ num.replica.fetchers=1
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=6000
 EOF
+}
+
+# The SASL cluster: the single-node config with a SASL_PLAINTEXT client listener instead.
+SASL_USER="${KAFKA_SASL_USER:-sluice}"
+SASL_PASSWORD="${KAFKA_SASL_PASSWORD:-sluice-secret}"
+write_sasl_config() {
+  local dir port; dir="$(node_dir 1)"; port="$(client_port 1)"
+  write_server_config 1
+  sed -i -e "s#^listeners=.*#listeners=SASL_PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$(controller_port 1)#" \
+    -e "s#^advertised.listeners=.*#advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$port#" \
+    -e "s#^inter.broker.listener.name=.*#inter.broker.listener.name=SASL_PLAINTEXT#" \
+    -e "s#^listener.security.protocol.map=.*#listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT#" \
+    "$dir/server.properties"
+  cat >>"$dir/server.properties" <<EOF
+
+# SASL (kafka.sh start-sasl). PLAIN users live in the JAAS line; SCRAM users are written into the
+# metadata log by "format --add-scram".
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  # For Kafka's CLI tools against this cluster: --command-config $WORK/client.properties
+  cat >"$WORK/client.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret";
+EOF
+}
+
+start_sasl() {
+  local t0=$SECONDS
+  mkdir -p "$WORK"
+  exec 9>"$WORK/.lock"
+  flock 9
+  if node_alive 1; then wait_node 1; bootstrap; return 0; fi
+  port_open "$(client_port 1)" && die "127.0.0.1:$(client_port 1) is in use by another process (set KAFKA_SASL_PORT)"
+  fetch; require_java; write_log_configs
+  [[ -s "$WORK/cluster.id" ]] || new_cluster_id >"$WORK/cluster.id"
+  write_sasl_config
+  if [[ ! -f "$(node_dir 1)/data/meta.properties" ]]; then
+    tool kafka.tools.StorageTool format --cluster-id "$(cat "$WORK/cluster.id")" \
+      --config "$(node_dir 1)/server.properties" --ignore-formatted \
+      --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >/dev/null \
+      || die "formatting the SASL node failed"
+  fi
+  touch "$WORK/started"
+  start_node 1
+  wait_node 1
+  log "SASL cluster ready in $((SECONDS - t0))s"
+  bootstrap
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -439,5 +502,8 @@ case "$cmd" in
   producer-perf)    run_class "$PERF_JVM" org.apache.kafka.tools.ProducerPerformance "$@" ;;
   consumer-perf)    run_class "$PERF_JVM" org.apache.kafka.tools.ConsumerPerformance "$@" ;;
   tool)             tool "$@" ;;
+  start-sasl)       select_cluster sasl; start_sasl ;;
+  stop-sasl)        select_cluster sasl; stop_cluster ;;
+  status-sasl)      select_cluster sasl; status ;;
   *) sed -n '2,/^set /{/^#/p}' "$0" >&2; exit 2 ;;
 esac

@@ -53,7 +53,7 @@ export function formatEntry(e: DeadLetterEntry): string {
 async function withQueue<T>(flags: DlqFlags, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
   if (!flags.name) throw new ConfigError('--name <job> is required');
   const { config } = settings(flags);
-  const dlq = await DeadLetterQueue.open(config.redis.url, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+  const dlq = await DeadLetterQueue.open(config.redis, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
   try {
     return await fn(dlq);
   } finally {
@@ -88,9 +88,9 @@ export async function dlqReplay(flags: DlqFlags): Promise<number> {
   const { config, logger } = settings(flags);
   const job = await loadJob(flags.job);
   const jobName = config.job.name ?? job.name;
-  const store = await CheckpointStore.connect(config.redis.url, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+  const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
   try {
-    const report = await replayDeadLetters({ job, jobName, redisUrl: config.redis.url, store, logger });
+    const report = await replayDeadLetters({ job, jobName, redisUrl: config.redis, store, logger });
     out(
       `replayed ${report.replayed} dead letters of ${jobName}` +
         (report.alreadyReplayed > 0 ? ` (${report.alreadyReplayed} already replayed before)` : '') +

@@ -3,7 +3,16 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CheckpointStore, ConfigError, jobKeys, loadConfig, partitionKey, readLeaseHolder, type SluiceConfig } from '@sluice/common';
+import {
+  CheckpointStore,
+  ConfigError,
+  jobKeys,
+  kafkajsSecurity,
+  loadConfig,
+  partitionKey,
+  readLeaseHolder,
+  type SluiceConfig,
+} from '@sluice/common';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { formatReport, percentiles, recordValue, runKeys, tallyIds, type LoadReport } from './load-report';
 
@@ -260,7 +269,7 @@ async function drain(
 export async function loadCommand(flags: LoadFlags): Promise<number> {
   const config: SluiceConfig = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.jobName } } });
   const timeoutMs = positive('timeout', flags.timeout, false) * 1000;
-  const store = await CheckpointStore.connect(config.redis.url, flags.jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+  const store = await CheckpointStore.connect(config.redis, flags.jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
   let job: ChildProcess | undefined;
   try {
     if (flags.check !== undefined) {
@@ -297,6 +306,7 @@ export async function loadCommand(flags: LoadFlags): Promise<number> {
       connectionTimeout: config.kafka.connectionTimeoutMs,
       requestTimeout: config.kafka.requestTimeoutMs,
       logLevel: logLevel.NOTHING,
+      ...kafkajsSecurity(config.kafka),
     });
     if (!flags.run && (await readLeaseHolder(store.client, flags.jobName)) === null) {
       throw new ConfigError(

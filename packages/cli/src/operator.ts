@@ -2,6 +2,7 @@ import {
   CheckpointStore,
   ConfigError,
   createKafkajsOffsetOracle,
+  kafkajsSecurity,
   createLogger,
   LeaseHeldError,
   loadConfig,
@@ -42,7 +43,7 @@ interface Session {
 async function open(flags: OperatorFlags): Promise<Session> {
   const config = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.name }, log: { level: flags.logLevel } } });
   const logger = createLogger(flags.logLevel === undefined && !process.env.LOG_LEVEL ? 'warn' : config.log.level, { role: 'cli' });
-  const store = await CheckpointStore.connect(config.redis.url, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+  const store = await CheckpointStore.connect(config.redis, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
   let oracle: Promise<OffsetOracle> | undefined;
   return {
     config,
@@ -253,7 +254,12 @@ export function parseTarget(raw: string | undefined): OffsetTarget {
 }
 
 async function offsetsForTimestamp(config: SluiceConfig, topics: string[], ms: number): Promise<Map<string, bigint>> {
-  const admin = new Kafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+    ...kafkajsSecurity(config.kafka),
+  }).admin();
   await admin.connect();
   try {
     const result = new Map<string, bigint>();

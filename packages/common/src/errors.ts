@@ -22,6 +22,8 @@ export const errorCodes = [
   'SLUICE_LEASE_HELD',
   'SLUICE_LEASE_LOST',
   'SLUICE_SHUTDOWN_TIMEOUT',
+  'SLUICE_INVALID_REQUEST',
+  'SLUICE_KAFKA_AUTH_FAILED',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -103,6 +105,13 @@ export class KafkaUnavailableError extends SluiceError {
   }
 }
 
+/** The brokers refused sluice's credentials (SASL): retrying cannot help. */
+export class KafkaAuthError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super('SLUICE_KAFKA_AUTH_FAILED', message, { cause });
+  }
+}
+
 /** Redis could not be reached. */
 export class RedisUnavailableError extends SluiceError {
   constructor(message: string, cause?: unknown) {
@@ -137,6 +146,13 @@ export class TaskFailedError extends SluiceError {
 export class ProcessFailedError extends SluiceError {
   constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
     super('SLUICE_PROCESS_FAILED', message, { retriable: true, details, cause });
+  }
+}
+
+/** A request from the network is malformed or asks for something outside this process's job. */
+export class InvalidRequestError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('SLUICE_INVALID_REQUEST', message, { details });
   }
 }
 

@@ -19,6 +19,7 @@
 // Job API
 export { defineJob, isJob } from './job/define-job';
 export { loadJob } from './job/load-job';
+export { patternRegExp, subscriptionCovers, subscriptionOf, type Subscription } from './job/subscription';
 export type {
   BatchSettings,
   ChunkCommitter,
@@ -36,12 +37,14 @@ export type {
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
 
 // Configuration, errors, logging
+export { readConfigFile, readSecretFile } from './config/files';
 export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets, type TopicAssignment } from './config';
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 
 // Checkpoint store (Redis + Lua)
+export { createRedis, redisTargetUrl, type RedisTarget } from './checkpoint';
 export {
   asRedisOutage,
   CheckpointStore,
@@ -66,6 +69,7 @@ export {
   createKafkajsRangeReader,
   createKafkajsGroupOffsetPublisher,
   kafkajsLogCreator,
+  kafkajsSecurity,
   type KafkajsRangeReaderOptions,
 } from './kafka/kafkajs';
 export { registerCodecs } from './kafka/kafkajs';

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  channelOptions,
+  grpcSecurity,
   loadServices,
   SluiceError,
   toServiceError,
+  type GrpcSecurity,
   type WireHeartbeatRequest,
   type WireHeartbeatResponse,
   type WireRegisterRequest,
@@ -17,6 +18,24 @@ export interface DriverServiceOptions {
   heartbeatIntervalMs: number;
   host: string;
   port: number;
+  /** Credentials, limits and token check (default: plaintext, 4 MiB, no token). */
+  security?: GrpcSecurity;
+}
+
+/** The most task slots an executor may announce: far above any real one, low enough to catch garbage. */
+export const MAX_EXECUTOR_SLOTS = 1024;
+const executorIdPattern = /^[\x21-\x7e]{1,128}$/;
+
+/** Why a Register request is refused (null: it is well formed). Input from the network: checked before use. */
+export function registerProblem(r: WireRegisterRequest): string | null {
+  if (!executorIdPattern.test(r.executor_id ?? ''))
+    return `executor_id '${r.executor_id}' must be 1 to 128 printable characters without spaces`;
+  const address = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(r.address ?? '');
+  const port = address ? Number(address[2]) : 0;
+  if (!address || port < 1 || port > 65535) return `address '${r.address}' must be host:port with a port in 1..65535`;
+  if (!Number.isInteger(r.slots) || r.slots < 1 || r.slots > MAX_EXECUTOR_SLOTS)
+    return `slots ${r.slots} must be in 1..${MAX_EXECUTOR_SLOTS}`;
+  return null;
 }
 
 /** The gRPC Driver service: executors register, heartbeat and deregister. Returns the bound port. */
@@ -24,7 +43,8 @@ export async function startDriverService(
   registry: ExecutorRegistry,
   options: DriverServiceOptions
 ): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server(channelOptions);
+  const security = options.security ?? grpcSecurity();
+  const server = new grpc.Server(security.serverOptions);
   server.addService(loadServices().Driver.service, {
     Register(call: grpc.ServerUnaryCall<WireRegisterRequest, WireRegisterResponse>, callback: grpc.sendUnaryData<WireRegisterResponse>) {
       const r = call.request;
@@ -35,9 +55,8 @@ export async function startDriverService(
         );
         return callback(toServiceError(refused));
       }
-      if (!r.executor_id || !/^[^\s:]+:\d+$/.test(r.address) || r.slots < 1) {
-        return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'executor_id, address (host:port) and slots >= 1 are required' });
-      }
+      const problem = registerProblem(r);
+      if (problem !== null) return callback({ code: grpc.status.INVALID_ARGUMENT, details: `Register refused: ${problem}` });
       registry.register(r.executor_id, r.address, r.slots);
       return callback(null, { epoch: options.epoch, heartbeat_interval_ms: options.heartbeatIntervalMs });
     },
@@ -45,7 +64,20 @@ export async function startDriverService(
       call: grpc.ServerUnaryCall<WireHeartbeatRequest, WireHeartbeatResponse>,
       callback: grpc.sendUnaryData<WireHeartbeatResponse>
     ) {
-      return callback(null, { known: registry.heartbeat(call.request.executor_id), epoch: options.epoch });
+      const r = call.request;
+      if (!executorIdPattern.test(r.executor_id ?? '')) {
+        return callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `Heartbeat refused: executor_id '${r.executor_id}' is not a valid id`,
+        });
+      }
+      if (!Number.isInteger(r.running_tasks) || r.running_tasks < 0 || r.running_tasks > MAX_EXECUTOR_SLOTS) {
+        return callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `Heartbeat refused: running_tasks ${r.running_tasks} out of range`,
+        });
+      }
+      return callback(null, { known: registry.heartbeat(r.executor_id), epoch: options.epoch });
     },
     Deregister(call: grpc.ServerUnaryCall<{ executor_id: string }, object>, callback: grpc.sendUnaryData<object>) {
       registry.remove(call.request.executor_id, 'deregistered');
@@ -53,9 +85,7 @@ export async function startDriverService(
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, bound) =>
-      e ? reject(e) : resolve(bound)
-    )
+    server.bindAsync(`${options.host}:${options.port}`, security.serverCredentials(), (e, bound) => (e ? reject(e) : resolve(bound)))
   );
   return { server, port };
 }

@@ -11,6 +11,7 @@ import {
   ConfigError,
   isDependencyOutage,
   isSluiceError,
+  grpcSecurity,
   LeaderLease,
   LeaseLostError,
   readLeaseHolder,
@@ -20,6 +21,7 @@ import {
   type BatchPlan,
   type BatchSummary,
   type GroupOffsetPublisher,
+  type GrpcSecurity,
   type Job,
   type Logger,
   type OffsetOracle,
@@ -110,6 +112,8 @@ export interface DriverDependencies {
   logger: Logger;
   /** How to reach the consumer group mirror (default: kafkajs with the driver's Kafka settings). */
   connectGroupPublisher?: () => Promise<GroupOffsetPublisher>;
+  /** gRPC credentials and options (default: built from `config.grpc`). */
+  grpc?: GrpcSecurity;
 }
 
 /**
@@ -143,6 +147,7 @@ export class Driver extends EventEmitter implements DriverView {
   state: DriverState = 'waiting-for-executors';
   startedAt = Date.now();
   private readonly lease: LeaderLease;
+  private readonly grpc: GrpcSecurity;
   private readonly http: DriverHttpServer;
   private readonly mirror: GroupMirror | undefined;
   private active: ActiveBatch | undefined;
@@ -163,7 +168,8 @@ export class Driver extends EventEmitter implements DriverView {
     this.shutdownExpired = new Promise<never>((_, reject) => (this.expireShutdown = reject));
     this.shutdownExpired.catch(() => undefined);
     this.logger = deps.logger.child({ component: 'driver', job: settings.name });
-    this.registry = new ExecutorRegistry(config.driver.heartbeatTimeoutMs, this.logger);
+    this.grpc = deps.grpc ?? grpcSecurity(config.grpc);
+    this.registry = new ExecutorRegistry(config.driver.heartbeatTimeoutMs, this.logger, this.grpc);
     this.dispatcher = new TaskDispatcher(
       this.registry,
       this.assignment,
@@ -262,6 +268,7 @@ export class Driver extends EventEmitter implements DriverView {
       heartbeatIntervalMs: this.config.executor.heartbeatIntervalMs,
       host: this.config.driver.host,
       port: this.config.driver.grpcPort,
+      security: this.grpc,
     });
     this.server = server;
     this.port = port;

@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events';
-import * as grpc from '@grpc/grpc-js';
-import { channelOptions, loadServices, SluiceError, type Logger } from '@sluice/common';
+import type * as grpc from '@grpc/grpc-js';
+import { grpcSecurity, loadServices, SluiceError, type GrpcSecurity, type Logger } from '@sluice/common';
 
 /** A registered executor as the driver sees it. */
 export interface ExecutorHandle {
@@ -46,7 +46,9 @@ export class ExecutorRegistry extends EventEmitter {
 
   constructor(
     private readonly heartbeatTimeoutMs: number,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    /** Credentials and options of the clients that call executors. */
+    private readonly security: GrpcSecurity = grpcSecurity()
   ) {
     super();
     this.reaper = setInterval(() => this.removeSilent(), Math.max(100, Math.floor(heartbeatTimeoutMs / 4)));
@@ -60,7 +62,7 @@ export class ExecutorRegistry extends EventEmitter {
       return;
     }
     if (existing) this.remove(id, 're-registered with a new address');
-    const client = new (loadServices().Executor)(address, grpc.credentials.createInsecure(), channelOptions);
+    const client = new (loadServices().Executor)(address, this.security.channelCredentials(), this.security.clientOptions);
     this.lost.delete(id);
     this.executors.set(id, createHandle(id, address, slots, client));
     this.logger.info({ executor: id, address, slots }, 'executor registered');

@@ -1,19 +1,15 @@
 import {
   ConfigError,
-  JobError,
   isSluiceError,
+  patternRegExp,
+  type Subscription,
   type TopicNotFoundError,
   type OffsetOracle,
-  type TopicAssignment,
   type TopicPartition,
 } from '@sluice/common';
 
-/**
- * What a job reads (Spark's ConsumerStrategies): all partitions of a list of topics, every topic
- * matching a regex (re-evaluated on every batch), or an explicit set of partitions.
- */
-export type Subscription =
-  { kind: 'topics'; topics: string[] } | { kind: 'pattern'; pattern: string } | { kind: 'assign'; assign: TopicAssignment };
+// The subscription itself lives in common: executors check the ranges they are sent against it.
+export { patternRegExp, subscriptionOf, type Subscription } from '@sluice/common';
 
 export interface ResolvedSubscription {
   /** The partitions to plan this batch, sorted by topic then partition. */
@@ -25,25 +21,6 @@ export interface ResolvedSubscription {
    * pattern, checkpointed topics that match it but are gone from the cluster.
    */
   missing: string[];
-}
-
-/** The subscription from the configuration (if it names one) or else the job module's `source`. */
-export function subscriptionOf(
-  source: { topics?: string[]; pattern?: string; assign?: TopicAssignment },
-  override: { topics?: string[]; pattern?: string; assign?: TopicAssignment }
-): Subscription {
-  const chosen = override.topics || override.pattern || override.assign ? override : source;
-  if (chosen.topics) return { kind: 'topics', topics: chosen.topics };
-  if (chosen.pattern !== undefined) return { kind: 'pattern', pattern: chosen.pattern };
-  if (chosen.assign) return { kind: 'assign', assign: chosen.assign };
-  throw new JobError(
-    'the job subscribes to nothing: give source.topics, source.pattern or source.assign (or job.topics, job.pattern, job.assign)'
-  );
-}
-
-/** The regex of a pattern subscription: matches whole topic names (as Java's `Pattern.matches`, which Spark uses). */
-export function patternRegExp(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
 }
 
 /** Topic names in a list of subscription-readable form, for logs and the UI. */

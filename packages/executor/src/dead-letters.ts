@@ -10,7 +10,7 @@ export class LazyDeadLetterQueue {
   ) {}
 
   async add(letters: DeadLetter[]): Promise<void> {
-    this.queue ??= DeadLetterQueue.open(this.config.redis.url, this.jobName, {
+    this.queue ??= DeadLetterQueue.open(this.config.redis, this.jobName, {
       connectTimeoutMs: this.config.redis.connectTimeoutMs,
       replayAttempts: this.config.deadLetter.replayAttempts,
       replayBackoffMs: this.config.deadLetter.replayBackoffMs,

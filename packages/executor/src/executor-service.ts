@@ -1,13 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import {
-  channelOptions,
+  grpcSecurity,
+  InvalidRequestError,
   isSluiceError,
   loadServices,
   partitionKey,
   SluiceError,
+  subscriptionCovers,
   toServiceError,
+  type GrpcSecurity,
   type Logger,
+  type Subscription,
   type WireTaskGroupItem,
   type WireTaskRequest,
   type WireTaskResult,
@@ -21,6 +25,12 @@ export interface ExecutorServiceOptions {
   host: string;
   port: number;
   slots: number;
+  /** What the job reads: a task for a range outside it is refused. */
+  subscription?: Subscription;
+  /** The job's current epoch in Redis: a task carrying a later one ("from the future") is refused. */
+  currentEpoch?: () => Promise<string | null>;
+  /** Credentials, message limit and token check (default: plaintext, 4 MiB, no token). */
+  security?: GrpcSecurity;
 }
 
 /** A task being run: its cancellation, and how to answer its call early when it is handed back. */
@@ -28,6 +38,10 @@ interface RunningTask {
   controller: AbortController;
   handBack(error: SluiceError): void;
 }
+
+/** Kafka's legal topic names. */
+const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
+const int64Pattern = /^-?\d{1,19}$/;
 
 /**
  * The gRPC Executor service (RunTask, CancelTask) and the standard gRPC health service. Tasks beyond
@@ -37,13 +51,16 @@ interface RunningTask {
  */
 export class ExecutorService {
   readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
-  private readonly server = new grpc.Server(channelOptions);
+  private readonly server: grpc.Server;
+  private readonly security: GrpcSecurity;
   private readonly running = new Map<string, RunningTask>();
   private draining = false;
   /** RunTask and RunTaskGroup calls being served: each takes one of `slots`. */
   private slotsInUse = 0;
   /** Resolves whenever a task leaves `running` (the drain waits on it). */
   private taskDone: (() => void) | undefined;
+  /** Epochs only grow: one at or below an epoch already read from Redis needs no new read. */
+  private knownEpoch = 0n;
 
   constructor(
     private readonly runner: TaskRunner,
@@ -51,6 +68,8 @@ export class ExecutorService {
     private readonly logger: Logger,
     private readonly metrics?: ExecutorMetrics
   ) {
+    this.security = options.security ?? grpcSecurity();
+    this.server = new grpc.Server(this.security.serverOptions);
     this.server.addService(loadServices().Executor.service, {
       RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
         const controller = new AbortController();
@@ -92,7 +111,7 @@ export class ExecutorService {
   /** Binds and returns the port (the configured one, or the one the OS chose for port 0). */
   async listen(): Promise<number> {
     return new Promise((resolve, reject) =>
-      this.server.bindAsync(`${this.options.host}:${this.options.port}`, grpc.ServerCredentials.createInsecure(), (e, port) =>
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, this.security.serverCredentials(), (e, port) =>
         e ? reject(e) : resolve(port)
       )
     );
@@ -165,7 +184,7 @@ export class ExecutorService {
    * read left out is read by its task as usual. Each task succeeds or fails on its own.
    */
   private async runGroup(requests: WireTaskRequest[], controller: AbortController): Promise<WireTaskGroupItem[]> {
-    const tasks = requests.map((request) => this.validate(request));
+    const tasks = await Promise.all(requests.map((request) => this.validate(request)));
     const prefetched = await this.runner.readAll(tasks, controller.signal);
     return Promise.all(
       tasks.map(async (task) => {
@@ -181,7 +200,7 @@ export class ExecutorService {
   }
 
   private async runTask(request: WireTaskRequest | Task, controller: AbortController): Promise<WireTaskResult> {
-    const task = 'task_id' in request ? this.validate(request) : request;
+    const task = 'task_id' in request ? await this.validate(request) : request;
     let handBack!: (error: SluiceError) => void;
     const handedBack = new Promise<never>((_, reject) => (handBack = reject));
     const entry: RunningTask = { controller, handBack };
@@ -231,19 +250,56 @@ export class ExecutorService {
     }
   }
 
-  private validate(request: WireTaskRequest): Task {
-    const invalid = (why: string): SluiceError => new SluiceError('SLUICE_CONFIG_INVALID', `task ${request.task_id}: ${why}`);
+  /**
+   * Input from the network is checked before anything is read or committed: a malformed request,
+   * a range outside the job's subscription or an epoch the job never had is refused (the commit
+   * scripts refuse stale epochs on their own).
+   */
+  private async validate(request: WireTaskRequest): Promise<Task> {
+    const invalid = (why: string): SluiceError =>
+      new InvalidRequestError(`task ${String(request.task_id).slice(0, 200)}: ${why}`, { job: this.options.job });
+    if (typeof request.task_id !== 'string' || request.task_id === '' || request.task_id.length > 512) {
+      throw invalid('task_id must be 1 to 512 characters');
+    }
     if (request.job !== this.options.job) throw invalid(`job '${request.job}' is not this executor's job '${this.options.job}'`);
-    if (!request.range) throw invalid('no range');
-    const from = BigInt(request.range.from_offset);
-    const until = BigInt(request.range.until_offset);
+    const range = request.range;
+    if (!range) throw invalid('no range');
+    if (!topicPattern.test(range.topic)) throw invalid(`'${range.topic.slice(0, 300)}' is not a valid topic name`);
+    if (!Number.isInteger(range.partition) || range.partition < 0) throw invalid(`partition ${range.partition} is negative`);
+    for (const [name, value] of [
+      ['from_offset', range.from_offset],
+      ['until_offset', range.until_offset],
+      ['epoch', request.epoch],
+      ['batch_id', request.batch_id],
+    ] as const) {
+      if (!int64Pattern.test(String(value))) throw invalid(`${name} '${String(value).slice(0, 40)}' is not an integer`);
+    }
+    const from = BigInt(range.from_offset);
+    const until = BigInt(range.until_offset);
     if (from < 0n || from > until) throw invalid(`invalid range [${from}, ${until})`);
+    const tp = `${range.topic}-${range.partition}`;
+    if (this.options.subscription && !subscriptionCovers(this.options.subscription, range.topic, range.partition)) {
+      throw invalid(`range ${tp} [${from}, ${until}) is not in the subscription of job '${this.options.job}'`);
+    }
+    const epoch = BigInt(request.epoch);
+    if (epoch < 1n) throw invalid(`epoch ${epoch} is not a driver epoch`);
+    if (this.options.currentEpoch && epoch > this.knownEpoch) {
+      const current = BigInt((await this.options.currentEpoch()) ?? '0');
+      if (current > this.knownEpoch) this.knownEpoch = current;
+      if (epoch > current) {
+        throw new SluiceError(
+          'SLUICE_FENCED',
+          `task ${request.task_id}: epoch ${epoch} is from the future (job '${this.options.job}' is at epoch ${current}); refused`,
+          { details: { callerEpoch: epoch.toString(), currentEpoch: current.toString() } }
+        );
+      }
+    }
     return {
       taskId: request.task_id,
       batchId: Number(request.batch_id),
       epoch: request.epoch,
       attempt: request.attempt,
-      range: { topic: request.range.topic, partition: request.range.partition, fromOffset: from, untilOffset: until },
+      range: { topic: range.topic, partition: range.partition, fromOffset: from, untilOffset: until },
       mayStage: request.may_stage,
     };
   }

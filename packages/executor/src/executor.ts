@@ -4,6 +4,8 @@ import {
   CheckpointStore,
   createKafkajsOffsetOracle,
   createKafkajsRangeReader,
+  grpcSecurity,
+  subscriptionOf,
   type Job,
   type Logger,
   type RangeReader,
@@ -40,8 +42,11 @@ export class Executor {
     const jobName = config.job.name ?? job.name;
     const id = config.executor.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     const log = logger.child({ component: 'executor', job: jobName, executor: id });
+    // Certificate, key and token files first: an unreadable one fails before anything connects.
+    const grpc = grpcSecurity(config.grpc);
+    const subscription = subscriptionOf(job.source, config.job);
     // Redis first: without it no task can commit, so fail at start-up with a clear error.
-    const store = await CheckpointStore.connect(config.redis.url, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
     // Kafka too: a probe connection now, rather than a first task failing later.
     try {
       await (await createKafkajsOffsetOracle(config.kafka, log)).close();
@@ -62,7 +67,16 @@ export class Executor {
     const metrics = new ExecutorMetrics(() => running.tasks());
     const service = new ExecutorService(
       runner,
-      { executorId: id, job: jobName, host: config.executor.host, port: config.executor.grpcPort, slots: config.executor.slots },
+      {
+        executorId: id,
+        job: jobName,
+        host: config.executor.host,
+        port: config.executor.grpcPort,
+        slots: config.executor.slots,
+        subscription,
+        currentEpoch: () => store.currentEpoch(),
+        security: grpc,
+      },
       log,
       metrics
     );
@@ -93,6 +107,7 @@ export class Executor {
         job: jobName,
         heartbeatIntervalMs: config.executor.heartbeatIntervalMs,
         runningTasks: () => service.runningTasks,
+        security: grpc,
       },
       log
     );

@@ -1,8 +1,9 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import {
-  channelOptions,
   fromServiceError,
+  grpcSecurity,
   loadServices,
+  type GrpcSecurity,
   type Logger,
   type WireHeartbeatResponse,
   type WireRegisterResponse,
@@ -17,7 +18,12 @@ export interface RegistrationOptions {
   job: string;
   heartbeatIntervalMs: number;
   runningTasks: () => number;
+  /** Credentials and options of the client that calls the driver (default: plaintext). */
+  security?: GrpcSecurity;
 }
+
+/** How grpc-js reports a failed TLS handshake (OpenSSL's and Node's wording). */
+const tlsFailure = /certificate|SSL|TLS|handshake|self[- ]signed|altnames|unable to verify/i;
 
 type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: Res) => void) => void;
 interface DriverClient extends grpc.Client {
@@ -44,9 +50,10 @@ export class DriverRegistration {
     private readonly options: RegistrationOptions,
     private readonly logger: Logger
   ) {
+    const security = options.security ?? grpcSecurity();
     const Driver = loadServices().Driver;
     this.clients = options.driverAddresses.map(
-      (address) => new Driver(address, grpc.credentials.createInsecure(), channelOptions) as unknown as DriverClient
+      (address) => new Driver(address, security.channelCredentials(), security.clientOptions) as unknown as DriverClient
     );
   }
 
@@ -61,7 +68,15 @@ export class DriverRegistration {
           // once it has lasted a few heartbeats (e.g. a driver refusing this job).
           const persistent = Date.now() - this.unregisteredSince > 3 * this.options.heartbeatIntervalMs;
           if (persistent && e.message !== this.lastReported) {
-            this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+            if (tlsFailure.test(e.message)) {
+              // Certificates do not fix themselves: say what to check, loudly, once per distinct error.
+              this.logger.error(
+                { err: e.message },
+                'TLS handshake with the driver failed; not registered (check grpc.tls, grpc.tlsCaFile, grpc.tlsCertFile, grpc.tlsServerName on both sides)'
+              );
+            } else {
+              this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+            }
             this.lastReported = e.message;
           }
         })

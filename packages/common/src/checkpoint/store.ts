@@ -1,7 +1,8 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { CheckpointConflictError, FencedError, RedisUnavailableError, SluiceError } from '../errors';
 import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
+import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
 import { registerScripts, type ScriptedRedis } from './scripts';
 
@@ -90,10 +91,10 @@ export class CheckpointStore {
   }
 
   /** Connects and checks Redis answers; fails fast with a clear error instead of retrying forever. */
-  static async connect(url: string, job: string, options: { connectTimeoutMs?: number } = {}): Promise<CheckpointStore> {
-    const redis = new Redis(url, {
+  static async connect(target: RedisTarget, job: string, options: { connectTimeoutMs?: number } = {}): Promise<CheckpointStore> {
+    const redis = createRedis(target, {
       lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 3000,
+      connectTimeout: options.connectTimeoutMs ?? (typeof target === 'string' ? undefined : target.connectTimeoutMs) ?? 3000,
       // Commands fail fast while disconnected rather than queueing without bound.
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
@@ -109,7 +110,7 @@ export class CheckpointStore {
     } catch (e) {
       redis.disconnect();
       const cause = lastConnectionError ?? (e as Error);
-      throw new RedisUnavailableError(`cannot reach Redis at ${redactUrl(url)}: ${cause.message}`, cause);
+      throw new RedisUnavailableError(`cannot reach Redis at ${redisTargetUrl(target)}: ${cause.message}`, cause);
     }
     return new CheckpointStore(registerScripts(redis), job);
   }
@@ -405,6 +406,4 @@ function writeArgs(w: RedisWrite): [string, string] {
 }
 
 /** Hides the password of a Redis URL in messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//[redacted]@');
-}
+export { redactUrl } from './connection';

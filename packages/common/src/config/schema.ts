@@ -8,6 +8,8 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+/** Secrets and certificates are files (Kubernetes mounts Secrets as files); read at start-up. */
+const filePath = z.string().min(1);
 
 /** Explicit per-partition starting offsets: `{ "topic": { "0": 42, "1": 7 } }`. */
 const explicitOffsets = z.record(
@@ -80,6 +82,19 @@ export const configSchema = z
         partitionMaxBytes: positiveInt.default(4 * 1024 * 1024),
         fetchMaxWaitMs: positiveInt.default(100),
         retries: z.number().int().min(0).default(5),
+        /** TLS to the brokers (SSL or SASL_SSL listeners). */
+        ssl: z.boolean().default(false),
+        /** PEM CA bundle the brokers' certificates must chain to (default: Node's public roots). */
+        sslCaFile: filePath.optional(),
+        /** PEM client certificate and key, for brokers that require TLS client authentication. */
+        sslCertFile: filePath.optional(),
+        sslKeyFile: filePath.optional(),
+        /** false accepts any broker certificate: for tests only. */
+        sslRejectUnauthorized: z.boolean().default(true),
+        saslMechanism: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']).default('none'),
+        saslUsername: z.string().min(1).optional(),
+        /** File holding the SASL password (a mounted Secret); trailing newlines are ignored. */
+        saslPasswordFile: filePath.optional(),
       })
       .strict()
       .prefault({}),
@@ -90,6 +105,37 @@ export const configSchema = z
           .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
           .default('redis://127.0.0.1:6379'),
         connectTimeoutMs: positiveInt.default(3000),
+        /** ACL user (Redis 6+); overrides a user in the URL. */
+        username: z.string().min(1).optional(),
+        /** File holding the password (a mounted Secret); overrides a password in the URL. */
+        passwordFile: filePath.optional(),
+        /** TLS (on with a rediss:// URL): PEM CA bundle, and client certificate and key if Redis wants them. */
+        tlsCaFile: filePath.optional(),
+        tlsCertFile: filePath.optional(),
+        tlsKeyFile: filePath.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Driver–executor gRPC: both are servers and clients of each other. */
+    grpc: z
+      .object({
+        /** `off` (plaintext), `tls` (servers present certificates) or `mtls` (clients too, checked against tlsCaFile). */
+        tls: z.enum(['off', 'tls', 'mtls']).default('off'),
+        /** This process's PEM certificate and key: its server certificate, and its client certificate under mtls. */
+        tlsCertFile: filePath.optional(),
+        tlsKeyFile: filePath.optional(),
+        /** PEM CA bundle peers must chain to. */
+        tlsCaFile: filePath.optional(),
+        /** Name checked in the server's certificate instead of the address's host (executors are reached by pod IP). */
+        tlsServerName: z.string().min(1).optional(),
+        /** File holding a shared token: every call carries `authorization: Bearer <token>`, servers refuse others. */
+        tokenFile: filePath.optional(),
+        /** Largest gRPC message sent or accepted; larger ones fail with RESOURCE_EXHAUSTED. */
+        maxMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * 1024 * 1024),
       })
       .strict()
       .prefault({}),
@@ -225,6 +271,28 @@ export const configSchema = z
         path: ['job', subscriptions[1] as string],
         message: `cannot be combined with job.${subscriptions[0]}: give exactly one of job.topics, job.pattern, job.assign`,
       });
+    }
+    const required = (section: 'grpc' | 'kafka' | 'redis', keys: string[], why: string): void => {
+      const values = config[section] as Record<string, unknown>;
+      for (const key of keys) {
+        if (values[key] === undefined) ctx.addIssue({ code: 'custom', path: [section, key], message: `is required ${why}` });
+      }
+    };
+    if (config.grpc.tls === 'tls') required('grpc', ['tlsCertFile', 'tlsKeyFile'], "when grpc.tls is 'tls'");
+    if (config.grpc.tls === 'mtls') required('grpc', ['tlsCertFile', 'tlsKeyFile', 'tlsCaFile'], "when grpc.tls is 'mtls'");
+    if (config.kafka.saslMechanism !== 'none') {
+      required('kafka', ['saslUsername', 'saslPasswordFile'], `when kafka.saslMechanism is '${config.kafka.saslMechanism}'`);
+    }
+    if ((config.kafka.sslCertFile === undefined) !== (config.kafka.sslKeyFile === undefined)) {
+      required('kafka', ['sslCertFile', 'sslKeyFile'], 'together (a client certificate and its key)');
+    }
+    if ((config.redis.tlsCertFile === undefined) !== (config.redis.tlsKeyFile === undefined)) {
+      required('redis', ['tlsCertFile', 'tlsKeyFile'], 'together (a client certificate and its key)');
+    }
+    for (const key of ['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const) {
+      if (config.redis[key] !== undefined && !config.redis.url.startsWith('rediss://')) {
+        ctx.addIssue({ code: 'custom', path: ['redis', key], message: 'applies only to a rediss:// redis.url (TLS)' });
+      }
     }
     if (config.driver.taskTimeoutMs <= config.executor.heartbeatIntervalMs) {
       ctx.addIssue({

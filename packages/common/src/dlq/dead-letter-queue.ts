@@ -1,9 +1,9 @@
 import { Queue, type JobType } from 'bullmq';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { RedisUnavailableError } from '../errors';
 import type { SourceRecord, TopicPartition } from '../kafka/types';
 import type { CheckpointStore } from '../checkpoint/store';
-import { redactUrl } from '../checkpoint/store';
+import { createRedis, redisTargetUrl, type RedisTarget } from '../checkpoint/connection';
 
 /**
  * The dead-letter queue (DLQ) of a job: a BullMQ queue named `sluice-dlq-<job>` whose keys carry
@@ -123,8 +123,8 @@ export class DeadLetterQueue {
   ) {}
 
   /** Opens the queue on its own connection; fails fast when Redis cannot be reached. */
-  static async open(redisUrl: string, job: string, options: DeadLetterQueueOptions = {}): Promise<DeadLetterQueue> {
-    const connection = new Redis(redisUrl, {
+  static async open(target: RedisTarget, job: string, options: DeadLetterQueueOptions = {}): Promise<DeadLetterQueue> {
+    const connection = createRedis(target, {
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 3000,
       maxRetriesPerRequest: 2,
@@ -136,7 +136,7 @@ export class DeadLetterQueue {
       await connection.connect();
     } catch (e) {
       connection.disconnect();
-      throw new RedisUnavailableError(`cannot reach Redis at ${redactUrl(redisUrl)}: ${(lastError ?? (e as Error)).message}`, e);
+      throw new RedisUnavailableError(`cannot reach Redis at ${redisTargetUrl(target)}: ${(lastError ?? (e as Error)).message}`, e);
     }
     return DeadLetterQueue.on(connection, job, options, connection);
   }

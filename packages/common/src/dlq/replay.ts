@@ -1,5 +1,5 @@
 import { Worker, type Job as BullJob } from 'bullmq';
-import Redis from 'ioredis';
+import { createRedis, type RedisTarget } from '../checkpoint/connection';
 import { type CheckpointStore } from '../checkpoint/store';
 import type { Job, ProcessContext } from '../job/types';
 import type { Logger } from '../logging';
@@ -15,7 +15,8 @@ import {
 export interface ReplayOptions {
   job: Job;
   jobName: string;
-  redisUrl: string;
+  /** Where Redis is: a URL, or the `redis` configuration (ACL user, password file, TLS). */
+  redisUrl: RedisTarget;
   /** The job's checkpoint store: its connection applies the outputs. */
   store: CheckpointStore;
   logger: Logger;
@@ -51,7 +52,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
   const { job, jobName, store, logger } = options;
   const report: ReplayReport = { replayed: 0, alreadyReplayed: 0, failed: 0, failures: [] };
   const dlq = DeadLetterQueue.on(store.client, jobName);
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(options.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', () => undefined);
   let worker: Worker | undefined;
   try {

@@ -1,2 +1,3 @@
 export * from './proto';
 export { toServiceError, fromServiceError, isPeerUnreachable } from './status';
+export { grpcSecurity, tokenMatches, defaultMaxMessageBytes, type GrpcSecurity, type GrpcSettings } from './security';

@@ -8,12 +8,14 @@ import { errorCodes, isSluiceError, SluiceError, type ErrorCode } from '../error
 
 const statusByCode: Partial<Record<ErrorCode, grpc.status>> = {
   SLUICE_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
+  SLUICE_INVALID_REQUEST: grpc.status.INVALID_ARGUMENT,
   SLUICE_JOB_INVALID: grpc.status.FAILED_PRECONDITION,
   SLUICE_FENCED: grpc.status.FAILED_PRECONDITION,
   SLUICE_CHECKPOINT_CONFLICT: grpc.status.ABORTED,
   SLUICE_DATA_LOSS: grpc.status.OUT_OF_RANGE,
   SLUICE_TOPIC_NOT_FOUND: grpc.status.NOT_FOUND,
   SLUICE_KAFKA_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  SLUICE_KAFKA_AUTH_FAILED: grpc.status.UNAUTHENTICATED,
   SLUICE_REDIS_UNAVAILABLE: grpc.status.UNAVAILABLE,
   SLUICE_RANGE_NOT_VISIBLE: grpc.status.UNAVAILABLE,
   SLUICE_EXECUTOR_LOST: grpc.status.UNAVAILABLE,

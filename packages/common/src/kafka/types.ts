@@ -104,4 +104,14 @@ export interface KafkaClientConfig {
   fetchMaxWaitMs: number;
   /** Bounded retries (with backoff) for leader changes and dropped connections. */
   retries: number;
+  /** TLS to the brokers; CA bundle, client certificate and key as PEM files. */
+  ssl?: boolean;
+  sslCaFile?: string;
+  sslCertFile?: string;
+  sslKeyFile?: string;
+  sslRejectUnauthorized?: boolean;
+  /** SASL: mechanism, user and the file holding the password. */
+  saslMechanism?: 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  saslUsername?: string;
+  saslPasswordFile?: string;
 }

@@ -38,8 +38,12 @@ const defaults = {
     partitionMaxBytes: 4 * 1024 * 1024,
     fetchMaxWaitMs: 100,
     retries: 5,
+    ssl: false,
+    sslRejectUnauthorized: true,
+    saslMechanism: 'none',
   },
   redis: { url: 'redis://127.0.0.1:6379', connectTimeoutMs: 3000 },
+  grpc: { tls: 'off', maxMessageBytes: 4 * 1024 * 1024 },
   backpressure: { proportional: 1, integral: 0.2, derivative: 0, minRate: 100 },
   job: {},
   driver: {
@@ -183,6 +187,60 @@ describe('loadConfig', () => {
       ['SLUICE_JOB_ASSIGN', { SLUICE_JOB_ASSIGN: '{"orders":[0,2]}' }, (c) => c.job.assign, { orders: [0, 2] }],
       ['SLUICE_JOB_FAIL_ON_DATA_LOSS', { SLUICE_JOB_FAIL_ON_DATA_LOSS: 'false' }, (c) => c.job.failOnDataLoss, false],
       ['SLUICE_KAFKA_BROKERS', { SLUICE_KAFKA_BROKERS: 'k3:1' }, (c) => c.kafka.brokers, ['k3:1']],
+      [
+        'the grpc section',
+        {
+          SLUICE_GRPC_TLS: 'mtls',
+          SLUICE_GRPC_TLS_CERT_FILE: '/tls/tls.crt',
+          SLUICE_GRPC_TLS_KEY_FILE: '/tls/tls.key',
+          SLUICE_GRPC_TLS_CA_FILE: '/tls/ca.crt',
+          SLUICE_GRPC_TLS_SERVER_NAME: 'sluice',
+          SLUICE_GRPC_TOKEN_FILE: '/token/token',
+          SLUICE_GRPC_MAX_MESSAGE_BYTES: '65536',
+        },
+        (c) => c.grpc,
+        {
+          tls: 'mtls',
+          tlsCertFile: '/tls/tls.crt',
+          tlsKeyFile: '/tls/tls.key',
+          tlsCaFile: '/tls/ca.crt',
+          tlsServerName: 'sluice',
+          tokenFile: '/token/token',
+          maxMessageBytes: 65536,
+        },
+      ],
+      [
+        'Kafka SSL and SASL',
+        {
+          SLUICE_KAFKA_SSL: 'true',
+          SLUICE_KAFKA_SSL_CA_FILE: '/k/ca.crt',
+          SLUICE_KAFKA_SSL_REJECT_UNAUTHORIZED: 'false',
+          SLUICE_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+          SLUICE_KAFKA_SASL_USERNAME: 'sluice',
+          SLUICE_KAFKA_SASL_PASSWORD_FILE: '/k/password',
+        },
+        (c) => c.kafka,
+        {
+          ...defaults.kafka,
+          ssl: true,
+          sslCaFile: '/k/ca.crt',
+          sslRejectUnauthorized: false,
+          saslMechanism: 'scram-sha-512',
+          saslUsername: 'sluice',
+          saslPasswordFile: '/k/password',
+        },
+      ],
+      [
+        'Redis ACL user and TLS files',
+        {
+          REDIS_URL: 'rediss://r:6380',
+          SLUICE_REDIS_USERNAME: 'sluice',
+          SLUICE_REDIS_PASSWORD_FILE: '/r/pw',
+          SLUICE_REDIS_TLS_CA_FILE: '/r/ca.crt',
+        },
+        (c) => c.redis,
+        { ...defaults.redis, url: 'rediss://r:6380', username: 'sluice', passwordFile: '/r/pw', tlsCaFile: '/r/ca.crt' },
+      ],
     ])('%s', (_name, env, read, expected) => {
       expect(read(loadConfig({ env }))).toEqual(expected);
     });
@@ -271,6 +329,32 @@ describe('loadConfig', () => {
         'driver.heartbeatTimeoutMs not above executor.heartbeatIntervalMs',
         { flags: { executor: { heartbeatIntervalMs: 10000 }, driver: { taskTimeoutMs: 20000 } } },
         "'driver.heartbeatTimeoutMs' must be greater than executor.heartbeatIntervalMs",
+      ],
+      [
+        'grpc.tls without files',
+        { env: { SLUICE_GRPC_TLS: 'tls', SLUICE_GRPC_TLS_KEY_FILE: '/k' } },
+        "'grpc.tlsCertFile' is required when grpc.tls is 'tls'",
+      ],
+      [
+        'grpc.tls mtls without a CA',
+        { env: { SLUICE_GRPC_TLS: 'mtls', SLUICE_GRPC_TLS_CERT_FILE: '/c', SLUICE_GRPC_TLS_KEY_FILE: '/k' } },
+        "'grpc.tlsCaFile' is required when grpc.tls is 'mtls'",
+      ],
+      ['unknown grpc.tls mode', { env: { SLUICE_GRPC_TLS: 'on' } }, `'grpc.tls' Invalid option: expected one of "off"|"tls"|"mtls"`],
+      [
+        'SASL without a password file',
+        { env: { SLUICE_KAFKA_SASL_MECHANISM: 'plain', SLUICE_KAFKA_SASL_USERNAME: 'u' } },
+        "'kafka.saslPasswordFile' is required when kafka.saslMechanism is 'plain'",
+      ],
+      [
+        'a Redis client certificate without its key',
+        { env: { REDIS_URL: 'rediss://r:6380', SLUICE_REDIS_TLS_CERT_FILE: '/c' } },
+        "'redis.tlsKeyFile' is required together (a client certificate and its key)",
+      ],
+      [
+        'Redis TLS files with a redis:// URL',
+        { env: { SLUICE_REDIS_TLS_CA_FILE: '/ca' } },
+        "'redis.tlsCaFile' applies only to a rediss:// redis.url (TLS)",
       ],
     ])('%s', (_name, sources, problem) => {
       const error = configError(sources);

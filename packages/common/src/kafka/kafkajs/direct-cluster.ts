@@ -8,11 +8,12 @@
  */
 import { Kafka, PartitionAssigners, type PartitionAssigner } from 'kafkajs';
 
-import { KafkaUnavailableError, TopicNotFoundError, isSluiceError } from '../../errors';
+import { KafkaAuthError, KafkaUnavailableError, TopicNotFoundError, isSluiceError } from '../../errors';
 import type { Logger } from '../../logging';
 import type { KafkaClientConfig } from '../types';
 import { registerCodecs } from './codecs';
 import { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
+import { describeSasl, kafkajsSecurity } from './security';
 
 /** The kafkajs version whose internals this layer was written against. */
 export const KAFKAJS_VERSION = '2.2.4';
@@ -188,6 +189,7 @@ export function createDirectCluster(config: KafkaClientConfig, logger: Logger): 
     clientId: config.clientId,
     connectionTimeout: config.connectionTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
+    ...kafkajsSecurity(config),
     // kafkajs's own retries sit below ours (connect, broker reconnect, metadata on LEADER_NOT_AVAILABLE);
     // keep them short so that `config.retries` at our level bounds the total time.
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
@@ -229,6 +231,7 @@ export async function connectBounded(cluster: DirectCluster, config: KafkaClient
   } catch (e) {
     await cluster.disconnect().catch(() => undefined);
     if (isSluiceError(e)) throw e;
+    if (isAuthenticationError(e)) throw authError(e, config);
     throw new KafkaUnavailableError(`cannot connect to Kafka brokers ${brokers}: ${errorMessage(rootCause(e))}`, e);
   } finally {
     clearTimeout(timer);
@@ -307,6 +310,20 @@ export function isConnectionError(e: unknown): boolean {
   if (c.name !== undefined && connectionNames.has(c.name)) return true;
   const code = (c as { code?: unknown }).code;
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE';
+}
+
+/** The broker refused the SASL handshake or credentials. */
+export function isAuthenticationError(e: unknown): boolean {
+  const c = rootCause(e);
+  return c.name === 'KafkaJSSASLAuthenticationError' || c.type === 'SASL_AUTHENTICATION_FAILED' || c.type === 'UNSUPPORTED_SASL_MECHANISM';
+}
+
+function authError(e: unknown, config: KafkaClientConfig): KafkaAuthError {
+  const how = describeSasl(config) ?? 'no SASL (kafka.saslMechanism is none)';
+  return new KafkaAuthError(
+    `SASL authentication failed at Kafka brokers ${config.brokers.join(',')} (${how}): ${errorMessage(rootCause(e))}`,
+    e
+  );
 }
 
 export function isCoordinatorError(e: unknown): boolean {
@@ -412,6 +429,7 @@ export function toSluiceError(e: unknown, operation: string, config: KafkaClient
   // Programming errors (TypeError & co.) are not Kafka's fault: let them surface unchanged.
   if (!String(rootCause(e).name ?? '').startsWith('KafkaJS')) return e instanceof Error ? e : new TypeError(String(e));
   if (isUnknownTopic(e) && topics !== undefined && topics.length > 0) return new TopicNotFoundError(topics);
+  if (isAuthenticationError(e)) return authError(e, config);
   const why = isConnectionError(e) ? 'brokers unreachable or connection lost' : 'request failed';
   return new KafkaUnavailableError(`${operation}: ${why} (brokers ${config.brokers.join(',')}): ${errorMessage(rootCause(e))}`, e);
 }

@@ -9,3 +9,4 @@ export { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
 export { applyFetch, toHeaders, toSourceRecord, type FetchStep } from './fetch-step';
 export { assertKafkajsInternals, KAFKAJS_VERSION } from './direct-cluster';
 export { registerCodecs, type KafkajsCodec } from './codecs';
+export { kafkajsSecurity } from './security';
