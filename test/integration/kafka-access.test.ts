@@ -173,6 +173,31 @@ describe('kafkajs access layer on a real broker', () => {
     expect(await oracle.listPartitions([present])).toEqual([{ topic: present, partition: 0 }]);
   });
 
+  it('readAll: small ranges of many partitions in one Fetch per round, the same records as read(); an unreadable range is left out', async () => {
+    const topic = unique('read-all');
+    await createTopic(topic, 6);
+    for (let p = 0; p < 6; p++) {
+      await producer.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ partition: p, value: `v${p}-${i}` })) });
+    }
+    const ranges = [0, 1, 2, 3, 4].map((p) => range(topic, p, 1, 4));
+    const empty = range(topic, 5, 2, 2);
+    const beyondEnd = range(topic, 5, 3, 9); // only 5 records: offsets 5..8 are not visible
+    const before = fetches.length;
+
+    const read = await (reader.readAll as NonNullable<RangeReader['readAll']>)([...ranges, empty, beyondEnd]);
+    const during = fetches.slice(before);
+
+    expect([...read.keys()].sort()).toEqual([...ranges, empty].map(partitionKey).sort());
+    for (const r of ranges) {
+      const records = read.get(partitionKey(r)) ?? [];
+      expect(records.map((x) => x.value?.toString())).toEqual([1, 2, 3].map((i) => `v${r.partition}-${i}`));
+      expect(records).toEqual(await readRange(r));
+    }
+    expect(read.get(partitionKey(empty))).toEqual([]);
+    // One round for the readable ranges: each of their partitions was fetched once, from its start.
+    for (const r of ranges) expect(during.filter((f) => f.tp === partitionKey(r))).toEqual([{ tp: partitionKey(r), offset: 1n }]);
+  });
+
   it('transactions: aborted records are never delivered, latest = LSO, ranges ending after a marker finish', async () => {
     const topic = unique('txn');
     await createTopic(topic, 1);

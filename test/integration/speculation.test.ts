@@ -16,7 +16,8 @@ describe('speculation', () => {
   it("runs copies of a slow executor's tasks on a fast one; the first to commit wins, exactly once, both listed", async () => {
     const topic = uniqueName('speculation');
     await createTopic(topic, 4);
-    const values = Array.from({ length: 1600 }, (_, i) => `s${i}`);
+    // 1000 records per partition: above the size of the small ranges sent in groups (never speculated).
+    const values = Array.from({ length: 4000 }, (_, i) => `s${i}`);
     await produceValues(topic, values, 4);
     const port = String(await freePort());
     const job = jobArgs('test/jobs/slow-audit.js', topic);
@@ -32,7 +33,7 @@ describe('speculation', () => {
         // The slow one commits part of its range before the copy starts: the copy resumes from there.
         SLUICE_EXECUTOR_MAX_CHUNK_RECORDS: '50',
       });
-    executor('slow', '25'); // 400 records take 10 s
+    executor('slow', '25'); // 1000 records take 25 s
     executor('fast', '0.5');
 
     await driver.succeeds(60_000);

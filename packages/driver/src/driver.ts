@@ -186,6 +186,7 @@ export class Driver extends EventEmitter implements DriverView {
         },
         taskRetried: () => this.metrics.taskRetries.inc(),
         taskSpeculated: () => this.metrics.speculativeTasks.inc(),
+        taskGroupSent: () => this.metrics.taskGroups.inc(),
         dependencyDown: (e) => {
           if (this.state === 'running') this.state = outageState(e);
         },

@@ -18,6 +18,7 @@ export class DriverMetrics {
   readonly taskDuration: Histogram;
   readonly taskRetries: Counter;
   readonly speculativeTasks: Counter;
+  readonly taskGroups: Counter;
   readonly executorsLive: Gauge;
   readonly leader: Gauge;
   readonly deadLetterQueueSize: Gauge;
@@ -78,6 +79,11 @@ export class DriverMetrics {
     });
     this.taskRetries = new Counter({ name: 'sluice_task_retries_total', help: 'Task attempts after a failed one', registers });
     this.speculativeTasks = new Counter({ name: 'sluice_speculative_tasks_total', help: 'Speculative task copies launched', registers });
+    this.taskGroups = new Counter({
+      name: 'sluice_task_groups_total',
+      help: 'RunTaskGroup calls: small ranges sent to an executor together',
+      registers,
+    });
     this.executorsLive = new Gauge({ name: 'sluice_executors_live', help: 'Registered, live executors', registers });
     this.leader = new Gauge({ name: 'sluice_leader', help: '1 while this driver holds the leader lease', registers });
     this.deadLetterQueueSize = new Gauge({ name: 'sluice_dead_letter_queue_size', help: 'Records in the dead-letter queue', registers });

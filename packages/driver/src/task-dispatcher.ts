@@ -45,6 +45,8 @@ export interface DispatchObserver {
   taskRetried?(range: OffsetRange): void;
   /** A speculative copy of a straggler was started. */
   taskSpeculated?(range: OffsetRange): void;
+  /** Small ranges went to an executor in one call. */
+  taskGroupSent?(ranges: number): void;
   /** An attempt failed because Kafka or Redis could not be reached (it is retried once they answer). */
   dependencyDown?(error: SluiceError): void;
 }
@@ -172,6 +174,7 @@ export class TaskDispatcher {
     const requests = ranges.map((range) => this.request(plan, range, 0));
     let items: WireTaskGroupItem[] = [];
     await executor.acquire();
+    this.observer.taskGroupSent?.(ranges.length);
     try {
       const result = await this.invoke<{ tasks: WireTaskRequest[] }, { items: WireTaskGroupItem[] }>(
         executor,
