@@ -499,12 +499,12 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   private async plan(time: number, stopAt: Map<string, bigint> | undefined): Promise<BatchPlan> {
-    const checkpoint = await this.deps.store.readOffsets();
+    const [checkpoint, lastCommitted] = await Promise.all([this.deps.store.readOffsets(), this.deps.store.lastCommittedBatchId()]);
     const partitions = await this.partitions(checkpoint, stopAt);
     const starting = this.settings.startingOffsets;
     // Only the job's first batch uses the starting offsets (a pattern matching nothing yet leaves the
     // checkpoint empty: its first topic, created later, still starts at earliest, as in Spark).
-    const firstBatch = checkpoint.size === 0 && (await this.deps.store.lastCommittedBatchId()) === 0;
+    const firstBatch = checkpoint.size === 0 && lastCommitted === 0;
     const [latest, earliest, timestampOffsets] = await Promise.all([
       this.deps.oracle.latestOffsets(partitions),
       this.deps.oracle.earliestOffsets(partitions),
@@ -549,7 +549,7 @@ export class Driver extends EventEmitter implements DriverView {
       partitions.map(partitionKey),
       this.registry.alive().map((e) => e.id)
     );
-    const plan: BatchPlan = { id: (await this.deps.store.lastCommittedBatchId()) + 1, epoch: this.epoch, time, ranges };
+    const plan: BatchPlan = { id: lastCommitted + 1, epoch: this.epoch, time, ranges };
     if (skips.length > 0) plan.skips = skips;
     // The plan is durable before any task leaves: a crash from here on replays exactly these ranges.
     await this.deps.store.writePlan(plan);

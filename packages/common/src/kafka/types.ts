@@ -31,7 +31,8 @@ export interface SourceRecord {
   timestamp: bigint;
   key: Buffer | null;
   value: Buffer | null;
-  headers: RecordHeader[];
+  /** Read-only: records without headers share one frozen empty list. */
+  headers: readonly RecordHeader[];
 }
 
 /** `topic:partition`, the field name used in Redis and in maps keyed by partition. */
