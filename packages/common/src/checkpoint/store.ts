@@ -99,6 +99,8 @@ export class CheckpointStore {
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       retryStrategy: (times) => Math.min(times * 100, 1000),
+      // The commits of a group of tasks (one per range) leave in one socket write, not one each.
+      enableAutoPipelining: true,
     });
     // Connection errors surface through the failing command; remember the last one for the message
     // (ioredis would otherwise print them to stderr, and the command only says "Connection is closed").

@@ -11,8 +11,9 @@ export interface FetchStep {
   records: SourceRecord[];
   /**
    * Offset to fetch next: one past the last offset of everything the broker returned (records,
-   * control markers, aborted records, the tail of a compacted batch). Equal to the input `next`
-   * when the response held nothing at or after it (an empty poll).
+   * control markers, aborted records, the tail of a compacted batch), or of the first batch that
+   * reaches `until` (the read is done then). Equal to the input `next` when the response held
+   * nothing at or after it (an empty poll).
    */
   next: bigint;
   /** Whether `next` moved, i.e. whether this was not an empty poll. */
@@ -75,6 +76,8 @@ export function applyFetch(range: OffsetRange, next: bigint, partition: KafkajsF
       const batchEnd = BigInt(ctx.firstOffset) + BigInt(ctx.lastOffsetDelta);
       if (batchEnd > last) last = batchEnd;
     }
+    // The range is done: the batches after this one (a response may hold many) need no look.
+    if (last >= until - 1n) break;
   }
   const progressed = last >= next;
 
