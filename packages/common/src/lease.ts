@@ -82,14 +82,23 @@ export class LeaderLease {
     }
   }
 
-  /** Renews every ttl/3; calls `onLost` once if another driver took the lease. */
-  startRenewing(onLost: (owner: string | null) => void): void {
+  /**
+   * Renews every ttl/3; calls `onLost` once if another driver took the lease.
+   * @param epoch the epoch this driver took under the lease: an expired lease is taken again only
+   *   while no other driver has taken a newer epoch since (one that led and stopped meanwhile).
+   */
+  startRenewing(epoch: string, onLost: (owner: string | null) => void): void {
     const renew = async (): Promise<void> => {
       try {
         const reply = await this.redis.renewLease(this.key, this.driverId, this.ttlMs);
         if (reply[0] === 'ok') return;
-        // Expired (e.g. a long pause) but nobody took it: take it again.
-        if (reply[1] === null && (await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) === 'OK') {
+        // Expired (e.g. a long pause) but nobody took it: take it again, unless a newer epoch says
+        // another driver led meanwhile (then this one is fenced anyway).
+        if (
+          reply[1] === null &&
+          (await this.store.currentEpoch()) === epoch &&
+          (await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) === 'OK'
+        ) {
           this.logger.warn('leader lease had expired; taken again');
           return;
         }

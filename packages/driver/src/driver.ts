@@ -256,13 +256,13 @@ export class Driver extends EventEmitter implements DriverView {
     if (standby) this.state = 'standby';
     if (!(await this.lease.acquire(standby, this.stopController.signal))) return;
     this.metrics.leader.set(1);
-    this.lease.startRenewing((owner) => {
+    this.epoch = await this.deps.store.takeEpoch();
+    this.lease.startRenewing(this.epoch, (owner) => {
       this.metrics.leader.set(0);
       this.leaseLostTo = owner;
       this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
       this.stop();
     });
-    this.epoch = await this.deps.store.takeEpoch();
     const { server, port } = await startDriverService(this.registry, {
       job: this.settings.name,
       epoch: this.epoch,

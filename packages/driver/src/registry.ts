@@ -128,6 +128,20 @@ export class ExecutorRegistry extends EventEmitter {
     }
   }
 
+  /**
+   * Waits for the next registration or removal.
+   * @throws SluiceError SLUICE_NO_EXECUTORS when none happens within `timeoutMs`.
+   */
+  async waitForChange(timeoutMs: number): Promise<void> {
+    try {
+      await once(this, 'change', { signal: AbortSignal.timeout(Math.max(0, timeoutMs)) });
+    } catch {
+      throw new SluiceError('SLUICE_NO_EXECUTORS', `no executor available to take the task within the wait (driver.executorWaitMs)`, {
+        retriable: true,
+      });
+    }
+  }
+
   close(): void {
     clearInterval(this.reaper);
     for (const handle of this.executors.values()) handle.client.close();

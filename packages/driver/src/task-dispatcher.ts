@@ -1,15 +1,17 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
+  errorCodes,
   fromServiceError,
+  SluiceError,
   isDependencyOutage,
   isPeerUnreachable,
   partitionKey,
   TaskFailedError,
   type BatchPlan,
   type Logger,
+  type ErrorCode,
   type OffsetRange,
-  type SluiceError,
   type WireTaskGroupItem,
   type WireTaskRequest,
   type WireTaskResult,
@@ -77,6 +79,8 @@ interface TaskRun {
   range: OffsetRange;
   piece: number;
   nextAttempt: number;
+  /** Attempts that failed on the task's own account (what maxTaskFailures and the poison policy count). */
+  failures: number;
   running: Map<number, { executor: string; speculative: boolean }>;
   finished: AbortController;
 }
@@ -104,8 +108,23 @@ export class TaskDispatcher {
    *   its partition; later pieces may stage their output, and are placed apart from the first.
    * @param speculation the batch's straggler watch, when speculation is on.
    */
-  async run(plan: BatchPlan, range: OffsetRange, piece = 0, speculation?: SpeculationMonitor, firstAttempt = 0): Promise<TaskOutcome> {
-    const run: TaskRun = { plan, range, piece, nextAttempt: firstAttempt, running: new Map(), finished: new AbortController() };
+  async run(
+    plan: BatchPlan,
+    range: OffsetRange,
+    piece = 0,
+    speculation?: SpeculationMonitor,
+    firstAttempt = 0,
+    firstFailures = 0
+  ): Promise<TaskOutcome> {
+    const run: TaskRun = {
+      plan,
+      range,
+      piece,
+      nextAttempt: firstAttempt,
+      failures: firstFailures,
+      running: new Map(),
+      finished: new AbortController(),
+    };
     const original = this.attempts(run);
     if (!speculation) return original;
     let finish: (succeeded: boolean) => void = () => undefined;
@@ -171,7 +190,7 @@ export class TaskDispatcher {
   }
 
   private async runGroup(plan: BatchPlan, executor: ExecutorHandle, ranges: OffsetRange[]): Promise<TaskOutcome[]> {
-    const requests = ranges.map((range) => this.request(plan, range, 0));
+    const requests = ranges.map((range) => this.request(plan, range, 0, 0));
     let items: WireTaskGroupItem[] = [];
     await executor.acquire();
     this.observer.taskGroupSent?.(ranges.length);
@@ -210,7 +229,10 @@ export class TaskDispatcher {
           );
         }
         this.observer.taskRetried?.(range);
-        return this.run(plan, range, 0, undefined, 1);
+        // The group's attempt was the first: a failure of the task's own counts, a lost executor or an outage does not.
+        const error = item && groupItemError(item);
+        const counted = error !== undefined && error.code !== 'SLUICE_EXECUTOR_LOST' && !isDependencyOutage(error);
+        return this.run(plan, range, 0, undefined, 1, counted ? 1 : 0);
       })
     );
   }
@@ -219,12 +241,13 @@ export class TaskDispatcher {
   private async attempts(run: TaskRun): Promise<TaskOutcome> {
     const { plan, range, piece } = run;
     const excluded = new Set<string>();
-    let failures = 0;
+    // Executors that refused the task because they are shutting down: not asked again.
+    const refused = new Set<ExecutorHandle>();
     let outages = 0;
     let lastError: SluiceError | undefined;
     const placement = piece === 0 ? partitionKey(range) : `${partitionKey(range)}#${piece}`;
     for (;;) {
-      const executor = await this.pickExecutor(placement, excluded);
+      const executor = await this.pickExecutor(placement, excluded, refused);
       try {
         return await this.attempt(run, executor, false);
       } catch (e) {
@@ -233,22 +256,23 @@ export class TaskDispatcher {
         const outage = isDependencyOutage(lastError);
         const executorGone = isPeerUnreachable(lastError) || lastError.code === 'SLUICE_EXECUTOR_LOST';
         if (isPeerUnreachable(lastError)) this.registry.remove(executor.id, 'unreachable');
+        if (lastError.code === 'SLUICE_EXECUTOR_LOST') refused.add(executor);
         if (outage) this.observer.dependencyDown?.(lastError);
-        if (!outage && !executorGone) failures++;
-        if (!lastError.retriable || failures >= this.settings.maxTaskFailures) break;
+        if (!outage && !executorGone) run.failures++;
+        if (!lastError.retriable || run.failures >= this.settings.maxTaskFailures) break;
         // An outage is not the executor's fault: the next attempt may as well go to the same one.
         if (!outage) excluded.add(executor.id);
         this.observer.taskRetried?.(range);
         const backoff = outage
           ? Math.min(MAX_OUTAGE_BACKOFF_MS, this.settings.retryBackoffMs * 2 ** outages++)
-          : this.settings.retryBackoffMs * failures;
+          : this.settings.retryBackoffMs * Math.max(1, run.failures);
         await delay(backoff, undefined, { signal: run.finished.signal }).catch(() => undefined);
         if (run.finished.signal.aborted) throw lastError;
       }
     }
     throw new TaskFailedError(
       `batch ${plan.id}: task for ${range.topic}-${range.partition} [${range.fromOffset}, ${range.untilOffset}) failed ` +
-        `after ${failures} attempt(s): ${lastError.message}`,
+        `after ${run.failures} failed attempt(s): ${lastError.message}`,
       {
         batchId: plan.id,
         topic: range.topic,
@@ -279,7 +303,7 @@ export class TaskDispatcher {
   private async attempt(run: TaskRun, executor: ExecutorHandle, speculative: boolean): Promise<TaskOutcome> {
     const { plan, range, piece } = run;
     const attempt = run.nextAttempt++;
-    const request = this.request(plan, range, attempt, piece);
+    const request = this.request(plan, range, attempt, run.failures, piece);
     await executor.acquire();
     run.running.set(attempt, { executor: executor.id, speculative });
     try {
@@ -313,7 +337,7 @@ export class TaskDispatcher {
     }
   }
 
-  private request(plan: BatchPlan, range: OffsetRange, attempt: number, piece = 0): WireTaskRequest {
+  private request(plan: BatchPlan, range: OffsetRange, attempt: number, failures: number, piece = 0): WireTaskRequest {
     return {
       task_id: `${plan.id}/${partitionKey(range)}@${range.fromOffset}/${attempt}`,
       job: this.settings.job,
@@ -327,6 +351,7 @@ export class TaskDispatcher {
         until_offset: String(range.untilOffset),
       },
       may_stage: piece > 0,
+      failures,
     };
   }
 
@@ -342,14 +367,26 @@ export class TaskDispatcher {
     return { ...winner, copies };
   }
 
-  /** @param placementKey `topic:partition`, or `topic:partition#k` for piece k of a split range. */
-  private async pickExecutor(placementKey: string, excluded: ReadonlySet<string>): Promise<ExecutorHandle> {
+  /**
+   * @param placementKey `topic:partition`, or `topic:partition#k` for piece k of a split range.
+   * @param refused executors never to pick (shutting down); with none other alive this waits for
+   *   one to register, up to `executorWaitMs`.
+   */
+  private async pickExecutor(
+    placementKey: string,
+    excluded: ReadonlySet<string>,
+    refused: ReadonlySet<ExecutorHandle>
+  ): Promise<ExecutorHandle> {
+    const deadline = Date.now() + this.settings.executorWaitMs;
     for (;;) {
-      const alive = this.registry.alive().map((e) => e.id);
+      const alive = this.registry
+        .alive()
+        .filter((e) => !refused.has(e))
+        .map((e) => e.id);
       const id = this.assignment.pick(placementKey, alive, excluded);
       const handle = id === undefined ? undefined : this.registry.get(id);
       if (handle) return handle;
-      await this.registry.waitForExecutor(this.settings.executorWaitMs);
+      await this.registry.waitForChange(deadline - Date.now());
     }
   }
 
@@ -401,6 +438,12 @@ export class TaskDispatcher {
       }
     });
   }
+}
+
+/** The failure of one task of a group, as the executor reported it. */
+function groupItemError(item: WireTaskGroupItem): SluiceError {
+  const code = (errorCodes as readonly string[]).includes(item.error_code) ? (item.error_code as ErrorCode) : 'SLUICE_TASK_FAILED';
+  return new SluiceError(code, item.error_message, { retriable: item.retriable });
 }
 
 function lostExecutor(): grpc.ServiceError {

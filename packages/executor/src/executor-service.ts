@@ -299,6 +299,7 @@ export class ExecutorService {
       batchId: Number(request.batch_id),
       epoch: request.epoch,
       attempt: request.attempt,
+      failures: request.failures,
       range: { topic: range.topic, partition: range.partition, fromOffset: from, untilOffset: until },
       mayStage: request.may_stage,
     };

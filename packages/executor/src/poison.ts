@@ -51,14 +51,16 @@ export async function processChunk(
   job: Job,
   records: SourceRecord[],
   context: ProcessContext,
-  settings: PoisonSettings
+  settings: PoisonSettings,
+  /** Earlier attempts that failed on the task's own account (default: the attempt index). */
+  failures = context.attempt
 ): Promise<{ outputs: unknown[]; deadLettered: number }> {
   const where = `${context.topic}-${context.partition}`;
   const chunk = `[${context.fromOffset}, ${context.untilOffset})`;
-  const deadLetterNow = settings.policy === 'dead-letter' && context.attempt >= settings.maxAttempts - 1;
+  const deadLetterNow = settings.policy === 'dead-letter' && failures >= settings.maxAttempts - 1;
   const poison: DeadLetter[] = [];
   const letter = (r: SourceRecord, reason: DeadLetter['reason'], error: string): number =>
-    poison.push(toDeadLetter(r, reason, error, context.attempt + 1, context.batchId));
+    poison.push(toDeadLetter(r, reason, error, failures + 1, context.batchId));
   const failed = (offset: bigint, what: string, cause: unknown): ProcessFailedError =>
     new ProcessFailedError(
       `job '${context.job}' ${what} failed on ${where} at offset ${offset} (chunk ${chunk}): ${messageOf(cause)}`,

@@ -26,6 +26,8 @@ export interface Task {
   range: OffsetRange;
   /** A later piece of a range split for skew: chunks may be staged until the pieces before it commit. */
   mayStage?: boolean;
+  /** Earlier attempts that failed on the task's own account (what the poison policy counts). */
+  failures?: number;
   /** The whole range's records, already read with those of other tasks of its group (see {@link RangeReader.readAll}). */
   prefetched?: SourceRecord[];
 }
@@ -186,7 +188,7 @@ export class TaskRunner {
     };
     const processStarted = performance.now();
     // decode + process under the poison policy; dead letters (if any) are added before the commit below.
-    const { outputs } = await processChunk(this.job, records, context, this.poison);
+    const { outputs } = await processChunk(this.job, records, context, this.poison, task.failures ?? task.attempt);
     report.processMs += elapsed(processStarted);
 
     const commitStarted = performance.now();

@@ -54,6 +54,7 @@ export interface WireTaskRequest {
   attempt: number;
   range: WireRange;
   may_stage: boolean;
+  failures: number;
 }
 export interface WireTaskGroupItem {
   result?: WireTaskResult | null;
