@@ -1,20 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type Redis from 'ioredis';
-import { CheckpointStore, channelOptions, loadServices, type WireTaskRequest, type WireTaskResult } from '@sluice/common';
+import { CheckpointStore, type WireTaskRequest, type WireTaskResult } from '@sluice/common';
 import { redisUrl, uniqueName } from '../helpers/env';
 import { assertExactlyOnce } from '../helpers/invariants';
 import { createTopic, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
 import { auditCounts, checkpoint, redis } from '../helpers/redis';
-import { waitFor } from '../helpers/wait-for';
+import { connectExecutor, type ExecutorTestClient } from '../helpers/executor-client';
 
 jest.setTimeout(60_000);
-
-type RunTask = (
-  request: WireTaskRequest,
-  options: grpc.CallOptions,
-  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
-) => void;
 
 /**
  * Talks to an executor directly, as a driver would, to deliver the same task more than once: a
@@ -23,7 +17,7 @@ type RunTask = (
 describe('duplicate task delivery', () => {
   let client: Redis;
   let store: CheckpointStore;
-  let executor: grpc.Client & { RunTask: RunTask };
+  let executor: ExecutorTestClient;
   const topic = uniqueName('dup');
   const values = Array.from({ length: 300 }, (_, i) => `d${i}`);
 
@@ -35,15 +29,7 @@ describe('duplicate task delivery', () => {
     const port = await freePort();
     // No driver: the executor serves tasks anyway (its registration just keeps retrying).
     sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', '127.0.0.1:9', '--grpc-port', String(port)]);
-    // A generated client's methods are typed as plain Functions: name the one this test calls.
-    executor = new (loadServices().Executor)(
-      `127.0.0.1:${port}`,
-      grpc.credentials.createInsecure(),
-      channelOptions
-    ) as unknown as typeof executor;
-    await waitFor(() => new Promise<boolean>((resolve) => executor.waitForReady(Date.now() + 1000, (e) => resolve(!e))), {
-      label: 'executor serving',
-    });
+    executor = await connectExecutor(`127.0.0.1:${port}`);
   });
   afterAll(async () => {
     executor.close();
@@ -52,10 +38,7 @@ describe('duplicate task delivery', () => {
     await client.quit();
   });
 
-  const runTask = (request: WireTaskRequest): Promise<WireTaskResult> =>
-    new Promise((resolve, reject) =>
-      executor.RunTask(request, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as WireTaskResult)))
-    );
+  const runTask = (request: WireTaskRequest): Promise<WireTaskResult> => executor.runTask(request);
   const task = (epoch: string, from: number, until: number, attempt = 0): WireTaskRequest => ({
     task_id: `1/${topic}:0/${attempt}`,
     job: topic,
@@ -64,6 +47,7 @@ describe('duplicate task delivery', () => {
     attempt,
     range: { topic, partition: 0, from_offset: String(from), until_offset: String(until) },
     may_stage: false,
+    failures: 0,
   });
 
   it('applies a task once: the same task again, and a late retry, change nothing', async () => {

@@ -1,19 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import type Redis from 'ioredis';
-import { CheckpointStore, loadServices, type WireTaskRequest, type WireTaskResult } from '@sluice/common';
+import { CheckpointStore, type WireTaskRequest } from '@sluice/common';
 import { redisUrl, uniqueName } from '../helpers/env';
 import { createTopic } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
 import { keysOf, redis } from '../helpers/redis';
-import { waitFor } from '../helpers/wait-for';
+import { connectExecutor, type ExecutorTestClient } from '../helpers/executor-client';
 
 jest.setTimeout(60_000);
-
-type RunTask = (
-  request: WireTaskRequest,
-  options: grpc.CallOptions,
-  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
-) => void;
 
 /**
  * An executor takes tasks from the network: a raw gRPC client sends it requests no driver of its
@@ -23,7 +17,7 @@ type RunTask = (
 describe('input validation of the Executor service', () => {
   let client: Redis;
   let store: CheckpointStore;
-  let executor: grpc.Client & { RunTask: RunTask };
+  let executor: ExecutorTestClient;
   let epoch: string;
   const topic = uniqueName('inval');
 
@@ -37,10 +31,7 @@ describe('input validation of the Executor service', () => {
     sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', '127.0.0.1:9', '--grpc-port', String(port)], {
       SLUICE_GRPC_MAX_MESSAGE_BYTES: '65536',
     });
-    executor = new (loadServices().Executor)(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {}) as unknown as typeof executor;
-    await waitFor(() => new Promise<boolean>((resolve) => executor.waitForReady(Date.now() + 1000, (e) => resolve(!e))), {
-      label: 'executor serving',
-    });
+    executor = await connectExecutor(`127.0.0.1:${port}`);
   });
   afterAll(async () => {
     executor.close();
@@ -50,15 +41,17 @@ describe('input validation of the Executor service', () => {
   });
 
   const refusal = (request: WireTaskRequest): Promise<[number, string] | 'accepted'> =>
-    new Promise((resolve) =>
-      executor.RunTask(request, { deadline: Date.now() + 10_000 }, (e) => resolve(e ? [e.code, e.details] : 'accepted'))
+    executor.runTask(request, 10_000).then(
+      () => 'accepted',
+      (e: grpc.ServiceError) => [e.code, e.details]
     );
-  const task = (change: Partial<WireTaskRequest> & { range?: Partial<WireTaskRequest['range']> } = {}): WireTaskRequest => ({
+  const task = (change: Omit<Partial<WireTaskRequest>, 'range'> & { range?: Partial<WireTaskRequest['range']> } = {}): WireTaskRequest => ({
     task_id: 't1',
     job: topic,
     batch_id: '1',
     epoch,
     attempt: 0,
+    failures: 0,
     may_stage: false,
     ...change,
     range: { topic, partition: 0, from_offset: '0', until_offset: '10', ...change.range },
