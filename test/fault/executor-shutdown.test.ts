@@ -46,7 +46,10 @@ describe('executor graceful shutdown (SIGTERM)', () => {
     // 10 ms per record in chunks of 50: a range of 300 takes 3 s, committing every 0.5 s.
     const slow = { SLOW_MS_PER_RECORD: '10', ...smallChunks };
 
-    const driver = sluice(['driver', ...job, '--until', 'latest', '--grpc-port', port, '--batch-interval-ms', '300']);
+    // One call per range (no task groups): the third range must wait in the driver for a free slot.
+    const driver = sluice(['driver', ...job, '--until', 'latest', '--grpc-port', port, '--batch-interval-ms', '300'], {
+      SLUICE_DRIVER_TASK_GROUP_RECORDS: '0',
+    });
     const url = await driverUrl(driver);
     // Two slots for three ranges: two run at once, the third waits in the driver for a free slot.
     const leaving = sluice(['executor', ...job, '--driver', `127.0.0.1:${port}`, '--id', 'leaving', '--slots', '2'], {
