@@ -1,6 +1,8 @@
 /**
- * Two projects: `unit` (no network, ts-jest on sources) and `integration` (real Kafka and Redis
- * from KAFKA_BROKERS / REDIS_URL, processes spawned from the built CLI). `npm test` runs both.
+ * Three projects: `unit` (no network, ts-jest on sources), `integration` (real Kafka and Redis
+ * from KAFKA_BROKERS / REDIS_URL, processes spawned from the built CLI) and `fault` (processes
+ * killed, paused and restarted; a 3-node Kafka cluster and Redis servers of its own, started by its
+ * global setup). `npm test` runs all three.
  */
 const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }];
 
@@ -24,6 +26,17 @@ module.exports = {
       moduleNameMapper: { '^@sluice/(common|driver|executor)$': '<rootDir>/packages/$1/src' },
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       slowTestThreshold: 60,
+    },
+    {
+      displayName: 'fault',
+      rootDir: __dirname,
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      testMatch: ['<rootDir>/test/fault/**/*.test.ts'],
+      moduleNameMapper: { '^@sluice/(common|driver|executor)$': '<rootDir>/packages/$1/src' },
+      globalSetup: '<rootDir>/test/helpers/fault-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/fault-teardown.ts',
+      slowTestThreshold: 120,
     },
   ],
 };

@@ -5,14 +5,18 @@
 #   redis.sh stop     stop the server this script started (pidfile); never touches any other
 #   redis.sh status
 #
-# Data, pidfile and log live in ${SLUICE_CACHE:-<repo>/.cache}/redis (kept across restarts).
+# Data, pidfile and log live in ${REDIS_DIR:-${SLUICE_CACHE:-<repo>/.cache}/redis} (kept across restarts).
+# REDIS_APPENDFSYNC (always|everysec|no, default Redis's everysec) sets when the AOF is fsynced:
+# the fault tests use `always`, so a SIGKILLed server loses nothing it acknowledged.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 SLUICE_CACHE="${SLUICE_CACHE:-$REPO/.cache}"
 REDIS_PORT="${REDIS_PORT:-6379}"
-DIR="$SLUICE_CACHE/redis"
+DIR="${REDIS_DIR:-$SLUICE_CACHE/redis}"
+APPENDFSYNC="${REDIS_APPENDFSYNC:-everysec}"
+case "$APPENDFSYNC" in always | everysec | no) ;; *) echo "redis.sh: REDIS_APPENDFSYNC must be always, everysec or no" >&2; exit 2 ;; esac
 PIDFILE="$DIR/redis-$REDIS_PORT.pid"
 LOGFILE="$DIR/redis-$REDIS_PORT.log"
 READY_TIMEOUT="${REDIS_READY_TIMEOUT:-30}"
@@ -70,7 +74,7 @@ start() {
   # appendonly: state written by a test survives a restart of Redis (the recovery tests rely on it).
   # noeviction: a full Redis must fail writes, never silently drop offsets.
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
-    --dir "$DIR" --appendonly yes --maxmemory-policy noeviction \
+    --dir "$DIR" --appendonly yes --appendfsync "$APPENDFSYNC" --maxmemory-policy noeviction \
     --pidfile "$PIDFILE" --logfile "$LOGFILE" >&2 \
     || die "redis-server failed to start (see $LOGFILE)"
   until answers_ping; do
