@@ -474,7 +474,14 @@ async function produceAtRate(topic, rate, seconds, count) {
       return { sent: Number(m[1]), rps: Number(m[2]) };
     });
   } finally {
-    for (const p of procs) if (p.child.exitCode === null && p.child.pid !== undefined) process.kill(-p.child.pid, 'SIGTERM');
+    for (const p of procs) {
+      if (p.child.exitCode !== null || p.child.pid === undefined) continue;
+      try {
+        process.kill(-p.child.pid, 'SIGTERM');
+      } catch {
+        // the group has exited meanwhile
+      }
+    }
   }
 }
 
