@@ -8,7 +8,8 @@
  *   BENCH_REPS [3]            repetitions per throughput figure (the table shows medians)
  *   BENCH_SLOTS [4]           task slots per sluice executor
  *   BENCH_OVERHEAD_BATCHES [10]  batches per overhead measurement
- *   BENCH_LATENCY_SECONDS [15]   duration of the latency run
+ *   BENCH_LATENCY_SECONDS [15]   duration of the latency run's measured window
+ *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
  *   BENCH_MAX_RPS [100000]    the maximum the latency rate is half of, when the throughput section is not run
  *   BENCH_SECTIONS [throughput,overhead,latency]  which parts to run
@@ -33,6 +34,7 @@ const REPS = Number(process.env.BENCH_REPS || 3);
 const SLOTS = Number(process.env.BENCH_SLOTS || 4);
 const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 10);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
+const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
 const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
 const PARTITIONS = 8;
 /** Records/s one kafka-producer-perf-test process is counted on for, to pick how many the latency run needs. */
@@ -491,7 +493,7 @@ async function latency(report, maxRps) {
   const topic = `bench-lat-${RUN_ID}`;
   await createTopic(topic, PARTITIONS);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-lat-'));
-  log(`latency at ${rate} records/s for ${LATENCY_SECONDS} s with ${producers} producer process(es)`);
+  log(`latency at ${rate} records/s for ${LATENCY_WARMUP_SECONDS} + ${LATENCY_SECONDS} s with ${producers} producer process(es)`);
   const job = startSluice({
     job: path.join(__dirname, 'jobs/latency.js'),
     topic,
@@ -514,7 +516,7 @@ async function latency(report, maxRps) {
   try {
     // Executors registered and the first (empty) batch committed at `latest`: start-up is not measured.
     await waitFor(async () => Number((await redis.get(keys.committed)) ?? 0) >= 1, 60_000, 'first batch');
-    const own = await produceAtRate(topic, rate, LATENCY_SECONDS, producers);
+    const own = await produceAtRate(topic, rate, LATENCY_WARMUP_SECONDS + LATENCY_SECONDS, producers);
     log(`producers (their own counts): ${own.map((o) => `${fmt(o.sent)} records at ${fmt(o.rps)}/s`).join(', ')}`);
     const admin = kafka.admin();
     await admin.connect();
@@ -529,6 +531,11 @@ async function latency(report, maxRps) {
   }
   const outcome = await finished;
   if (outcome instanceof Error) throw outcome;
+  if (process.env.BENCH_DEBUG === '1') {
+    const busy = outcome.lines.filter((l) => l.records > 0);
+    log(`latency batches: ${busy.map((l) => `${l.records}r/${l.processing}ms`).join(' ')}`);
+    log(`scheduling delays (ms): ${outcome.summaries.map((x) => x.schedulingDelayMs).join(' ')}`);
+  }
   // One line per (CreateTime, latency): records, from every executor.
   /** @type {Array<[number, number, number]>} */
   const rows = [];
@@ -540,18 +547,20 @@ async function latency(report, maxRps) {
   fs.rmSync(dir, { recursive: true, force: true });
   const committed = rows.reduce((a, r) => a + r[2], 0);
   if (committed === 0) throw new Error(`latency: no record committed: ${job.driver.stderr}`);
-  // The window measured starts 2 s after the first record was produced (warm-up: JIT, connections)
-  // or, if later, once the producers are back on their schedule (within 1%): a producer that started
+  // The window measured starts LATENCY_WARMUP_SECONDS after the first record was produced (the
+  // executors' JIT, connections, and the backlog that builds while they are slow must be behind it) or,
+  // if later, once the producers are back on their schedule (within 1%): a producer that started
   // slowly catches up at full speed, and that burst is not the constant rate asked for. It ends at the
   // last record. The rate reported is the rate over that same window, from the records' CreateTime.
   rows.sort((x, y) => x[0] - y[0]);
   const first = rows[0][0];
   const last = rows[rows.length - 1][0];
-  let warm = first + 2000;
+  const warmupMs = LATENCY_WARMUP_SECONDS * 1000;
+  let warm = first + warmupMs;
   let cumulative = 0;
   for (const [ts, , n] of rows) {
     cumulative += n;
-    if (ts >= first + 2000 && cumulative >= 0.99 * rate * ((ts - first) / 1000)) {
+    if (ts >= first + warmupMs && cumulative >= 0.99 * rate * ((ts - first) / 1000)) {
       warm = ts + 1;
       break;
     }
@@ -586,10 +595,16 @@ async function latency(report, maxRps) {
     notes.push(
       `**Precondition NOT met**: the producers reached ${fmt(achieved)} records/s, ${fmt((achieved / rate) * 100)}% of the target rate (at least 95% needed), so this latency was measured at a lower rate than the target asks.`
     );
+  const slowest = Math.min(...perSecond);
+  const fastest = Math.max(...perSecond);
+  if (slowest < 0.8 * rate || fastest > 1.2 * rate)
+    notes.push(
+      `The rate was not constant: whole seconds of the window ranged from ${fmt(slowest)} to ${fmt(fastest)} records/s (more than 20% off the target; the producer's throttle makes up for stalls with bursts, so when producer, broker and job compete for the cores the latency includes those bursts).`
+    );
   if (!drained || committed < produced)
     notes.push(`${fmt(produced - committed)} records produced were not committed within 10 s after production ended (not measured).`);
   report.push(
-    `### Latency: production to commit, batch interval 500 ms, 2 executors; target rate ${fmt(rate)} records/s (half of the passthrough maximum), produced ${fmt(achieved)} records/s (${ratio(achieved, rate)}; per second ${fmt(Math.min(...perSecond))} to ${fmt(Math.max(...perSecond))}; ${producers} kafka-producer-perf-test process${producers > 1 ? 'es' : ''})`,
+    `### Latency: production to commit, batch interval 500 ms, 2 executors; target rate ${fmt(rate)} records/s (half of the passthrough maximum), produced ${fmt(achieved)} records/s (${ratio(achieved, rate)}; per second ${fmt(slowest)} to ${fmt(fastest)}; ${producers} kafka-producer-perf-test process${producers > 1 ? 'es' : ''})`,
     '',
     `| records measured (after ${fmt((warm - first) / 1000, 1)} s warm-up) | p50 (ms) | p99 (ms) | max (ms) | p99 / interval | target p99 ≤ 1000 ms |`,
     '|---:|---:|---:|---:|---:|---|',
