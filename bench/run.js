@@ -38,7 +38,7 @@ const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?
 const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
 const PARTITIONS = 8;
 /** Records/s one kafka-producer-perf-test process is counted on for, to pick how many the latency run needs. */
-const PRODUCER_RPS = Number(process.env.BENCH_PRODUCER_RPS || 500_000);
+const PRODUCER_RPS = 500_000;
 const RUN_ID = `${Date.now().toString(36)}${process.pid}`;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const WORDS = 'a gate that lets a stream through in measured amounts is the whole idea of sluice every batch is planned'.split(' ');
