@@ -161,7 +161,7 @@ export class TaskDispatcher {
   }
 
   /**
-   * Small ranges (see `driver.taskGroupMaxRecords`): those bound for the same executor go in one
+   * Small ranges (see `driver.taskGroupRecords`): those bound for the same executor go in one
    * RunTaskGroup call per slot, so their records come in one Fetch per broker and a batch of many
    * small ranges costs a few calls, not one per partition. The first attempt of each range is made
    * there; a range that fails, or all of them when the call fails, goes on as a task of its own
