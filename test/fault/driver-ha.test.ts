@@ -5,7 +5,7 @@ import { driverUrl, getJson, logLines, produceInBatches, smallChunks, waitForAli
 import { assertExactlyOnce, assertRangesCoverFromZero } from '../helpers/invariants';
 import { createTopic, endOffsets } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
-import { auditCounts, checkpoint, history, redis } from '../helpers/redis';
+import { auditCounts, history, redis, waitForCheckpoint } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(120_000);
@@ -39,15 +39,7 @@ function executors(job: string[], ports: string[]): SluiceProcess[] {
 
 async function assertDrained(client: Redis, topic: string, values: string[], ...processes: SluiceProcess[]): Promise<void> {
   const ends = await endOffsets(topic);
-  await waitFor(
-    async () => {
-      const offsets = await checkpoint(client, topic);
-      return Object.entries(ends).every(([key, end]) => offsets[key] === end) ? true : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, label: `checkpoint at the end offsets ${JSON.stringify(ends)}` }
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${processes.map((p) => p.stderr.slice(-3000)).join('\n---\n')}`);
-  });
+  await waitForCheckpoint(client, topic, ends, { processes });
   assertExactlyOnce(await auditCounts(client, topic), values);
   assertRangesCoverFromZero(await history(client, topic), ends);
   expect(await client.hget(jobKeys(topic).planned, 'id').then((id) => Number(id ?? 0))).toBeLessThanOrEqual(

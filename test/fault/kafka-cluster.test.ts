@@ -7,7 +7,7 @@ import { CLUSTER_BROKERS, clusterCli, clusterKafka, killBroker, restartBroker, s
 import { compareWithTopic, ContinuousProducer, topicValueCounts, waitForPhase } from '../helpers/fault';
 import { assertRangesCoverFromZero } from '../helpers/invariants';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
-import { auditCounts, checkpoint, history, redis } from '../helpers/redis';
+import { auditCounts, history, redis, waitForCheckpoint } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(240_000);
@@ -72,15 +72,7 @@ describe('Kafka failures on a 3-node KRaft cluster (RF 3, min ISR 2)', () => {
   async function drainAndCheck(topic: string, producer: ContinuousProducer, driver: SluiceProcess): Promise<void> {
     await producer.stop();
     const ends = await clusterEndOffsets(topic);
-    await waitFor(
-      async () => {
-        const offsets = await checkpoint(client, topic);
-        return Object.entries(ends).every(([key, end]) => offsets[key] === end) ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200, label: 'checkpoint at the end offsets' }
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${driver.stderr.slice(-3000)}`);
-    });
+    await waitForCheckpoint(client, topic, ends, { processes: [driver] });
     await waitForPhase(client, topic, 'idle');
     // Output = input: every record in the log counted exactly once (by value, with multiplicity)...
     expect(compareWithTopic(await auditCounts(client, topic), await topicValueCounts(CLUSTER_BROKERS, topic))).toEqual({
@@ -136,19 +128,7 @@ describe('Kafka failures on a 3-node KRaft cluster (RF 3, min ISR 2)', () => {
       file,
       '--execute'
     );
-    await clusterCli(
-      'tool',
-      'org.apache.kafka.tools.LeaderElectionCommand',
-      '--bootstrap-server',
-      CLUSTER_BROKERS,
-      '--election-type',
-      'PREFERRED',
-      '--topic',
-      topic,
-      '--partition',
-      '0'
-    );
-    for (const p of [1, 2, 3])
+    for (const p of [0, 1, 2, 3])
       await clusterCli(
         'tool',
         'org.apache.kafka.tools.LeaderElectionCommand',

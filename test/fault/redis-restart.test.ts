@@ -6,7 +6,7 @@ import { batchPhase, driverUrl, getJson, produceInBatches, smallChunks, waitForP
 import { assertExactlyOnce, assertRangesCoverFromZero } from '../helpers/invariants';
 import { createTopic, endOffsets } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
-import { auditCounts, checkpoint, history } from '../helpers/redis';
+import { auditCounts, checkpoint, history, waitForCheckpoint } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(120_000);
@@ -43,15 +43,7 @@ describe('Redis failures (a Redis of our own, AOF fsynced on every write)', () =
 
   async function drained(topic: string, values: string[], driver: SluiceProcess): Promise<void> {
     const ends = await endOffsets(topic);
-    await waitFor(
-      async () => {
-        const offsets = await checkpoint(client, topic);
-        return Object.entries(ends).every(([key, end]) => offsets[key] === end) ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200, label: 'checkpoint at the end offsets' }
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${driver.stderr.slice(-3000)}`);
-    });
+    await waitForCheckpoint(client, topic, ends, { processes: [driver] });
     await waitFor(async () => (await batchPhase(client, topic)).phase === 'idle' || undefined, { label: 'last batch committed' });
     assertExactlyOnce(await auditCounts(client, topic), values);
     assertRangesCoverFromZero(await history(client, topic), ends);

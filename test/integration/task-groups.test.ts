@@ -4,8 +4,7 @@ import { assertExactlyOnce, assertRangesCoverFromZero } from '../helpers/invaria
 import { createTopic, endOffsets, produceValues } from '../helpers/kafka';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
-import { auditCounts, checkpoint, history, redis } from '../helpers/redis';
-import { waitFor } from '../helpers/wait-for';
+import { auditCounts, history, redis, waitForCheckpoint } from '../helpers/redis';
 
 jest.setTimeout(120_000);
 
@@ -29,13 +28,7 @@ describe('task groups (small ranges sent to an executor together)', () => {
     const url = (await driver.waitForOutput(/HTTP server \(UI, API, metrics\) at (\S+)/))[1] as string;
 
     const ends = await endOffsets(topic);
-    await waitFor(
-      async () => {
-        const stored = await checkpoint(client, topic);
-        return Object.entries(ends).every(([key, end]) => stored[key] === end);
-      },
-      { label: 'checkpoint at the end offsets' }
-    );
+    await waitForCheckpoint(client, topic, ends, { processes: [driver] });
     const metrics = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
     driver.kill('SIGTERM');
     await driver.succeeds(30_000);

@@ -75,7 +75,7 @@ export class ExecutorService {
         const controller = new AbortController();
         // The driver gave up on this attempt (deadline, cancel, gone): stop reading, free the slot.
         call.on('cancelled', () => controller.abort());
-        this.inSlot(call.request.task_id, () => this.runTask(call.request, controller)).then(
+        this.inSlot(call.request.task_id, async () => this.runTask(await this.validate(call.request), controller)).then(
           (result) => callback(null, result),
           (e: unknown) => callback(toServiceError(e))
         );
@@ -199,8 +199,7 @@ export class ExecutorService {
     );
   }
 
-  private async runTask(request: WireTaskRequest | Task, controller: AbortController): Promise<WireTaskResult> {
-    const task = 'task_id' in request ? await this.validate(request) : request;
+  private async runTask(task: Task, controller: AbortController): Promise<WireTaskResult> {
     let handBack!: (error: SluiceError) => void;
     const handedBack = new Promise<never>((_, reject) => (handBack = reject));
     const entry: RunningTask = { controller, handBack };

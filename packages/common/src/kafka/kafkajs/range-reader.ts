@@ -20,8 +20,10 @@ import {
   isOffsetOutOfRange,
   setTargetTopics,
   withMetadataRetry,
+  type DirectBroker,
   type DirectCluster,
   type KafkajsFetchPartition,
+  type KafkajsFetchResponse,
 } from './direct-cluster';
 import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
@@ -125,21 +127,11 @@ export class KafkajsRangeReader implements RangeReader {
         }
         await Promise.all(
           [...byLeader].map(async ([nodeId, reads]) => {
-            const broker = await cluster.findBroker({ nodeId });
-            const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
-            for (const o of reads) {
-              this.options.onFetch?.(o.range, o.next, slot.index);
-              const partitions = topics.get(o.range.topic) ?? [];
-              partitions.push({ partition: o.range.partition, fetchOffset: o.next.toString(), maxBytes: this.config.partitionMaxBytes });
-              topics.set(o.range.topic, partitions);
-            }
-            const response = await broker.fetch({
-              isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
-              maxWaitTime: this.config.fetchMaxWaitMs,
-              minBytes: 1,
-              maxBytes: this.config.fetchMaxBytes,
-              topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-            });
+            for (const o of reads) this.options.onFetch?.(o.range, o.next, slot.index);
+            const response = await this.fetchFrom(
+              await cluster.findBroker({ nodeId }),
+              reads.map((o) => ({ ...o.range, fetchOffset: o.next }))
+            );
             for (const o of reads) {
               const fetched = response.responses
                 .find((t) => t.topicName === o.range.topic)
@@ -259,18 +251,7 @@ export class KafkajsRangeReader implements RangeReader {
     const broker = await cluster.findBroker({ nodeId });
     this.options.onFetch?.({ topic, partition }, fetchOffset, slot.index);
     try {
-      const res = await broker.fetch({
-        isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
-        maxWaitTime: this.config.fetchMaxWaitMs,
-        minBytes: 1,
-        maxBytes: this.config.fetchMaxBytes,
-        topics: [
-          {
-            topic,
-            partitions: [{ partition, fetchOffset: fetchOffset.toString(), maxBytes: this.config.partitionMaxBytes }],
-          },
-        ],
-      });
+      const res = await this.fetchFrom(broker, [{ topic, partition, fetchOffset }]);
       const p = res.responses.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
       if (p === undefined) {
         throw new KafkaJSTopicMetadataNotLoaded(`fetch response without ${topic}-${partition}`, { topic });
@@ -284,6 +265,23 @@ export class KafkajsRangeReader implements RangeReader {
       }
       throw e;
     }
+  }
+
+  /** One Fetch request to `broker` for the given partitions, each from its offset. */
+  private fetchFrom(broker: DirectBroker, partitions: Array<TopicPartition & { fetchOffset: bigint }>): Promise<KafkajsFetchResponse> {
+    const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
+    for (const p of partitions) {
+      const list = topics.get(p.topic) ?? [];
+      list.push({ partition: p.partition, fetchOffset: p.fetchOffset.toString(), maxBytes: this.config.partitionMaxBytes });
+      topics.set(p.topic, list);
+    }
+    return broker.fetch({
+      isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
+      maxWaitTime: this.config.fetchMaxWaitMs,
+      minBytes: 1,
+      maxBytes: this.config.fetchMaxBytes,
+      topics: [...topics].map(([topic, list]) => ({ topic, partitions: list })),
+    });
   }
 
   private async clusterOf(slot: Slot): Promise<DirectCluster> {
