@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from './env';
@@ -23,7 +24,18 @@ export class SluiceProcess {
     });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'exit' can come before the last output has been read: wait for the pipes to close too, but
+    // not for ever (grandchildren of `sluice run` that outlive it may hold them open).
+    const drained = Promise.all([this.child.stdout, this.child.stderr].flatMap((s) => (s ? [once(s, 'close')] : [])));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        const bounded = setTimeout(() => resolve({ code, signal }), 1000);
+        void drained.then(() => {
+          clearTimeout(bounded);
+          resolve({ code, signal });
+        });
+      })
+    );
     live.add(this);
     void this.exited.then(() => live.delete(this));
   }
