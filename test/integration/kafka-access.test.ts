@@ -24,6 +24,14 @@ import {
   type SourceRecord,
   type TopicPartition,
 } from '@sluice/common';
+// Internals of the kafkajs layer, tested against the broker directly.
+import {
+  createDirectCluster,
+  READ_COMMITTED,
+  setTargetTopics,
+  type KafkajsFetchResponse,
+} from '../../packages/common/src/kafka/kafkajs/direct-cluster';
+import { fetchUntil } from '../../packages/common/src/kafka/kafkajs/fetch-response';
 
 jest.setTimeout(60_000);
 
@@ -196,6 +204,46 @@ describe('kafkajs access layer on a real broker', () => {
     expect(read.get(partitionKey(empty))).toEqual([]);
     // One round for the readable ranges: each of their partitions was fetched once, from its start.
     for (const r of ranges) expect(during.filter((f) => f.tp === partitionKey(r))).toEqual([{ tp: partitionKey(r), offset: 1n }]);
+  });
+
+  it('a Fetch for a range that ends early in a backlog decodes only the record batches up to its end', async () => {
+    const topic = unique('decode-until');
+    await createTopic(topic, 2);
+    // 12 sends: 12 one-record batches in each partition (a backlog, as a rate-limited job sees it).
+    for (let b = 0; b < 12; b++) {
+      await producer.send({ topic, messages: [0, 1].map((partition) => ({ partition, value: `b${b}` })) });
+    }
+    const cluster = createDirectCluster(config, logger);
+    await cluster.connect();
+    try {
+      setTargetTopics(cluster, [topic]);
+      await cluster.refreshMetadata();
+      const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [0, 1]))[0] as string;
+      const broker = await cluster.findBroker({ nodeId });
+      const request = {
+        isolationLevel: READ_COMMITTED,
+        maxWaitTime: 100,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [{ topic, partitions: [0, 1].map((partition) => ({ partition, fetchOffset: '2', maxBytes: 1 << 20 })) }],
+      };
+      const plain = await broker.fetch(request);
+      const bounded = await fetchUntil(broker, request, new Map([[`${topic}:0`, 5n]]));
+      const values = (res: KafkajsFetchResponse, partition: number): string[] =>
+        (res.responses[0]?.partitions.find((p) => p.partition === partition)?.messages ?? []).map((m) => String(m.value));
+      // kafkajs decodes all ten batches from offset 2 on; the bounded decode stops after offset 4.
+      expect(values(plain, 0)).toHaveLength(10);
+      expect(values(bounded, 0)).toEqual(['b2', 'b3', 'b4']);
+      // A partition without a range end in the map is decoded in full, as kafkajs does.
+      expect(values(bounded, 1)).toEqual(values(plain, 1));
+      const header = (res: KafkajsFetchResponse) => {
+        const { messages, ...rest } = res.responses[0]?.partitions.find((p) => p.partition === 0) ?? {};
+        return { ...rest, messages: messages?.length };
+      };
+      expect({ ...header(bounded), messages: 10 }).toEqual(header(plain));
+    } finally {
+      await cluster.disconnect();
+    }
   });
 
   it('transactions: aborted records are never delivered, latest = LSO, ranges ending after a marker finish', async () => {

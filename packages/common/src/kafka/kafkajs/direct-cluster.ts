@@ -163,6 +163,9 @@ export function assertKafkajsInternals(cluster?: unknown): void {
     for (const m of brokerMethods) {
       if (typeof BrokerClass.prototype?.[m] !== 'function') throw internalsMismatch(`Broker.${m} is missing`);
     }
+    // fetch-response.ts sends its Fetch through this private method.
+    const symbols = Object.getOwnPropertySymbols(BrokerClass.prototype ?? {});
+    if (!symbols.some((s) => s.description === 'private:Broker:sendRequest')) throw internalsMismatch('Broker has no private sendRequest');
     internalsChecked = true;
   }
   if (cluster !== undefined) {

@@ -27,6 +27,7 @@ import {
 } from './direct-cluster';
 import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
+import { fetchUntil } from './fetch-response';
 
 /** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
 export interface KafkajsRangeReaderOptions {
@@ -251,7 +252,7 @@ export class KafkajsRangeReader implements RangeReader {
     const broker = await cluster.findBroker({ nodeId });
     this.options.onFetch?.({ topic, partition }, fetchOffset, slot.index);
     try {
-      const res = await this.fetchFrom(broker, [{ topic, partition, fetchOffset }]);
+      const res = await this.fetchFrom(broker, [{ ...range, fetchOffset }]);
       const p = res.responses.find((t) => t.topicName === topic)?.partitions.find((x) => x.partition === partition);
       if (p === undefined) {
         throw new KafkaJSTopicMetadataNotLoaded(`fetch response without ${topic}-${partition}`, { topic });
@@ -267,21 +268,27 @@ export class KafkajsRangeReader implements RangeReader {
     }
   }
 
-  /** One Fetch request to `broker` for the given partitions, each from its offset. */
-  private fetchFrom(broker: DirectBroker, partitions: Array<TopicPartition & { fetchOffset: bigint }>): Promise<KafkajsFetchResponse> {
+  /** One Fetch request to `broker` for the given partitions, each from its offset, decoded up to the range's end. */
+  private fetchFrom(broker: DirectBroker, partitions: Array<OffsetRange & { fetchOffset: bigint }>): Promise<KafkajsFetchResponse> {
     const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
+    const until = new Map<string, bigint>();
     for (const p of partitions) {
+      until.set(partitionKey(p), p.untilOffset);
       const list = topics.get(p.topic) ?? [];
       list.push({ partition: p.partition, fetchOffset: p.fetchOffset.toString(), maxBytes: this.config.partitionMaxBytes });
       topics.set(p.topic, list);
     }
-    return broker.fetch({
-      isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
-      maxWaitTime: this.config.fetchMaxWaitMs,
-      minBytes: 1,
-      maxBytes: this.config.fetchMaxBytes,
-      topics: [...topics].map(([topic, list]) => ({ topic, partitions: list })),
-    });
+    return fetchUntil(
+      broker,
+      {
+        isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
+        maxWaitTime: this.config.fetchMaxWaitMs,
+        minBytes: 1,
+        maxBytes: this.config.fetchMaxBytes,
+        topics: [...topics].map(([topic, list]) => ({ topic, partitions: list })),
+      },
+      until
+    );
   }
 
   private async clusterOf(slot: Slot): Promise<DirectCluster> {
