@@ -111,7 +111,19 @@ function start(args, env = {}) {
 async function createTopic(name, numPartitions) {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: name, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  try {
+    await admin.createTopics({ topics: [{ topic: name, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  } catch (e) {
+    // A just-started Kafka can answer the leader check with UNKNOWN_TOPIC_OR_PARTITION before the new
+    // topic reaches its metadata cache (kafkajs does not retry that): the topic exists, wait for leaders.
+    if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw e;
+    for (let deadline = Date.now() + 30_000; ;) {
+      const [metadata] = (await admin.fetchTopicMetadata({ topics: [name] }).catch(() => ({ topics: [] }))).topics;
+      if (metadata?.partitions.length === numPartitions && metadata.partitions.every((p) => p.leader >= 0)) break;
+      if (Date.now() > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   await admin.disconnect();
   topics.push(name);
 }

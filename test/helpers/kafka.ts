@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin, type ITopicConfig, type Producer } from 'kafkajs';
 import { brokers, repoRoot } from './env';
+import { waitFor } from './wait-for';
 
 const run = promisify(execFile);
 
@@ -21,9 +22,28 @@ export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T>
 }
 
 export async function createTopic(topic: string, numPartitions: number, configEntries: ITopicConfig['configEntries'] = []): Promise<void> {
-  await withAdmin((admin) =>
-    admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true })
-  );
+  await withAdmin(async (admin) => {
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
+    } catch (e) {
+      // A busy (or just started) Kafka 4 can answer kafkajs's leader check with
+      // UNKNOWN_TOPIC_OR_PARTITION before the new topic reaches its metadata cache, and kafkajs
+      // does not retry that: the topic exists, so wait for its leaders here.
+      if (!isUnknownTopic(e)) throw e;
+      await waitFor(
+        async () => {
+          const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+          return metadata?.partitions.length === numPartitions && metadata.partitions.every((p) => p.leader >= 0);
+        },
+        { label: `leaders of the new topic ${topic}` }
+      );
+    }
+  });
+}
+
+function isUnknownTopic(e: unknown): boolean {
+  const error = e as { type?: string; cause?: { type?: string } };
+  return error.type === 'UNKNOWN_TOPIC_OR_PARTITION' || error.cause?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
 }
 
 export async function withProducer<T>(fn: (producer: Producer) => Promise<T>, options: Parameters<Kafka['producer']>[0] = {}): Promise<T> {
