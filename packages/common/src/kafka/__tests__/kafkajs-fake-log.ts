@@ -1,23 +1,30 @@
 /**
  * A fake single-partition Kafka log for unit tests: record batches are encoded with kafkajs's own
- * RecordBatch encoder and decoded by its real fetch decoder, so the reader sees exactly what a
- * Fetch v11 response would give it (batchContext, control records, empty batches dropped).
+ * RecordBatch encoder into a Fetch v11 response, which its broker hands to the reader's response
+ * decoder through the same kafkajs internals a real broker offers (`lookupRequest` and the private
+ * send), so the reader decodes exactly what a broker would send.
  */
-import type { DirectBroker, DirectCluster, KafkajsFetchPartition, KafkajsMessage } from '../kafkajs/direct-cluster';
+import type { DirectBroker, DirectCluster } from '../kafkajs/direct-cluster';
+import type { FetchRequest } from '../kafkajs/fetch-response';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Long = require('kafkajs/src/utils/long') as { fromValue(v: string | number): unknown };
 const Encoder = require('kafkajs/src/protocol/encoder') as new () => {
+  writeInt16(n: number): unknown;
   writeInt32(n: number): unknown;
+  writeInt64(n: number | string): unknown;
+  writeString(s: string): unknown;
   writeBuffer(b: Buffer): unknown;
   buffer: Buffer;
 };
-const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => unknown;
+const fetchV11Response = require('kafkajs/src/protocol/requests/fetch/v11/response') as {
+  decode(raw: Buffer): Promise<unknown>;
+  parse(decoded: unknown): Promise<unknown>;
+};
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
   RecordBatch: (opts: Record<string, unknown>) => Promise<{ buffer: Buffer }>;
 };
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (opts: Record<string, unknown>) => unknown;
-const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (decoder: unknown) => Promise<KafkajsMessage[]>;
 const { KafkaJSProtocolError, KafkaJSOffsetOutOfRange } = require('kafkajs') as {
   KafkaJSProtocolError: new (e: unknown) => Error;
   KafkaJSOffsetOutOfRange: new (e: unknown, meta: unknown) => Error;
@@ -106,14 +113,10 @@ export interface FakeLogOptions {
   failures?: Array<'NOT_LEADER_FOR_PARTITION'>;
 }
 
-/** Decodes a fetch response of `batches` through kafkajs's real decoder. */
-async function decode(batches: EncodedBatch[]): Promise<KafkajsMessage[]> {
-  const body = Buffer.concat(batches.map((b) => b.bytes));
-  const enc = new Encoder();
-  enc.writeInt32(body.length);
-  enc.writeBuffer(body);
-  return decodeMessages(new Decoder(enc.buffer));
-}
+type ProtocolResponse = typeof fetchV11Response;
+
+/** kafkajs's Broker sends requests through a method keyed by a private symbol of this description. */
+const SEND_REQUEST = Symbol('private:Broker:sendRequest');
 
 export class FakeLog {
   fetches: number[] = [];
@@ -129,7 +132,8 @@ export class FakeLog {
     return this.encoded;
   }
 
-  async fetch(topic: string, partition: number, fetchOffset: number): Promise<KafkajsFetchPartition> {
+  /** The Fetch v11 response of the broker, as bytes. */
+  async fetch(topic: string, partition: number, fetchOffset: number): Promise<Buffer> {
     this.fetches.push(fetchOffset);
     const failure = this.opts.failures?.shift();
     if (failure !== undefined) throw new KafkaJSProtocolError(createErrorFromCode(6));
@@ -144,32 +148,48 @@ export class FakeLog {
       .filter((b) => b.last >= fetchOffset && b.first < lso)
       .slice(0, this.opts.batchesPerFetch ?? Number.MAX_SAFE_INTEGER);
     const lastReturned = selected.length > 0 ? (selected[selected.length - 1]?.last ?? -1) : -1;
-    return {
-      partition,
-      errorCode: 0,
-      highWatermark: String(hwm),
-      lastStableOffset: String(lso),
-      abortedTransactions: (this.opts.abortedTransactions ?? [])
-        .filter((t) => t.firstOffset <= lastReturned)
-        .map((t) => ({ producerId: String(t.producerId), firstOffset: String(t.firstOffset) })),
-      messages: await decode(selected),
-    };
+    const aborted = (this.opts.abortedTransactions ?? []).filter((t) => t.firstOffset <= lastReturned);
+    const records = Buffer.concat(selected.map((b) => b.bytes));
+    const out = new Encoder();
+    out.writeInt32(0); // throttle_time_ms
+    out.writeInt16(0); // error_code
+    out.writeInt32(0); // session_id
+    out.writeInt32(1);
+    out.writeString(topic);
+    out.writeInt32(1);
+    out.writeInt32(partition);
+    out.writeInt16(0);
+    out.writeInt64(hwm);
+    out.writeInt64(lso);
+    out.writeInt64(this.opts.logStartOffset ?? 0);
+    out.writeInt32(aborted.length);
+    for (const t of aborted) {
+      out.writeInt64(t.producerId);
+      out.writeInt64(t.firstOffset);
+    }
+    out.writeInt32(-1); // preferred_read_replica
+    out.writeInt32(records.length);
+    out.writeBuffer(records);
+    return out.buffer;
   }
 
   /** A fake kafkajs Cluster whose only broker serves this log. */
   cluster(): DirectCluster {
     this.clustersCreated++;
-    const broker: DirectBroker = {
-      fetch: async (req) => {
-        const t = req.topics[0];
-        const p = t?.partitions[0];
-        if (t === undefined || p === undefined) throw new TypeError('empty fetch');
-        const part = await this.fetch(t.topic, p.partition, Number(p.fetchOffset));
-        return { responses: [{ topicName: t.topic, partitions: [part] }] };
-      },
+    const send = async (protocolRequest: { request: { args: FetchRequest }; response: ProtocolResponse }): Promise<unknown> => {
+      const t = protocolRequest.request.args.topics[0];
+      const p = t?.partitions[0];
+      if (t === undefined || p === undefined) throw new TypeError('empty fetch');
+      const raw = await this.fetch(t.topic, p.partition, Number(p.fetchOffset));
+      return protocolRequest.response.parse(await protocolRequest.response.decode(raw));
+    };
+    // The two kafkajs Broker internals the reader's fetch uses; the request's response decoder is the reader's.
+    const brokerPrototype = { [SEND_REQUEST]: send };
+    const broker = Object.assign(Object.create(brokerPrototype) as object, {
+      lookupRequest: () => (args: FetchRequest) => ({ request: { apiVersion: 11, args }, response: fetchV11Response }),
       offsetCommit: () => Promise.resolve({}),
       metadata: () => Promise.resolve({ brokers: [], topicMetadata: [] }),
-    };
+    }) as DirectBroker;
     return {
       connect: () => {
         this.connects++;

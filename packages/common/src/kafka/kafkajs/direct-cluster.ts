@@ -22,45 +22,6 @@ export const KAFKAJS_VERSION = '2.2.4';
 export const READ_UNCOMMITTED = 0;
 export const READ_COMMITTED = 1;
 
-/** One decoded record as `recordBatch/record/v0/decoder.js` returns it. */
-export interface KafkajsMessage {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  /** Duplicate header keys are folded into an array by the decoder. */
-  headers?: Record<string, Buffer | null | Array<Buffer | null> | undefined>;
-  isControlRecord?: boolean;
-  batchContext: {
-    firstOffset: string;
-    lastOffsetDelta: number;
-    producerId: string;
-    inTransaction: boolean;
-    isControlBatch?: boolean;
-  };
-}
-
-export interface KafkajsAbortedTransaction {
-  producerId: string;
-  firstOffset: string;
-}
-
-/** One partition of a Fetch v11 response (`fetch/v11/response.js`). */
-export interface KafkajsFetchPartition {
-  partition: number;
-  errorCode: number;
-  highWatermark: string;
-  lastStableOffset: string;
-  lastStartOffset?: string;
-  abortedTransactions: KafkajsAbortedTransaction[];
-  preferredReadReplica?: number;
-  messages: KafkajsMessage[];
-}
-
-export interface KafkajsFetchResponse {
-  responses: Array<{ topicName: string; partitions: KafkajsFetchPartition[] }>;
-}
-
 export interface KafkajsPartitionMetadata {
   partitionId: number;
   leader: number;
@@ -74,13 +35,6 @@ export interface KafkajsBrokerMetadata {
 
 /** The subset of kafkajs's internal `Broker` that sluice calls. */
 export interface DirectBroker {
-  fetch(request: {
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
-  }): Promise<KafkajsFetchResponse>;
   offsetCommit(request: {
     groupId: string;
     groupGenerationId: number;
@@ -125,20 +79,7 @@ const clusterMethods = [
   'findGroupCoordinator',
   'fetchTopicsOffset',
 ] as const;
-const brokerMethods = ['fetch', 'offsetCommit', 'metadata', 'listOffsets'] as const;
-
-type BatchConstructor = new (
-  topic: string,
-  fetchedOffset: string,
-  partitionData: KafkajsFetchPartition
-) => { messages: KafkajsMessage[]; rawMessages: KafkajsMessage[]; highWatermark: string };
-
-/**
- * kafkajs's internal fetch batch: drops records below the fetch offset, records of aborted
- * transactions and control records, and keeps the unfiltered ones in `rawMessages`.
- */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const KafkajsBatch = require('kafkajs/src/consumer/batch') as BatchConstructor;
+const brokerMethods = ['offsetCommit', 'metadata', 'listOffsets'] as const;
 
 let internalsChecked = false;
 
@@ -150,14 +91,13 @@ function internalsMismatch(what: string): KafkaUnavailableError {
 
 /**
  * Fails fast when the kafkajs internals this layer relies on are missing or changed shape.
- * Checks the installed version, `consumer/batch.js`, the `Broker` prototype and (when given) a cluster.
+ * Checks the installed version, the `Broker` prototype and (when given) a cluster.
  */
 export function assertKafkajsInternals(cluster?: unknown): void {
   if (!internalsChecked) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pkg = require('kafkajs/package.json') as { version?: string };
     if (pkg.version !== KAFKAJS_VERSION) throw internalsMismatch(`installed version is ${pkg.version ?? 'unknown'}`);
-    if (typeof KafkajsBatch !== 'function') throw internalsMismatch('kafkajs/src/consumer/batch is not a class');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const BrokerClass = require('kafkajs/src/broker') as { prototype?: Record<string, unknown> };
     for (const m of brokerMethods) {

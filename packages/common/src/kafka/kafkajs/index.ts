@@ -6,7 +6,7 @@ export { createKafkajsOffsetOracle, KafkajsOffsetOracle } from './offset-oracle'
 export { createKafkajsRangeReader, KafkajsRangeReader, type KafkajsRangeReaderOptions } from './range-reader';
 export { createKafkajsGroupOffsetPublisher, KafkajsGroupOffsetPublisher } from './group-offset-publisher';
 export { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
-export { applyFetch, toHeaders, toSourceRecord, type FetchStep } from './fetch-step';
+export { applyFetch, type FetchStep } from './fetch-step';
 export { assertKafkajsInternals, KAFKAJS_VERSION } from './direct-cluster';
 export { registerCodecs, type KafkajsCodec } from './codecs';
 export { kafkajsSecurity } from './security';

@@ -22,12 +22,10 @@ import {
   withMetadataRetry,
   type DirectBroker,
   type DirectCluster,
-  type KafkajsFetchPartition,
-  type KafkajsFetchResponse,
 } from './direct-cluster';
 import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
-import { fetchUntil } from './fetch-response';
+import { fetchUntil, type FetchedPartition, type FetchResponse } from './fetch-response';
 
 /** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
 export interface KafkajsRangeReaderOptions {
@@ -181,7 +179,7 @@ export class KafkajsRangeReader implements RangeReader {
     setTargetTopics(cluster, [topic]);
     let next = range.fromOffset;
     let emptyPolls = 0;
-    const fetchAt = (fetchOffset: bigint): Promise<KafkajsFetchPartition> =>
+    const fetchAt = (fetchOffset: bigint): Promise<FetchedPartition> =>
       withMetadataRetry(
         {
           operation: `Fetch ${topic}-${partition}@${fetchOffset}`,
@@ -195,12 +193,12 @@ export class KafkajsRangeReader implements RangeReader {
       );
     // Read-ahead of one fetch: while the caller processes and commits the records of a response,
     // the next one is already on its way. Memory stays bounded by two fetch responses.
-    let prefetched: { offset: bigint; response: Promise<KafkajsFetchPartition> } | null = null;
+    let prefetched: { offset: bigint; response: Promise<FetchedPartition> } | null = null;
     try {
       while (next < untilOffset) {
         signal?.throwIfAborted();
         const fetchOffset = next;
-        const pending: Promise<KafkajsFetchPartition> =
+        const pending: Promise<FetchedPartition> =
           prefetched !== null && prefetched.offset === fetchOffset ? prefetched.response : fetchAt(fetchOffset);
         prefetched = null;
         const fetched = await pending;
@@ -209,7 +207,7 @@ export class KafkajsRangeReader implements RangeReader {
           const at = step.next;
           // Sent on the next macrotask, once the caller has taken the records (and perhaps
           // aborted), so a cancelled read sends nothing more.
-          const response = new Promise<KafkajsFetchPartition>((resolve, reject) => {
+          const response = new Promise<FetchedPartition>((resolve, reject) => {
             setImmediate(() => {
               if (signal?.aborted === true) reject(abortReason(signal));
               else fetchAt(at).then(resolve, reject);
@@ -228,8 +226,8 @@ export class KafkajsRangeReader implements RangeReader {
         if (++emptyPolls < this.maxEmptyPolls) continue;
         // Nothing at or after `next` although the range is not done (§5 visible-end rule).
         if (step.visibleEnd >= untilOffset) {
-          // The rest of the range is a gap kafkajs cannot see, e.g. an empty batch the log cleaner
-          // kept for producer state (its decoder drops batches without records).
+          // The rest of the range is a gap no returned batch covers, e.g. records the log cleaner
+          // removed together with their batch at the end of the log.
           log.debug({ next: next.toString(), until: untilOffset.toString() }, 'range ends in an invisible gap');
           return;
         }
@@ -242,7 +240,7 @@ export class KafkajsRangeReader implements RangeReader {
     }
   }
 
-  private async fetchOnce(cluster: DirectCluster, slot: Slot, range: OffsetRange, fetchOffset: bigint): Promise<KafkajsFetchPartition> {
+  private async fetchOnce(cluster: DirectCluster, slot: Slot, range: OffsetRange, fetchOffset: bigint): Promise<FetchedPartition> {
     const { topic, partition } = range;
     await cluster.refreshMetadataIfNecessary();
     const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
@@ -269,7 +267,7 @@ export class KafkajsRangeReader implements RangeReader {
   }
 
   /** One Fetch request to `broker` for the given partitions, each from its offset, decoded up to the range's end. */
-  private fetchFrom(broker: DirectBroker, partitions: Array<OffsetRange & { fetchOffset: bigint }>): Promise<KafkajsFetchResponse> {
+  private fetchFrom(broker: DirectBroker, partitions: Array<OffsetRange & { fetchOffset: bigint }>): Promise<FetchResponse> {
     const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
     const until = new Map<string, bigint>();
     for (const p of partitions) {
