@@ -1,5 +1,6 @@
-import { CheckpointStore, type RedisWrite } from '@sluice/common';
+import { asRedisOutage, CheckpointStore, type RedisWrite } from '@sluice/common';
 import { redisUrl, uniqueName } from '../helpers/env';
+import { waitFor } from '../helpers/wait-for';
 
 /** The commit script against real Redis: a chunk applies all of its writes or none. */
 describe('CheckpointStore.commitChunk', () => {
@@ -118,5 +119,153 @@ describe('CheckpointStore staging: predecessors finishing mid-way', () => {
     expect(await store.client.hgetall(store.keys.output('h'))).toEqual({ a: '1', b1: '1', b2: '1' });
     expect(await store.readOffset(tp)).toBe(20n);
     await store.close();
+  });
+});
+
+/** The chunk commits of one turn of the event loop (the tasks of a group) go to Redis as one script call. */
+describe('CheckpointStore: concurrent commits in one call', () => {
+  let store: CheckpointStore;
+  let epoch: string;
+  const tp = (partition: number): { topic: string; partition: number } => ({ topic: 't', partition });
+  const hit = (field: string, by = 1): RedisWrite[] => [{ op: 'hincrby', key: 'h', field, by }];
+
+  beforeEach(async () => {
+    store = await CheckpointStore.connect(redisUrl(), uniqueName('group'));
+    epoch = await store.takeEpoch();
+    const ranges = Array.from({ length: 8 }, (_, p) => ({ ...tp(p), fromOffset: 0n, untilOffset: 10n }));
+    await store.writePlan({ id: 1, epoch, time: 0, ranges });
+  });
+  afterEach(() => store.close());
+
+  /** `store.commitStats` counted from now. */
+  const callsFrom =
+    (before = { ...store.commitStats }) =>
+    () => ({
+      calls: store.commitStats.calls - before.calls,
+      entries: store.commitStats.entries - before.entries,
+    });
+
+  it('sends eight concurrent commits as one script command (seen by Redis MONITOR)', async () => {
+    // Loads the script first, so that no NOSCRIPT retry counts as a second command.
+    await store.commitChunk(epoch, tp(7), 0n, 10n, hit('warm-up'));
+    const monitor = await store.client.monitor();
+    try {
+      const scriptCommands: string[][] = [];
+      const sentinel = `${store.keys.output('sentinel')}`;
+      let sentinelSeen = false;
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.includes(store.keys.offsets) && /^eval/i.test(args[0] ?? '')) scriptCommands.push(args);
+        if (args.includes(sentinel)) sentinelSeen = true;
+      });
+      const counted = callsFrom();
+      const results = await Promise.all(Array.from({ length: 7 }, (_, p) => store.commitChunk(epoch, tp(p), 0n, 10n, hit(`p${p}`))));
+      expect(results).toEqual(Array.from({ length: 7 }, () => ({ status: 'committed' })));
+      expect(counted()).toEqual({ calls: 1, entries: 7 });
+      // MONITOR reports commands in the order Redis ran them: once the sentinel shows, the commits have.
+      await store.client.get(sentinel);
+      await waitFor(() => sentinelSeen, { timeoutMs: 5000, label: 'the sentinel GET in MONITOR' });
+      expect(scriptCommands).toHaveLength(1);
+      expect(await store.readOffsets()).toEqual(new Map(Array.from({ length: 8 }, (_, p) => [`t:${p}`, 10n])));
+      expect(await store.client.hgetall(store.keys.output('h'))).toEqual({
+        'warm-up': '1',
+        ...Object.fromEntries(Array.from({ length: 7 }, (_, p) => [`p${p}`, '1'])),
+      });
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it('settles each commit of one call on its own: committed, skipped (offset moved), invalid', async () => {
+    await store.commitChunk(epoch, tp(1), 0n, 10n, hit('first'));
+    const counted = callsFrom();
+    const [committed, skipped, invalid, after] = await Promise.allSettled([
+      store.commitChunk(epoch, tp(0), 0n, 10n, hit('a')),
+      store.commitChunk(epoch, tp(1), 0n, 10n, hit('again')),
+      // Same sink key as the others, with a non-integer increment.
+      store.commitChunk(epoch, tp(2), 0n, 10n, [...hit('b'), ...hit('c', 0.5)]),
+      store.commitChunk(epoch, tp(3), 0n, 10n, [...hit('d'), { op: 'set', key: 's', value: 'x' }]),
+    ]);
+    expect(counted()).toEqual({ calls: 1, entries: 4 });
+    expect(committed).toEqual({ status: 'fulfilled', value: { status: 'committed' } });
+    expect(skipped).toEqual({ status: 'fulfilled', value: { status: 'skipped', storedOffset: 10n } });
+    expect(invalid.status === 'rejected' && invalid.reason).toMatchObject({ code: 'SLUICE_PROCESS_FAILED' });
+    expect(invalid.status === 'rejected' && (invalid.reason as Error).message).toBe(
+      `[SLUICE_PROCESS_FAILED] t:2 [0, 10): sink output cannot be applied: hincrby on ${store.keys.output('h')} by a non-integer 0.5`
+    );
+    expect(after).toEqual({ status: 'fulfilled', value: { status: 'committed' } });
+    expect(await store.client.hgetall(store.keys.output('h'))).toEqual({ first: '1', a: '1', d: '1' });
+    expect(await store.client.get(store.keys.output('s'))).toBe('x');
+    const offsets = await store.readOffsets();
+    expect([0, 1, 2, 3].map((p) => offsets.get(`t:${p}`))).toEqual([10n, 10n, 0n, 10n]);
+  });
+
+  it('refuses every commit of a call made with a fenced epoch, and applies nothing', async () => {
+    const current = await store.takeEpoch();
+    const counted = callsFrom();
+    const results = await Promise.allSettled([0, 1, 2].map((p) => store.commitChunk(epoch, tp(p), 0n, 10n, hit(`p${p}`))));
+    expect(counted()).toEqual({ calls: 1, entries: 3 });
+    for (const result of results) {
+      expect(result.status === 'rejected' && result.reason).toMatchObject({ code: 'SLUICE_FENCED' });
+      expect(result.status === 'rejected' && (result.reason as Error).message).toBe(
+        `[SLUICE_FENCED] epoch ${epoch} is fenced (current epoch ${current})`
+      );
+    }
+    expect(await store.client.exists(store.keys.output('h'))).toBe(0);
+    expect([...(await store.readOffsets()).values()]).toEqual(Array.from({ length: 8 }, () => 0n));
+  });
+
+  it('stages, commits and applies the pieces of a split range in one call each, in the order made', async () => {
+    const counted = callsFrom();
+    // Pieces [0,4) [4,7) [7,10) of partition 0: the later ones are staged behind the first.
+    await expect(
+      Promise.all([
+        store.commitChunk(epoch, tp(0), 7n, 10n, hit('c'), 7n),
+        store.commitChunk(epoch, tp(0), 4n, 7n, hit('b'), 4n),
+        store.commitChunk(epoch, tp(0), 0n, 4n, hit('a')),
+      ])
+    ).resolves.toEqual([{ status: 'staged' }, { status: 'staged' }, { status: 'committed' }]);
+    expect(counted()).toEqual({ calls: 1, entries: 3 });
+    expect(await store.client.hgetall(store.keys.output('h'))).toEqual({ a: '1' });
+    // Applied in order within one call: the first apply moves the offset to where the second starts.
+    await expect(Promise.all([store.applyStage(epoch, tp(0), 4n), store.applyStage(epoch, tp(0), 7n)])).resolves.toEqual([
+      { status: 'committed' },
+      { status: 'committed' },
+    ]);
+    expect(await store.client.hgetall(store.keys.output('h'))).toEqual({ a: '1', b: '1', c: '1' });
+    expect(await store.readOffset(tp(0))).toBe(10n);
+    expect(await store.client.hlen(store.keys.stages)).toBe(0);
+  });
+
+  it('rejects every commit of a call with the same error when Redis cannot be reached', async () => {
+    store.client.disconnect();
+    const results = await Promise.allSettled([0, 1, 2].map((p) => store.commitChunk(epoch, tp(p), 0n, 10n, hit(`p${p}`))));
+    const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error) : undefined));
+    expect(reasons[0]?.message).toMatch(/Connection is closed/);
+    expect(reasons[1]).toBe(reasons[0]);
+    expect(reasons[2]).toBe(reasons[0]);
+    expect(asRedisOutage(reasons[0])).toMatchObject({ code: 'SLUICE_REDIS_UNAVAILABLE' });
+  });
+});
+
+describe('CheckpointStore: size of one commit call', () => {
+  it('splits the commits of one turn into calls of at most maxEntries entries and maxArgs arguments', async () => {
+    // 7 arguments per entry plus 4 per write: one write is 11, ten writes are 47.
+    const store = await CheckpointStore.connect(redisUrl(), uniqueName('split'), { commitCallLimits: { maxEntries: 3, maxArgs: 40 } });
+    try {
+      const epoch = await store.takeEpoch();
+      const ranges = Array.from({ length: 6 }, (_, p) => ({ topic: 't', partition: p, fromOffset: 0n, untilOffset: 10n }));
+      await store.writePlan({ id: 1, epoch, time: 0, ranges });
+      const writes = (p: number, n: number): RedisWrite[] =>
+        Array.from({ length: n }, (_, i) => ({ op: 'hincrby', key: 'h', field: `p${p}-${i}`, by: 1 }));
+      // Calls: [0, 1, 2] (maxEntries), [3] (4 would pass maxArgs), [4] (larger than maxArgs: alone), [5].
+      const sizes = [1, 1, 1, 1, 10, 1];
+      const results = await Promise.all(sizes.map((n, p) => store.commitChunk(epoch, { topic: 't', partition: p }, 0n, 10n, writes(p, n))));
+      expect(results).toEqual(sizes.map(() => ({ status: 'committed' })));
+      expect(store.commitStats).toEqual({ calls: 4, entries: 6 });
+      expect(await store.client.hlen(store.keys.output('h'))).toBe(15);
+      expect([...(await store.readOffsets()).values()]).toEqual(sizes.map(() => 10n));
+    } finally {
+      await store.close();
+    }
   });
 });

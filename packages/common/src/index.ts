@@ -53,6 +53,7 @@ export {
   type BatchPlan,
   type BatchSummary,
   type ChunkCommitResult,
+  type CommitCallLimits,
   type JobKeys,
 } from './checkpoint';
 

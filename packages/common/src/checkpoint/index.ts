@@ -1,4 +1,4 @@
-export { CheckpointStore, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult } from './store';
+export { CheckpointStore, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult, type CommitCallLimits } from './store';
 export { jobKeys, type JobKeys } from './keys';
 export { asRedisOutage } from './outage';
 export { createRedis, redisTargetUrl, type RedisTarget } from './connection';

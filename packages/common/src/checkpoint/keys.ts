@@ -9,7 +9,7 @@ export interface JobKeys {
   planned: string;
   committed: string;
   batches: string;
-  /** Writes of split-range pieces that wait for the pieces before them (see commit-chunk-n.lua). */
+  /** Writes of split-range pieces that wait for the pieces before them (see commit-chunks-n.lua). */
   stages: string;
   /** Running totals of committed batches: batches, records, bytes. */
   totals: string;

@@ -8,7 +8,7 @@ import type Redis from 'ioredis';
  * is replaced by `lua/includes/<name>.lua` (code several scripts share). They are registered once
  * per connection; ioredis runs them by EVALSHA and reloads them on NOSCRIPT (e.g. after SCRIPT FLUSH).
  */
-export const scriptNames = ['commitChunk', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'replayDeadLetter'] as const;
+export const scriptNames = ['commitChunks', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'replayDeadLetter'] as const;
 export type ScriptName = (typeof scriptNames)[number];
 
 export type ScriptReply = [string, ...(string | null)[]];

@@ -4,7 +4,7 @@ import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
-import { registerScripts, type ScriptedRedis } from './scripts';
+import { registerScripts, type ScriptedRedis, type ScriptReply } from './scripts';
 
 /** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
 export interface BatchPlan {
@@ -68,6 +68,35 @@ export interface BatchSummary {
 
 export type ChunkCommitResult = { status: 'committed' } | { status: 'staged' } | { status: 'skipped'; storedOffset: bigint | null };
 
+/** Limits of one commit script call: a larger queue of concurrent commits is sent as several calls. */
+export interface CommitCallLimits {
+  /** Entries (chunk commits) per call. */
+  maxEntries: number;
+  /** Script arguments per call (7 per entry plus 4 per write); an entry larger than this goes alone. */
+  maxArgs: number;
+}
+
+/** Sizes of one call that keep Redis responsive: a few milliseconds of script at most. */
+const defaultCommitCallLimits: CommitCallLimits = { maxEntries: 512, maxArgs: 200_000 };
+
+/** One chunk commit waiting for the next call of the commit script (see {@link CheckpointStore.commitChunk}). */
+interface QueuedCommit {
+  tp: TopicPartition;
+  from: bigint;
+  until: bigint;
+  epoch: string;
+  mode: 'commit' | 'stage' | 'apply';
+  pieceStart: string;
+  /** 'commit' and 'stage': the chunk's writes. */
+  writes: RedisWrite[];
+  /** 'apply': the sink keys the stage writes to (full key names). */
+  stageKeys: string[];
+  resolve: (result: ChunkCommitResult) => void;
+  reject: (error: unknown) => void;
+}
+
+const entryArgs = (c: QueuedCommit): number => 7 + 4 * c.writes.length;
+
 interface SerializedPlan {
   id: number;
   epoch: string;
@@ -82,16 +111,25 @@ interface SerializedPlan {
  */
 export class CheckpointStore {
   readonly keys: JobKeys;
+  /** Calls of the commit script made so far and the chunk commits they carried. */
+  readonly commitStats = { calls: 0, entries: 0 };
+  /** Chunk commits waiting for the next call, sent together once the current turn of the event loop ends. */
+  private queued: QueuedCommit[] = [];
 
   private constructor(
     private readonly redis: ScriptedRedis,
-    readonly job: string
+    readonly job: string,
+    private readonly limits: CommitCallLimits
   ) {
     this.keys = jobKeys(job);
   }
 
   /** Connects and checks Redis answers; fails fast with a clear error instead of retrying forever. */
-  static async connect(target: RedisTarget, job: string, options: { connectTimeoutMs?: number } = {}): Promise<CheckpointStore> {
+  static async connect(
+    target: RedisTarget,
+    job: string,
+    options: { connectTimeoutMs?: number; commitCallLimits?: Partial<CommitCallLimits> } = {}
+  ): Promise<CheckpointStore> {
     const redis = createRedis(target, {
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? (typeof target === 'string' ? undefined : target.connectTimeoutMs) ?? 3000,
@@ -99,7 +137,7 @@ export class CheckpointStore {
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       retryStrategy: (times) => Math.min(times * 100, 1000),
-      // The commits of a group of tasks (one per range) leave in one socket write, not one each.
+      // Concurrent reads (and commit calls split by the size cap) leave in one socket write.
       enableAutoPipelining: true,
     });
     // Connection errors surface through the failing command; remember the last one for the message
@@ -114,7 +152,7 @@ export class CheckpointStore {
       const cause = lastConnectionError ?? (e as Error);
       throw new RedisUnavailableError(`cannot reach Redis at ${redisTargetUrl(target)}: ${cause.message}`, cause);
     }
-    return new CheckpointStore(registerScripts(redis), job);
+    return new CheckpointStore(registerScripts(redis), job, { ...defaultCommitCallLimits, ...options.commitCallLimits });
   }
 
   /** Raw client, for sink reads in tests and tools. */
@@ -123,6 +161,8 @@ export class CheckpointStore {
   }
 
   async close(): Promise<void> {
+    // Closing a closed connection again would hold the process up to ioredis' disconnectTimeout.
+    if (this.redis.status === 'end') return;
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -231,8 +271,13 @@ export class CheckpointStore {
   /**
    * Applies `writes` and advances `tp` from `from` to `until` atomically, if the epoch is current
    * and the stored offset is `from`. Otherwise nothing changes and the stored offset is returned.
+   *
+   * The commits made in the same turn of the event loop (the tasks of a group) go to Redis as one
+   * call of the commit script (commit-chunks-n.lua), each applied or refused on its own.
+   * @throws FencedError when `epoch` is no longer current; SluiceError SLUICE_PROCESS_FAILED when
+   *   a write cannot be applied (nothing is); the Redis client's error when the call fails.
    */
-  async commitChunk(
+  commitChunk(
     epoch: string,
     tp: TopicPartition,
     from: bigint,
@@ -240,10 +285,17 @@ export class CheckpointStore {
     writes: RedisWrite[],
     pieceStart?: bigint
   ): Promise<ChunkCommitResult> {
-    const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
-    const args = this.encodeWrites(writes, keys);
     const mode = pieceStart === undefined ? 'commit' : 'stage';
-    return this.runCommit(keys, tp, from, until, epoch, mode, pieceStart === undefined ? '' : String(pieceStart), args);
+    return this.enqueue({
+      tp,
+      from,
+      until,
+      epoch,
+      mode,
+      pieceStart: pieceStart === undefined ? '' : String(pieceStart),
+      writes,
+      stageKeys: [],
+    });
   }
 
   /**
@@ -252,7 +304,7 @@ export class CheckpointStore {
    */
   async commitReplay(entryId: string, replayedKey: string, writes: RedisWrite[]): Promise<ChunkCommitResult> {
     const keys = [replayedKey];
-    const args = this.encodeWrites(writes, keys);
+    const args = this.encodeWrites(writes, keys, new Map());
     const reply = await this.redis.replayDeadLetter([keys.length, ...keys, entryId, String(Date.now()), ...args]);
     if (reply[0] === 'invalid') {
       throw new SluiceError('SLUICE_PROCESS_FAILED', `dead letter ${entryId}: sink output cannot be applied: ${reply[1]}`);
@@ -261,12 +313,10 @@ export class CheckpointStore {
   }
 
   /**
-   * The writes as script arguments (op, key index, arg1, arg2), appending each distinct sink key
-   * to `keys` (the scripts' KEYS, 1-based).
+   * Appends the writes as script arguments (op, key index, arg1, arg2) to `args` (returned), and
+   * each sink key not in `keyIndex` yet to `keys` (the scripts' KEYS, 1-based).
    */
-  private encodeWrites(writes: RedisWrite[], keys: string[]): string[] {
-    const keyIndex = new Map<string, number>();
-    const args: string[] = [];
+  private encodeWrites(writes: RedisWrite[], keys: string[], keyIndex: Map<string, number>, args: string[] = []): string[] {
     for (const w of writes) {
       const key = this.keys.output(w.key);
       let index = keyIndex.get(key);
@@ -289,50 +339,68 @@ export class CheckpointStore {
     const stage = await this.redis.hget(this.keys.stages, `${partitionKey(tp)}@${pieceStart}`);
     const staged = stage === null ? [] : (JSON.parse(stage) as { w: Array<[string, string]> | Record<string, never> }).w;
     // The script must be told every key it touches: the stage's sink keys, found in the stage itself.
-    const sinkKeys = [...new Set((Array.isArray(staged) ? staged : []).map((w) => w[1]))];
-    return this.runCommit(
-      [this.keys.offsets, this.keys.epoch, this.keys.stages, ...sinkKeys],
-      tp,
-      pieceStart,
-      pieceStart,
-      epoch,
-      'apply',
-      '',
-      []
-    );
+    const stageKeys = [...new Set((Array.isArray(staged) ? staged : []).map((w) => w[1]))];
+    return this.enqueue({ tp, from: pieceStart, until: pieceStart, epoch, mode: 'apply', pieceStart: '', writes: [], stageKeys });
   }
 
-  private async runCommit(
-    keys: string[],
-    tp: TopicPartition,
-    from: bigint,
-    until: bigint,
-    epoch: string,
-    mode: 'commit' | 'stage' | 'apply',
-    pieceStart: string,
-    writeArgs: string[]
-  ): Promise<ChunkCommitResult> {
+  private enqueue(commit: Omit<QueuedCommit, 'resolve' | 'reject'>): Promise<ChunkCommitResult> {
+    return new Promise((resolve, reject) => {
+      // setImmediate, not a microtask: the other tasks of a group commit in this turn too, after I/O callbacks.
+      if (this.queued.length === 0) setImmediate(() => this.flush());
+      this.queued.push({ ...commit, resolve, reject });
+    });
+  }
+
+  /** Sends the queued commits, as few calls as the limits allow, in the order they were made. */
+  private flush(): void {
+    const queued = this.queued;
+    this.queued = [];
+    let start = 0;
+    while (start < queued.length) {
+      let end = start + 1;
+      let args = entryArgs(queued[start] as QueuedCommit);
+      while (end < queued.length && end - start < this.limits.maxEntries) {
+        const next = entryArgs(queued[end] as QueuedCommit);
+        if (args + next > this.limits.maxArgs) break;
+        args += next;
+        end++;
+      }
+      void this.send(queued.slice(start, end));
+      start = end;
+    }
+  }
+
+  private async send(commits: QueuedCommit[]): Promise<void> {
+    const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
+    const keyIndex = new Map<string, number>();
     // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
     // thousands of distinct outputs into a call would overflow the stack.
-    const argv: Array<string | number> = [keys.length];
-    for (const k of keys) argv.push(k);
-    argv.push(partitionKey(tp), String(from), String(until), epoch, mode, pieceStart);
-    for (const a of writeArgs) argv.push(a);
-    const reply = await this.redis.commitChunk(argv);
-    if (reply[0] === 'fenced') throw new FencedError(BigInt(epoch), reply[1] ?? null);
-    if (reply[0] === 'invalid') {
-      throw new SluiceError(
-        'SLUICE_PROCESS_FAILED',
-        `${partitionKey(tp)} [${from}, ${until}): sink output cannot be applied: ${reply[1]}`,
-        {
-          details: { topic: tp.topic, partition: tp.partition, from: String(from), until: String(until) },
-        }
-      );
+    const args: string[] = [String(commits.length)];
+    for (const c of commits) {
+      args.push(partitionKey(c.tp), String(c.from), String(c.until), c.epoch, c.mode, c.pieceStart, String(c.writes.length));
+      this.encodeWrites(c.writes, keys, keyIndex, args);
+      for (const key of c.stageKeys) {
+        if (keyIndex.has(key)) continue;
+        keys.push(key);
+        keyIndex.set(key, keys.length);
+      }
     }
-    if (reply[0] === 'committed') return { status: 'committed' };
-    if (reply[0] === 'staged') return { status: 'staged' };
-    const stored = reply[1];
-    return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
+    this.commitStats.calls++;
+    this.commitStats.entries += commits.length;
+    let replies: ScriptReply[];
+    try {
+      replies = (await this.redis.commitChunks(keys.length, keys, args)) as unknown as ScriptReply[];
+    } catch (e) {
+      for (const c of commits) c.reject(e);
+      return;
+    }
+    commits.forEach((c, i) => {
+      try {
+        c.resolve(chunkResult(c, replies[i] as ScriptReply));
+      } catch (e) {
+        c.reject(e);
+      }
+    });
   }
 
   /**
@@ -388,6 +456,24 @@ export class CheckpointStore {
     const entries = await this.redis.xrevrange(this.keys.batches, '+', '-', 'COUNT', count);
     return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('summary') + 1] ?? '{}') as BatchSummary);
   }
+}
+
+/** One entry's reply of the commit script as the caller's result, or its error. */
+function chunkResult(c: QueuedCommit, reply: ScriptReply): ChunkCommitResult {
+  if (reply[0] === 'fenced') throw new FencedError(BigInt(c.epoch), reply[1] ?? null);
+  if (reply[0] === 'invalid') {
+    throw new SluiceError(
+      'SLUICE_PROCESS_FAILED',
+      `${partitionKey(c.tp)} [${c.from}, ${c.until}): sink output cannot be applied: ${reply[1]}`,
+      {
+        details: { topic: c.tp.topic, partition: c.tp.partition, from: String(c.from), until: String(c.until) },
+      }
+    );
+  }
+  if (reply[0] === 'committed') return { status: 'committed' };
+  if (reply[0] === 'staged') return { status: 'staged' };
+  const stored = reply[1];
+  return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
 }
 
 function writeArgs(w: RedisWrite): [string, string] {

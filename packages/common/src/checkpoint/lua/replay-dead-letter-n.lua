@@ -8,7 +8,7 @@
     KEYS[2..]  sink keys           (same hash tag as the job)
     ARGV[1]    entry id            <topic>:<partition>:<offset>
     ARGV[2]    time (ms)
-    ARGV[3..]  writes, 4 values each: op, key index into KEYS, arg1, arg2 (as commit-chunk-n.lua)
+    ARGV[3..]  writes, 4 values each: op, key index into KEYS, arg1, arg2 (as commit-chunks-n.lua)
   Output:
     {'committed'}                  writes applied, entry marked
     {'skipped'}                    the entry was replayed before; nothing applied

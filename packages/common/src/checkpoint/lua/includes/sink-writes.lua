@@ -53,10 +53,11 @@ local function applySinkWrites(writes)
   end
 end
 
--- ARGV from `first` on, 4 values per write: op, key index into KEYS, arg1, arg2.
-local function sinkWritesFromArgv(first)
+-- ARGV[first..last] (last: the end of ARGV when omitted), 4 values per write: op, key index into
+-- KEYS, arg1, arg2.
+local function sinkWritesFromArgv(first, last)
   local writes = {}
-  for i = first, #ARGV, 4 do
+  for i = first, last or #ARGV, 4 do
     writes[#writes + 1] = {ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]}
   end
   return writes
