@@ -505,6 +505,66 @@ describe('kafkajs access layer on a real broker', () => {
     expect((await oracle.latestOffsets([{ topic: kept, partition: 0 }])).get(`${kept}:0`)).toBe(0n);
   });
 
+  it('partitionsWithBounds: partitions added since the last call come with their offsets; a deleted topic is named', async () => {
+    const growing = unique('growing');
+    const doomed = unique('doomed-b');
+    await createTopic(growing, 1);
+    await createTopic(doomed, 1);
+    await producer.send({ topic: growing, messages: [{ value: 'a', partition: 0 }] });
+    const first = await oracle.partitionsWithBounds([growing, doomed]);
+    expect(first.partitions).toEqual([
+      { topic: growing, partition: 0 },
+      { topic: doomed, partition: 0 },
+    ]);
+    expect(first.latest).toEqual(
+      new Map([
+        [`${growing}:0`, 1n],
+        [`${doomed}:0`, 0n],
+      ])
+    );
+
+    // The offsets of the deleted topic are asked for (it is in the metadata of the last call) and
+    // fail; the metadata names it.
+    await admin.deleteTopics({ topics: [doomed] });
+    const err = await eventually('TopicNotFoundError for the deleted topic', 30_000, () =>
+      oracle.partitionsWithBounds([growing, doomed]).then(
+        () => undefined,
+        (e: unknown) => e
+      )
+    );
+    expect(isSluiceError(err) && err.code).toBe('SLUICE_TOPIC_NOT_FOUND');
+    expect((err as { topics: string[] }).topics).toEqual([doomed]);
+    expect((await oracle.partitionsWithBounds([growing])).latest).toEqual(new Map([[`${growing}:0`, 1n]]));
+
+    // The next call asks for the partitions it knows before the metadata says there are more.
+    await admin.createPartitions({ topicPartitions: [{ topic: growing, count: 3 }] });
+    await eventually('3 partitions in the metadata', 15_000, async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [growing] });
+      return topics[0]?.partitions.length === 3 ? true : undefined;
+    });
+    // A new producer: the shared one's metadata does not know the new partitions yet.
+    const fresh = kafka.producer();
+    await fresh.connect();
+    await fresh.send({
+      topic: growing,
+      messages: [
+        { value: 'b', partition: 0 },
+        { value: 'c', partition: 2 },
+        { value: 'd', partition: 2 },
+      ],
+    });
+    await fresh.disconnect();
+    const grown = await oracle.partitionsWithBounds([growing]);
+    expect(grown.partitions).toEqual([0, 1, 2].map((partition) => ({ topic: growing, partition })));
+    // The same answers as asking after the metadata (the producer may retry a send: no exact counts).
+    expect(grown.latest).toEqual(await oracle.latestOffsets(grown.partitions));
+    expect(grown.earliest).toEqual(await oracle.earliestOffsets(grown.partitions));
+    expect(grown.latest.get(`${growing}:2`)).toBeGreaterThanOrEqual(2n);
+    expect((await oracle.partitionsWithBounds([growing], (tp) => tp.partition === 2)).latest).toEqual(
+      new Map([[`${growing}:2`, grown.latest.get(`${growing}:2`)]])
+    );
+  });
+
   it('an unreachable broker fails fast with KafkaUnavailableError naming the brokers', async () => {
     const bad: KafkaClientConfig = { ...config, brokers: ['127.0.0.1:1'], connectionTimeoutMs: 1000, retries: 1 };
     const started = Date.now();

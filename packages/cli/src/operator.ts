@@ -116,7 +116,7 @@ interface OffsetRow extends TopicPartition {
 async function offsetRows(s: Session, tps: TopicPartition[]): Promise<OffsetRow[]> {
   if (tps.length === 0) return [];
   const oracle = await s.oracle();
-  const [latest, earliest, checkpoint] = await Promise.all([oracle.latestOffsets(tps), oracle.earliestOffsets(tps), s.store.readOffsets()]);
+  const [{ latest, earliest }, checkpoint] = await Promise.all([oracle.offsetBounds(tps), s.store.readOffsets()]);
   return tps.map((tp) => {
     const key = partitionKey(tp);
     return { ...tp, committed: checkpoint.get(key), earliest: earliest.get(key) ?? 0n, latest: latest.get(key) ?? 0n };

@@ -42,7 +42,13 @@ import { SpeculationMonitor, type SpeculationSettings } from './speculation';
 import { PidRateEstimator } from './rate-estimator';
 import { ExecutorRegistry, type ExecutorInfo } from './registry';
 import { TaskDispatcher, type TaskOutcome } from './task-dispatcher';
-import { describeSubscription, resolveSubscription, subscriptionOf, type Subscription } from './subscription';
+import {
+  describeSubscription,
+  resolveSubscription,
+  resolveSubscriptionWithBounds,
+  subscriptionOf,
+  type Subscription,
+} from './subscription';
 
 /** The job as the driver runs it: the module's settings with the configuration's overrides applied. */
 export interface DriverJobSettings {
@@ -432,18 +438,17 @@ export class Driver extends EventEmitter implements DriverView {
     await Promise.all([this.deps.oracle.close(), this.deps.store.close()]);
   }
 
-  private async resolve(checkpointed: Iterable<string> = []): Promise<{ partitions: TopicPartition[]; missing: string[] }> {
-    const resolved = await resolveSubscription(this.deps.oracle, this.settings.subscription, checkpointed);
+  private async resolve(): Promise<{ partitions: TopicPartition[]; missing: string[] }> {
+    const resolved = await resolveSubscription(this.deps.oracle, this.settings.subscription);
     this.currentTopics = resolved.topics;
     return resolved;
   }
 
   /**
-   * The partitions of this batch. Subscribed topics deleted while the job runs are data loss: they
-   * stop the job (failOnDataLoss) or are left out, with a warning, until they come back.
+   * Subscribed topics deleted while the job runs are data loss: they stop the job (failOnDataLoss)
+   * or are left out of the batches, with a warning, until they come back.
    */
-  private async partitions(checkpoint: Map<string, bigint>, stopAt: Map<string, bigint> | undefined): Promise<TopicPartition[]> {
-    const { partitions, missing } = await this.resolve(checkpoint.keys());
+  private checkMissing(missing: string[], stopAt: Map<string, bigint> | undefined): void {
     const fresh = missing.filter((m) => !this.announcedMissing.has(m));
     if (missing.length > 0 && this.settings.failOnDataLoss) {
       throw new SluiceError(
@@ -467,7 +472,6 @@ export class Driver extends EventEmitter implements DriverView {
         if (missing.includes(topic) || missing.includes(`${topic}-${key.slice(key.lastIndexOf(':') + 1)}`)) stopAt.delete(key);
       }
     }
-    return partitions;
   }
 
   /**
@@ -499,17 +503,25 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   private async plan(time: number, stopAt: Map<string, bigint> | undefined): Promise<BatchPlan> {
-    const [checkpoint, lastCommitted] = await Promise.all([this.deps.store.readOffsets(), this.deps.store.lastCommittedBatchId()]);
-    const partitions = await this.partitions(checkpoint, stopAt);
+    // Redis and Kafka at once (planning time is batch overhead): the checkpoint reads, and the
+    // subscription's partitions with their latest and earliest offsets.
+    const stored = Promise.all([this.deps.store.readOffsets(), this.deps.store.lastCommittedBatchId()]);
+    const checkpointed = stored.then(([checkpoint]) => checkpoint.keys());
+    // Only a pattern awaits these keys; a failed read is reported through `stored`.
+    checkpointed.catch(() => undefined);
+    const [[checkpoint, lastCommitted], resolved] = await Promise.all([
+      stored,
+      resolveSubscriptionWithBounds(this.deps.oracle, this.settings.subscription, checkpointed),
+    ]);
+    this.currentTopics = resolved.topics;
+    this.checkMissing(resolved.missing, stopAt);
+    const { partitions, latest, earliest } = resolved;
     const starting = this.settings.startingOffsets;
     // Only the job's first batch uses the starting offsets (a pattern matching nothing yet leaves the
     // checkpoint empty: its first topic, created later, still starts at earliest, as in Spark).
     const firstBatch = checkpoint.size === 0 && lastCommitted === 0;
-    const [latest, earliest, timestampOffsets] = await Promise.all([
-      this.deps.oracle.latestOffsets(partitions),
-      this.deps.oracle.earliestOffsets(partitions),
-      firstBatch && isTimestamp(starting) ? this.deps.oracle.offsetsForTimes(partitions, BigInt(starting.timestamp)) : undefined,
-    ]);
+    const timestampOffsets =
+      firstBatch && isTimestamp(starting) ? await this.deps.oracle.offsetsForTimes(partitions, BigInt(starting.timestamp)) : undefined;
     const { ranges, skips } = planBatch({
       partitions,
       checkpoint,

@@ -26,11 +26,7 @@ export class OffsetsView {
 
   private async refresh(): Promise<PartitionOffsets[]> {
     const partitions = await this.partitions();
-    const [latest, earliest, checkpoint] = await Promise.all([
-      this.oracle.latestOffsets(partitions),
-      this.oracle.earliestOffsets(partitions),
-      this.store.readOffsets(),
-    ]);
+    const [{ latest, earliest }, checkpoint] = await Promise.all([this.oracle.offsetBounds(partitions), this.store.readOffsets()]);
     const rows = sortPartitions(
       partitions.map((tp) => {
         const key = partitionKey(tp);

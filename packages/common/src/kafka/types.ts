@@ -40,6 +40,17 @@ export function partitionKey(tp: TopicPartition): string {
   return `${tp.topic}:${tp.partition}`;
 }
 
+/** Latest and earliest offsets of the same partitions, keyed by {@link partitionKey}. */
+export interface OffsetBounds {
+  latest: Map<string, bigint>;
+  earliest: Map<string, bigint>;
+}
+
+export interface PartitionsWithBounds extends OffsetBounds {
+  /** Every partition of the topics, sorted by topic (in the order asked) then partition. */
+  partitions: TopicPartition[];
+}
+
 export interface OffsetOracle {
   /** Partitions of the given topics. Throws `TopicNotFoundError` naming every missing topic. */
   listPartitions(topics: string[]): Promise<TopicPartition[]>;
@@ -47,6 +58,15 @@ export interface OffsetOracle {
   latestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
   /** Log start offsets, keyed by {@link partitionKey}. */
   earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
+  /** {@link latestOffsets} and {@link earliestOffsets} of the same partitions, both asked for at once. */
+  offsetBounds(tps: TopicPartition[]): Promise<OffsetBounds>;
+  /**
+   * {@link listPartitions} (all partitions of `topics`, from fresh metadata) with the
+   * {@link offsetBounds} of those `select` keeps (all by default), in about the time of one of them:
+   * the offsets of the partitions already known are asked for while the metadata is refreshed.
+   * Throws as {@link listPartitions} does.
+   */
+  partitionsWithBounds(topics: string[], select?: (tp: TopicPartition) => boolean): Promise<PartitionsWithBounds>;
   /**
    * Per partition, the offset of the first record whose timestamp is at or after `timestampMs`
    * (ms since the epoch, not negative), with the same isolation as {@link latestOffsets}. Where no

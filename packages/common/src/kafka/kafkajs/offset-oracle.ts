@@ -2,7 +2,14 @@ import { KafkaJSConnectionError, KafkaJSTopicMetadataNotLoaded } from 'kafkajs';
 
 import { TopicNotFoundError } from '../../errors';
 import type { Logger } from '../../logging';
-import { partitionKey, type KafkaClientConfig, type OffsetOracle, type TopicPartition } from '../types';
+import {
+  partitionKey,
+  type KafkaClientConfig,
+  type OffsetBounds,
+  type OffsetOracle,
+  type PartitionsWithBounds,
+  type TopicPartition,
+} from '../types';
 import {
   connectBounded,
   createDirectCluster,
@@ -14,6 +21,9 @@ import {
   type DirectCluster,
 } from './direct-cluster';
 import { registerCodecs } from './codecs';
+
+/** Where ListOffsets looks: the log start, the latest offset, or a timestamp in ms. */
+type At = 'earliest' | 'latest' | bigint;
 
 /**
  * The driver's view of Kafka: partitions, latest (LSO under read_committed) and earliest offsets.
@@ -29,27 +39,49 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   ) {}
 
   listPartitions(topics: string[]): Promise<TopicPartition[]> {
-    return this.serial(async () => {
-      const unique = [...new Set(topics)];
-      if (unique.length === 0) return [];
-      // Always refresh: new partitions must show up on the next batch.
-      await this.retry(`Metadata ${unique.join(',')}`, () => this.refresh(unique, true), unique);
-      const out: TopicPartition[] = [];
-      for (const topic of unique) {
-        const partitions = this.cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
-        partitions.sort((a, b) => a - b);
-        for (const partition of partitions) out.push({ topic, partition });
-      }
-      return out;
-    });
+    return this.serial(() => this.freshPartitions([...new Set(topics)]));
   }
 
   latestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>> {
-    return this.serial(() => this.listOffsets(tps, 'latest'));
+    return this.serial(async () => (await this.listOffsets(tps, ['latest']))[0] as Map<string, bigint>);
   }
 
   earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>> {
-    return this.serial(() => this.listOffsets(tps, 'earliest'));
+    return this.serial(async () => (await this.listOffsets(tps, ['earliest']))[0] as Map<string, bigint>);
+  }
+
+  offsetBounds(tps: TopicPartition[]): Promise<OffsetBounds> {
+    return this.serial(() => this.bounds(tps));
+  }
+
+  partitionsWithBounds(topics: string[], select: (tp: TopicPartition) => boolean = () => true): Promise<PartitionsWithBounds> {
+    return this.serial(async () => {
+      const unique = [...new Set(topics)];
+      if (unique.length === 0) return { partitions: [], latest: new Map(), earliest: new Map() };
+      // Targets first: a refresh kafkajs starts on its own (broker not found) must cover these topics.
+      setTargetTopics(this.cluster, unique);
+      // While the metadata is refreshed (it must be: new partitions show up on the next batch), ask
+      // for the offsets of the partitions the cached metadata knows, normally the previous batch's.
+      // kafkajs picks leaders and brokers from the cached metadata synchronously, before the refresh
+      // replaces it, so these requests are consistent with the snapshot they were routed by.
+      // Speculative: any failure (leader moved, topic deleted) leaves those partitions to the
+      // ordinary path below, with its refreshes and retries.
+      const known = this.cachedPartitions(unique).filter(select);
+      const early = known.length === 0 ? undefined : this.requestBounds(known).catch(() => undefined);
+      let partitions: TopicPartition[];
+      try {
+        partitions = await this.freshPartitions(unique);
+      } catch (e) {
+        await early;
+        throw e;
+      }
+      const prefetched = await early;
+      const wanted = partitions.filter(select);
+      // New partitions (or a failed prefetch): asked for now, from the refreshed metadata.
+      const rest = wanted.filter((tp) => !hasBounds(prefetched, partitionKey(tp)));
+      const asked = rest.length > 0 ? await this.bounds(rest, unique) : undefined;
+      return { partitions, ...pickBounds(wanted, prefetched, asked) };
+    });
   }
 
   offsetsForTimes(tps: TopicPartition[], timestampMs: bigint): Promise<Map<string, bigint>> {
@@ -58,8 +90,8 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     return this.serial(async () => {
       // Latest first: where the broker finds no record at or after the time (offset -1), the answer
       // is this earlier latest offset, so a record appended between the two requests is never skipped.
-      const latest = await this.listOffsets(tps, 'latest');
-      const found = await this.listOffsets(tps, timestampMs);
+      const [latest] = (await this.listOffsets(tps, ['latest'])) as [Map<string, bigint>];
+      const [found] = (await this.listOffsets(tps, [timestampMs])) as [Map<string, bigint>];
       for (const [key, offset] of found) {
         if (offset < 0n) found.set(key, latest.get(key) ?? offset);
       }
@@ -89,69 +121,113 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     await this.cluster.disconnect();
   }
 
+  /** The partitions of `topics` from a forced metadata refresh, sorted by topic (as given) then partition. */
+  private async freshPartitions(topics: string[]): Promise<TopicPartition[]> {
+    if (topics.length === 0) return [];
+    // Always refresh: new partitions must show up on the next batch.
+    await this.retry(`Metadata ${topics.join(',')}`, () => this.refresh(topics, true), topics);
+    return this.snapshotPartitions(topics);
+  }
+
+  /** The partitions of `topics` in the cached metadata, without asking Kafka ([] before the first refresh). */
+  private cachedPartitions(topics: string[]): TopicPartition[] {
+    try {
+      return this.snapshotPartitions(topics);
+    } catch {
+      return [];
+    }
+  }
+
+  private snapshotPartitions(topics: string[]): TopicPartition[] {
+    const out: TopicPartition[] = [];
+    for (const topic of topics) {
+      const partitions = this.cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
+      partitions.sort((a, b) => a - b);
+      for (const partition of partitions) out.push({ topic, partition });
+    }
+    return out;
+  }
+
+  /** Latest and earliest offsets, with refreshes and retries. */
+  private async bounds(tps: TopicPartition[], targets?: string[]): Promise<OffsetBounds> {
+    const [latest, earliest] = (await this.listOffsets(tps, ['latest', 'earliest'], targets)) as [Map<string, bigint>, Map<string, bigint>];
+    return { latest, earliest };
+  }
+
+  /** Latest and earliest offsets from the cached metadata as it is: no refresh, no retry, partitions it lacks left out. */
+  private async requestBounds(tps: TopicPartition[]): Promise<OffsetBounds> {
+    const [latest, earliest] = await Promise.all([this.requestOffsets(tps, 'latest'), this.requestOffsets(tps, 'earliest')]);
+    return { latest, earliest };
+  }
+
   /**
-   * One ListOffsets per leader for all topics, with the cluster's isolation level (so LSO under
-   * read_committed). `at` is earliest, latest or a timestamp in ms (offset of the first record
-   * with a timestamp at or after it, or -1 when there is none below the latest offset).
+   * The offsets of `tps` at each of `ats`, with the cluster's isolation level (so LSO under
+   * read_committed): one metadata check, then one ListOffsets per leader and `at`, all in flight
+   * at once (Kafka answers pipelined requests on a connection in order). An `at` is earliest,
+   * latest or a timestamp in ms (offset of the first record with a timestamp at or after it, or
+   * -1 when there is none below the latest offset). `targets`: the topics the metadata is kept for
+   * (default: those of `tps`).
    */
-  private async listOffsets(tps: TopicPartition[], at: 'earliest' | 'latest' | bigint): Promise<Map<string, bigint>> {
+  private async listOffsets(tps: TopicPartition[], ats: At[], targets?: string[]): Promise<Array<Map<string, bigint>>> {
+    const topics = [...new Set(tps.map((tp) => tp.topic))];
+    if (topics.length === 0) return ats.map(() => new Map<string, bigint>());
+    const what = `ListOffsets(${ats.map((at) => (typeof at === 'bigint' ? `timestamp ${at}` : at)).join(', ')}) ${topics.join(',')}`;
+    return this.retry(
+      what,
+      async () => {
+        await this.refresh(targets ?? topics, false);
+        let results: Array<Map<string, bigint>>;
+        try {
+          results = await Promise.all(ats.map((at) => this.requestOffsets(tps, at)));
+        } catch (e) {
+          throw await this.deletedTopicsError(e, topics);
+        }
+        // fetchTopicsOffset silently skips partitions missing from the cached metadata (new
+        // partitions, stale snapshot): treat that as stale metadata and retry after a refresh.
+        const missing = tps.filter((tp) => results.some((r) => !r.has(partitionKey(tp))));
+        if (missing.length > 0) {
+          throw new KafkaJSTopicMetadataNotLoaded(`no leader known for ${missing.map(partitionKey).join(',')}`, {
+            topic: missing[0]?.topic ?? '',
+          });
+        }
+        return results;
+      },
+      topics
+    );
+  }
+
+  /** One ListOffsets per leader of the cached metadata; partitions it does not know are left out of the answer. */
+  private async requestOffsets(tps: TopicPartition[], at: At): Promise<Map<string, bigint>> {
     const byTopic = new Map<string, number[]>();
     for (const tp of tps) {
       const ps = byTopic.get(tp.topic) ?? [];
       if (!ps.includes(tp.partition)) ps.push(tp.partition);
       byTopic.set(tp.topic, ps);
     }
-    const result = new Map<string, bigint>();
-    if (byTopic.size === 0) return result;
-    const topics = [...byTopic.keys()];
-    const what = `ListOffsets(${typeof at === 'bigint' ? `timestamp ${at}` : at}) ${topics.join(',')}`;
-    await this.retry(
-      what,
-      async () => {
-        await this.refresh(topics, false);
-        const res = await this.fetchTopicsOffset(
-          [...byTopic].map(([topic, ps]) => ({
-            topic,
-            fromBeginning: at === 'earliest',
-            ...(typeof at === 'bigint' ? { fromTimestamp: at.toString() } : {}),
-            partitions: ps.map((partition) => ({ partition })),
-          }))
-        );
-        for (const t of res) {
-          for (const p of t.partitions) {
-            result.set(partitionKey({ topic: t.topic, partition: p.partition }), BigInt(p.offset));
-          }
-        }
-        // fetchTopicsOffset silently skips partitions missing from the cached metadata (new
-        // partitions, stale snapshot): treat that as stale metadata and retry after a refresh.
-        const missing = tps.filter((tp) => !result.has(partitionKey(tp)));
-        if (missing.length > 0) {
-          throw new KafkaJSTopicMetadataNotLoaded(`no leader known for ${missing.map(partitionKey).join(',')}`, {
-            topic: missing[0]?.topic ?? '',
-          });
-        }
-      },
-      topics
+    const res = await this.cluster.fetchTopicsOffset(
+      [...byTopic].map(([topic, ps]) => ({
+        topic,
+        fromBeginning: at === 'earliest',
+        ...(typeof at === 'bigint' ? { fromTimestamp: at.toString() } : {}),
+        partitions: ps.map((partition) => ({ partition })),
+      }))
     );
+    const result = new Map<string, bigint>();
+    for (const t of res) {
+      for (const p of t.partitions) result.set(partitionKey({ topic: t.topic, partition: p.partition }), BigInt(p.offset));
+    }
     return result;
   }
 
   /**
-   * ListOffsets through kafkajs. A topic deleted since the cached metadata was taken fails with
-   * UNKNOWN_TOPIC_OR_PARTITION: a topic listing tells a deleted topic (`TopicNotFoundError` at once,
-   * no retries) from one that is only not everywhere yet (retried).
+   * A ListOffsets error as thrown on: a topic deleted since the cached metadata was taken fails
+   * with UNKNOWN_TOPIC_OR_PARTITION, and a topic listing tells a deleted topic
+   * (`TopicNotFoundError` at once, no retries) from one that is only not everywhere yet (retried).
    */
-  private async fetchTopicsOffset(
-    request: Parameters<DirectCluster['fetchTopicsOffset']>[0]
-  ): ReturnType<DirectCluster['fetchTopicsOffset']> {
-    try {
-      return await this.cluster.fetchTopicsOffset(request);
-    } catch (e) {
-      if (!isUnknownTopic(e)) throw e;
-      const missing = await this.missingTopics(request.map((t) => t.topic));
-      if (missing.length > 0) throw new TopicNotFoundError(missing);
-      throw e;
-    }
+  private async deletedTopicsError(e: unknown, topics: string[]): Promise<unknown> {
+    if (!isUnknownTopic(e)) return e;
+    const missing = await this.missingTopics(topics);
+    return missing.length > 0 ? new TopicNotFoundError(missing) : e;
   }
 
   /**
@@ -200,6 +276,28 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+function hasBounds(bounds: OffsetBounds | undefined, key: string): boolean {
+  return bounds !== undefined && bounds.latest.has(key) && bounds.earliest.has(key);
+}
+
+/**
+ * The bounds of `wanted`, from the prefetched answers where they have them and the later ones for
+ * the rest (each partition from exactly one answer, so its latest and earliest belong together).
+ */
+export function pickBounds(wanted: TopicPartition[], prefetched: OffsetBounds | undefined, asked: OffsetBounds | undefined): OffsetBounds {
+  const latest = new Map<string, bigint>();
+  const earliest = new Map<string, bigint>();
+  for (const tp of wanted) {
+    const key = partitionKey(tp);
+    const from = hasBounds(prefetched, key) ? prefetched : asked;
+    const l = from?.latest.get(key);
+    const e = from?.earliest.get(key);
+    if (l !== undefined) latest.set(key, l);
+    if (e !== undefined) earliest.set(key, e);
+  }
+  return { latest, earliest };
 }
 
 /**
