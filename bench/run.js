@@ -8,6 +8,7 @@
  *   BENCH_REPS [3]            repetitions per throughput figure (the table shows medians)
  *   BENCH_SLOTS [4]           task slots per sluice executor
  *   BENCH_OVERHEAD_BATCHES [10]  batches per overhead measurement
+ *   BENCH_OVERHEAD_EXECUTORS [2]  executors of the overhead runs
  *   BENCH_LATENCY_SECONDS [15]   duration of the latency run's measured window
  *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
@@ -33,6 +34,7 @@ const RECORD_BYTES = Number(process.env.BENCH_RECORD_BYTES || 100);
 const REPS = Number(process.env.BENCH_REPS || 3);
 const SLOTS = Number(process.env.BENCH_SLOTS || 4);
 const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 10);
+const OVERHEAD_EXECUTORS = Number(process.env.BENCH_OVERHEAD_EXECUTORS || 2);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
 const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
@@ -389,7 +391,7 @@ async function overhead(report) {
     }
     await producer.disconnect();
     log(`batch overhead at ${partitions} partitions`);
-    const common = { job, topic, executors: 2 };
+    const common = { job, topic, executors: OVERHEAD_EXECUTORS };
     const full = await sluice({
       ...common,
       args: [
@@ -428,7 +430,7 @@ async function overhead(report) {
     ]);
   }
   report.push(
-    `### Batch overhead: plan to batch committed, ms (median of ${OVERHEAD_BATCHES - 1} batches, 2 executors)`,
+    `### Batch overhead: plan to batch committed, ms (median of ${OVERHEAD_BATCHES - 1} batches, ${OVERHEAD_EXECUTORS} executor${OVERHEAD_EXECUTORS > 1 ? 's' : ''})`,
     '',
     '| partitions | empty batch | 1 record per partition | target |',
     '|---:|---|---|---|',
