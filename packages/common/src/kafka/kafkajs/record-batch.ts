@@ -103,6 +103,9 @@ export async function decodeRecordBatches(topic: string, partition: number, set:
 /** Reads the records of one batch body in order (Kafka's record v2: zig-zag varints, KIP-82 headers). */
 class RecordReader {
   private at = 0;
+  /** Records of a batch mostly share their timestamp: the last one is reused rather than allocated again. */
+  private lastTimestampDelta = Number.NaN;
+  private lastTimestamp = 0n;
 
   constructor(private readonly buffer: Buffer) {}
 
@@ -129,11 +132,19 @@ class RecordReader {
       topic,
       partition,
       offset: baseOffset + BigInt(offsetDelta),
-      timestamp: appendTime ?? firstTimestamp + BigInt(timestampDelta),
+      timestamp: appendTime ?? this.timestamp(firstTimestamp, timestampDelta),
       key,
       value,
       headers,
     };
+  }
+
+  private timestamp(first: bigint, delta: number): bigint {
+    if (delta !== this.lastTimestampDelta) {
+      this.lastTimestampDelta = delta;
+      this.lastTimestamp = first + BigInt(delta);
+    }
+    return this.lastTimestamp;
   }
 
   /** The key of the first record (a control batch's marker type). */
