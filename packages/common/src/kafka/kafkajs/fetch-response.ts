@@ -9,9 +9,9 @@
  * at 512 partitions that was the executor's largest cost.
  *
  * Fetch v11 is what kafkajs 2.2.4 negotiates with Kafka 2.3 and later (Kafka 4 accepts v4 to v17);
- * an older broker is refused with a clear error.
+ * an older broker is refused with a configuration error.
  */
-import { KafkaUnavailableError } from '../../errors';
+import { ConfigError } from '../../errors';
 import type { DirectBroker } from './direct-cluster';
 import { decodeRecordBatches, type RecordBatch } from './record-batch';
 
@@ -86,8 +86,9 @@ export async function fetchUntil(broker: DirectBroker, request: FetchRequest, un
   const internals = broker as unknown as BrokerInternals;
   const protocolRequest = internals.lookupRequest(FETCH_API_KEY, requests.Fetch)({ replicaId: -1, rackId: '', ...request });
   if (protocolRequest.response !== fetchV11Response) {
-    throw new KafkaUnavailableError(
-      `the Kafka broker does not support Fetch v11 (it offers v${protocolRequest.request.apiVersion ?? '?'}); sluice needs Kafka 2.3 or later`
+    // Not an outage to wait out: the job stops with this message once the task's attempts are spent.
+    throw new ConfigError(
+      `'kafka.brokers': the broker offers Fetch v${protocolRequest.request.apiVersion ?? '?'}, not v11; sluice needs Kafka 2.3 or later`
     );
   }
   const response: ProtocolResponse = {
