@@ -21,7 +21,6 @@ interface KafkajsDecoder {
   offset: number;
   readInt16(): number;
   readInt32(): number;
-  readInt64(): { toString(): string };
   readString(): string;
   readBytes(size: number): Buffer;
   canReadBytes(size: number): boolean;
@@ -121,7 +120,12 @@ export async function decodeFetchV11(raw: Buffer, until: Map<string, bigint>): P
   const errorCode = decoder.readInt16();
   const sessionId = decoder.readInt32();
   const responses: FetchResponse['responses'] = [];
-  const int64 = (): bigint => BigInt(decoder.readInt64().toString());
+  // Read in place: kafkajs's readInt64 goes through its Long and a decimal string.
+  const int64 = (): bigint => {
+    const value = decoder.buffer.readBigInt64BE(decoder.offset);
+    decoder.offset += 8;
+    return value;
+  };
   for (let t = decoder.readInt32(); t > 0; t--) {
     const topicName = decoder.readString();
     const partitions: FetchedPartition[] = [];
