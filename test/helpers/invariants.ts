@@ -1,4 +1,7 @@
 import type { BatchSummary } from '@sluice/common';
+import type Redis from 'ioredis';
+import { endOffsets } from './kafka';
+import { auditCounts, checkpoint, history } from './redis';
 
 /**
  * The exactly-once invariants, by payload id (offsets can be sparse): every expected value counted
@@ -52,4 +55,18 @@ export function assertRangesCoverFromZero(batches: BatchSummary[], ends: Record<
   if (JSON.stringify(reached, Object.keys(ends).sort()) !== JSON.stringify(ends, Object.keys(ends).sort())) {
     throw new Error(`ranges end at ${JSON.stringify(reached)}, expected ${JSON.stringify(ends)}`);
   }
+}
+
+/**
+ * An audit job (named after its topic) that ran to the topic's end, checked as its user would:
+ * every value counted exactly once, the checkpoint at the end offsets, and the committed ranges
+ * contiguous from offset 0 to them. Returns the batch history for further checks.
+ */
+export async function assertFinishedExactlyOnce(client: Redis, topic: string, values: Iterable<string>): Promise<BatchSummary[]> {
+  assertExactlyOnce(await auditCounts(client, topic), values);
+  const ends = await endOffsets(topic);
+  expect(await checkpoint(client, topic)).toEqual(ends);
+  const batches = await history(client, topic);
+  assertRangesCoverFromZero(batches, ends);
+  return batches;
 }
