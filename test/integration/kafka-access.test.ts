@@ -137,7 +137,7 @@ describe('kafkajs access layer on a real broker', () => {
     const tps = await oracle.listPartitions([topic]);
     expect(tps).toEqual([0, 1, 2].map((partition) => ({ topic, partition })));
     const latest = await oracle.latestOffsets(tps);
-    const earliest = await oracle.earliestOffsets(tps);
+    const { earliest } = await oracle.offsetBounds(tps);
     // Map order follows the broker's response order, which is not part of the contract.
     expect(Object.fromEntries(latest)).toEqual({ [`${topic}:0`]: 10n, [`${topic}:1`]: 15n, [`${topic}:2`]: 20n });
     expect([...earliest.values()]).toEqual([0n, 0n, 0n]);
@@ -338,8 +338,9 @@ describe('kafkajs access layer on a real broker', () => {
     // Poll until the cleaner made holes; keep producing so the active segment rolls and old ones get cleaned.
     const offsets = await eventually('compaction holes', 40_000, async () => {
       await produceRound();
-      const latest = (await oracle.latestOffsets([tp])).get(partitionKey(tp)) ?? 0n;
-      const earliest = (await oracle.earliestOffsets([tp])).get(partitionKey(tp)) ?? 0n;
+      const bounds = await oracle.offsetBounds([tp]);
+      const latest = bounds.latest.get(partitionKey(tp)) ?? 0n;
+      const earliest = bounds.earliest.get(partitionKey(tp)) ?? 0n;
       const offs = offsetsOf(await readRange(range(topic, 0, earliest, latest)));
       const holes = offs.filter((o, i) => i > 0 && o !== (offs[i - 1] ?? o) + 1n).length;
       return holes >= 2 ? offs : undefined;
@@ -557,8 +558,9 @@ describe('kafkajs access layer on a real broker', () => {
     const grown = await oracle.partitionsWithBounds([growing]);
     expect(grown.partitions).toEqual([0, 1, 2].map((partition) => ({ topic: growing, partition })));
     // The same answers as asking after the metadata (the producer may retry a send: no exact counts).
-    expect(grown.latest).toEqual(await oracle.latestOffsets(grown.partitions));
-    expect(grown.earliest).toEqual(await oracle.earliestOffsets(grown.partitions));
+    const asked = await oracle.offsetBounds(grown.partitions);
+    expect(grown.latest).toEqual(asked.latest);
+    expect(grown.earliest).toEqual(asked.earliest);
     expect(grown.latest.get(`${growing}:2`)).toBeGreaterThanOrEqual(2n);
     expect((await oracle.partitionsWithBounds([growing], (tp) => tp.partition === 2)).latest).toEqual(
       new Map([[`${growing}:2`, grown.latest.get(`${growing}:2`)]])

@@ -56,9 +56,7 @@ export interface OffsetOracle {
   listPartitions(topics: string[]): Promise<TopicPartition[]>;
   /** Next offset to be written (the LSO under read_committed, else the high watermark), keyed by {@link partitionKey}. */
   latestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
-  /** Log start offsets, keyed by {@link partitionKey}. */
-  earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
-  /** {@link latestOffsets} and {@link earliestOffsets} of the same partitions, both asked for at once. */
+  /** {@link latestOffsets} and the log start offsets (`earliest`) of the same partitions, both asked for at once. */
   offsetBounds(tps: TopicPartition[]): Promise<OffsetBounds>;
   /**
    * {@link listPartitions} (all partitions of `topics`, from fresh metadata) with the

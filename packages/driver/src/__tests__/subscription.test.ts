@@ -33,7 +33,6 @@ function oracle(cluster: Record<string, number>, calls: string[] = []): OffsetOr
       };
     },
     latestOffsets: unused,
-    earliestOffsets: unused,
     offsetBounds: unused,
     offsetsForTimes: unused,
     close: () => Promise.resolve(),

@@ -46,10 +46,6 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     return this.serial(async () => (await this.listOffsets(tps, ['latest']))[0] as Map<string, bigint>);
   }
 
-  earliestOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>> {
-    return this.serial(async () => (await this.listOffsets(tps, ['earliest']))[0] as Map<string, bigint>);
-  }
-
   offsetBounds(tps: TopicPartition[]): Promise<OffsetBounds> {
     return this.serial(() => this.bounds(tps));
   }
