@@ -216,7 +216,7 @@ export class Driver extends EventEmitter implements DriverView {
     const group = config.driver.consumerGroup ?? `sluice-${settings.name}`;
     if (group !== '') {
       const connect = deps.connectGroupPublisher ?? (() => createKafkajsGroupOffsetPublisher(config.kafka, this.logger));
-      this.mirror = new GroupMirror(group, connect, this.logger);
+      this.mirror = new GroupMirror(group, connect, this.logger, config.driver.consumerGroupCommitIntervalMs);
     }
   }
 

@@ -177,6 +177,8 @@ export const configSchema = z
         httpPort: port.default(4040),
         /** Kafka consumer group the committed offsets are mirrored to (default `sluice-<job>`; '' = none). */
         consumerGroup: z.string().optional(),
+        /** Least time between two commits to that group (Kafka's `auto.commit.interval.ms`; 0 = after every batch). */
+        consumerGroupCommitIntervalMs: z.number().int().min(0).default(5000),
         /** Leader lease TTL; the driver renews it every third of it. */
         leaseTtlMs: z.number().int().min(1000).default(10000),
         taskTimeoutMs: positiveInt.default(60000),
