@@ -50,6 +50,7 @@ const defaults = {
     host: '127.0.0.1',
     grpcPort: 7070,
     httpPort: 4040,
+    consumerGroupCommitIntervalMs: 5000,
     leaseTtlMs: 10000,
     taskTimeoutMs: 60000,
     maxTaskFailures: 4,
