@@ -170,14 +170,13 @@ export class TaskDispatcher {
   async runSmall(plan: BatchPlan, ranges: OffsetRange[]): Promise<TaskOutcome[]> {
     const alive = this.registry.alive();
     if (ranges.length < 2 || alive.length === 0) return Promise.all(ranges.map((range) => this.run(plan, range)));
+    const aliveIds = alive.map((e) => e.id);
+    const byId = new Map(alive.map((e) => [e.id, e]));
     const byExecutor = new Map<ExecutorHandle, OffsetRange[]>();
     for (const range of ranges) {
-      const id = this.assignment.pick(
-        partitionKey(range),
-        alive.map((e) => e.id)
-      );
-      const executor = alive.find((e) => e.id === id) as ExecutorHandle;
-      byExecutor.set(executor, [...(byExecutor.get(executor) ?? []), range]);
+      const executor = byId.get(this.assignment.pick(partitionKey(range), aliveIds) as string) as ExecutorHandle;
+      if (byExecutor.has(executor)) byExecutor.get(executor)?.push(range);
+      else byExecutor.set(executor, [range]);
     }
     const groups: Array<{ executor: ExecutorHandle; ranges: OffsetRange[] }> = [];
     for (const [executor, bound] of byExecutor) {

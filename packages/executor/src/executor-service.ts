@@ -39,6 +39,34 @@ interface RunningTask {
   handBack(error: SluiceError): void;
 }
 
+/**
+ * Answers a unary call with what `work` returns or throws. `work`'s controller aborts when the
+ * driver gives up on the call (deadline, cancel, gone): the task stops reading and frees its slot.
+ * grpc-js also reports the close of a call already answered as cancelled; that aborts nothing (an
+ * abort builds a DOMException with its stack trace, once per call).
+ */
+function serveUnary<Res>(
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<Res>,
+  work: (controller: AbortController) => Promise<Res>
+): void {
+  const controller = new AbortController();
+  let answered = false;
+  call.on('cancelled', () => {
+    if (!answered) controller.abort();
+  });
+  work(controller).then(
+    (result) => {
+      answered = true;
+      callback(null, result);
+    },
+    (e: unknown) => {
+      answered = true;
+      callback(toServiceError(e));
+    }
+  );
+}
+
 /** Kafka's legal topic names. */
 const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
 const int64Pattern = /^-?\d{1,19}$/;
@@ -72,25 +100,18 @@ export class ExecutorService {
     this.server = new grpc.Server(this.security.serverOptions);
     this.server.addService(loadServices().Executor.service, {
       RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
-        const controller = new AbortController();
-        // The driver gave up on this attempt (deadline, cancel, gone): stop reading, free the slot.
-        call.on('cancelled', () => controller.abort());
-        this.inSlot(call.request.task_id, async () => this.runTask(await this.validate(call.request), controller)).then(
-          (result) => callback(null, result),
-          (e: unknown) => callback(toServiceError(e))
+        serveUnary(call, callback, (controller) =>
+          this.inSlot(call.request.task_id, async () => this.runTask(await this.validate(call.request), controller))
         );
       },
       RunTaskGroup: (
         call: grpc.ServerUnaryCall<{ tasks: WireTaskRequest[] }, { items: WireTaskGroupItem[] }>,
         callback: grpc.sendUnaryData<{ items: WireTaskGroupItem[] }>
       ) => {
-        const controller = new AbortController();
-        call.on('cancelled', () => controller.abort());
         const name = `group of ${call.request.tasks.length} starting with ${call.request.tasks[0]?.task_id ?? 'nothing'}`;
-        this.inSlot(name, () => this.runGroup(call.request.tasks, controller)).then(
-          (items) => callback(null, { items }),
-          (e: unknown) => callback(toServiceError(e))
-        );
+        serveUnary(call, callback, async (controller) => ({
+          items: await this.inSlot(name, () => this.runGroup(call.request.tasks, controller)),
+        }));
       },
       CancelTask: (
         call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>,

@@ -126,7 +126,10 @@ export class TaskRunner {
   private async runFrom(task: Task, start: bigint, signal: AbortSignal, report: TaskReport, started: number): Promise<TaskReport | null> {
     const { range } = task;
     const optimistic = task.attempt === 0 && report.chunks === 0 && start === range.fromOffset;
-    const log = this.logger.child({ batch: task.batchId, topic: range.topic, partition: range.partition, attempt: task.attempt });
+    // Made on first use: most tasks never log, and a child logger costs a redaction pass of its bindings.
+    let taskLogger: Logger | undefined;
+    const log = (): Logger =>
+      (taskLogger ??= this.logger.child({ batch: task.batchId, topic: range.topic, partition: range.partition, attempt: task.attempt }));
     let chunkStart = start;
     let pending: SourceRecord[] = [];
     let fetchStarted = performance.now();
@@ -174,7 +177,7 @@ export class TaskRunner {
     fromOffset: bigint,
     untilOffset: bigint,
     report: TaskReport,
-    logger: Logger
+    logger: () => Logger
   ): Promise<CommitOutcome> {
     const context: ProcessContext = {
       job: this.jobName,
@@ -184,7 +187,9 @@ export class TaskRunner {
       fromOffset,
       untilOffset,
       attempt: task.attempt,
-      logger,
+      get logger() {
+        return logger();
+      },
     };
     const processStarted = performance.now();
     // decode + process under the poison policy; dead letters (if any) are added before the commit below.

@@ -122,7 +122,8 @@ export class KafkajsRangeReader implements RangeReader {
         for (const [key, o] of open) {
           const nodeId = Object.keys(cluster.findLeaderForPartitions(o.range.topic, [o.range.partition]))[0];
           if (nodeId === undefined) open.delete(key);
-          else byLeader.set(nodeId, [...(byLeader.get(nodeId) ?? []), o]);
+          else if (byLeader.has(nodeId)) byLeader.get(nodeId)?.push(o);
+          else byLeader.set(nodeId, [o]);
         }
         await Promise.all(
           [...byLeader].map(async ([nodeId, reads]) => {
@@ -131,10 +132,10 @@ export class KafkajsRangeReader implements RangeReader {
               await cluster.findBroker({ nodeId }),
               reads.map((o) => ({ ...o.range, fetchOffset: o.next }))
             );
+            const fetchedByKey = new Map<string, FetchedPartition>();
+            for (const t of response.responses) for (const p of t.partitions) fetchedByKey.set(`${t.topicName}:${p.partition}`, p);
             for (const o of reads) {
-              const fetched = response.responses
-                .find((t) => t.topicName === o.range.topic)
-                ?.partitions.find((x) => x.partition === o.range.partition);
+              const fetched = fetchedByKey.get(partitionKey(o.range));
               if (fetched === undefined) continue;
               const step = applyFetch(o.range, o.next, fetched, this.config.isolation);
               for (const record of step.records) o.records.push(record);
