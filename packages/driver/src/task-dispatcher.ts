@@ -162,7 +162,7 @@ export class TaskDispatcher {
 
   /**
    * Small ranges (see `driver.taskGroupRecords`): those bound for the same executor go in one
-   * RunTaskGroup call per slot, so their records come in one Fetch per broker and a batch of many
+   * RunTaskGroup call (per `taskGroupRecords` offsets), so their records come in one Fetch per broker and a batch of many
    * small ranges costs a few calls, not one per partition. The first attempt of each range is made
    * there; a range that fails, or all of them when the call fails, goes on as a task of its own
    * with the usual retries (from attempt 1).
@@ -180,9 +180,11 @@ export class TaskDispatcher {
     }
     const groups: Array<{ executor: ExecutorHandle; ranges: OffsetRange[] }> = [];
     for (const [executor, bound] of byExecutor) {
-      // One group per slot, more when that would exceed taskGroupRecords offsets per call (memory).
+      // One call per executor, more when that would exceed taskGroupRecords offsets per call (memory).
+      // Not one per slot: every call is a gRPC round trip, a Fetch and a commit script call more,
+      // which at one record per partition cost more than running the ranges side by side saves.
       const offsets = bound.reduce((sum, r) => sum + Number(r.untilOffset - r.fromOffset), 0);
-      const n = Math.min(bound.length, Math.max(executor.slots, Math.ceil(offsets / this.settings.taskGroupRecords)));
+      const n = Math.min(bound.length, Math.max(1, Math.ceil(offsets / this.settings.taskGroupRecords)));
       for (let i = 0; i < n; i++) groups.push({ executor, ranges: bound.filter((_, j) => j % n === i) });
     }
     return (await Promise.all(groups.map((g) => this.runGroup(plan, g.executor, g.ranges)))).flat();
