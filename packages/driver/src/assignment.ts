@@ -35,7 +35,9 @@ export class StickyAssignment {
     const owned = new Map<string, string[]>();
     for (const partition of partitions) {
       const id = this.owner.get(partition);
-      if (id !== undefined) owned.set(id, [...(owned.get(id) ?? []), partition]);
+      if (id === undefined) continue;
+      if (owned.has(id)) owned.get(id)?.push(partition);
+      else owned.set(id, [partition]);
     }
     for (const list of owned.values()) for (const partition of list.slice(fairShare)) this.owner.delete(partition);
   }

@@ -189,6 +189,7 @@ export class FakeLog {
       lookupRequest: () => (args: FetchRequest) => ({ request: { apiVersion: 11, args }, response: fetchV11Response }),
       offsetCommit: () => Promise.resolve({}),
       metadata: () => Promise.resolve({ brokers: [], topicMetadata: [] }),
+      listOffsets: () => Promise.resolve({ responses: [] }),
     }) as DirectBroker;
     return {
       connect: () => {
@@ -204,11 +205,10 @@ export class FakeLog {
       },
       refreshMetadataIfNecessary: () => Promise.resolve(),
       metadata: () => Promise.resolve({ brokers: [], topicMetadata: [] }),
-      findTopicPartitionMetadata: () => [],
-      findLeaderForPartitions: (_topic, partitions) => ({ '1': partitions }),
+      // Whatever partition is read, broker 1 leads it and serves this log.
+      findTopicPartitionMetadata: () => Array.from({ length: 16 }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0 })),
       findBroker: () => Promise.resolve(broker),
       findGroupCoordinator: () => Promise.resolve(broker),
-      fetchTopicsOffset: () => Promise.resolve([]),
       targetTopics: new Set<string>(),
       isolationLevel: 1,
     };

@@ -25,8 +25,8 @@ const unknownTopic = (): Error => protocolError('UNKNOWN_TOPIC_OR_PARTITION');
 
 /**
  * The part of kafkajs's Cluster the oracle uses, over a broker holding `topics` (name -> latest
- * offset per partition; earliest is always 0). Like kafkajs, it routes ListOffsets by the cached
- * metadata, read when the request is made, and leaves out partitions that metadata lacks.
+ * offset per partition; earliest is always 0), its only broker leading every partition of the cached
+ * metadata (the oracle routes ListOffsets by that metadata and leaves out partitions it lacks).
  * Every request is logged when sent and when answered, so tests see what overlapped.
  */
 class FakeCluster {
@@ -56,31 +56,33 @@ class FakeCluster {
     return Array.from({ length: this.cached.get(topic) ?? 0 }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0 }));
   }
 
-  async fetchTopicsOffset(
-    request: Array<{ topic: string; partitions: Array<{ partition: number }>; fromBeginning: boolean }>
-  ): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>> {
-    // Routed by the metadata as it is now, before anything is awaited (kafkajs does the same).
-    const routed = request.map(({ topic, partitions, fromBeginning }) => ({
-      topic,
-      fromBeginning,
-      partitions: partitions.filter((p) => p.partition < (this.cached?.get(topic) ?? 0)),
-    }));
-    const what = `${request[0]?.fromBeginning === true ? 'earliest' : 'latest'} ${routed.map((t) => `${t.topic}[${t.partitions.map((p) => p.partition).join(',')}]`).join(' ')}`;
+  /** The only broker, leader of every partition (see findTopicPartitionMetadata). */
+  async findBroker(): Promise<{ listOffsets: FakeCluster['listOffsets'] }> {
+    return { listOffsets: (request) => this.listOffsets(request) };
+  }
+
+  async listOffsets(request: {
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; timestamp: number | string }> }>;
+  }): Promise<{ responses: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }> {
+    const earliest = request.topics[0]?.partitions[0]?.timestamp === -2;
+    const what = `${earliest ? 'earliest' : 'latest'} ${request.topics.map((t) => `${t.topic}[${t.partitions.map((p) => p.partition).join(',')}]`).join(' ')}`;
     this.log.push(`listOffsets ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
     if (this.failListOffsets > 0) {
       this.failListOffsets--;
       throw protocolError('NOT_LEADER_FOR_PARTITION');
     }
-    if (routed.some((t) => !this.topics.has(t.topic))) throw unknownTopic();
+    if (request.topics.some((t) => !this.topics.has(t.topic))) throw unknownTopic();
     this.log.push(`listOffsets answered ${what}`);
-    return routed.map(({ topic, fromBeginning, partitions }) => ({
-      topic,
-      partitions: partitions.map(({ partition }) => ({
-        partition,
-        offset: String(fromBeginning ? 0n : (this.topics.get(topic)?.[partition] ?? 0n)),
+    return {
+      responses: request.topics.map(({ topic, partitions }) => ({
+        topic,
+        partitions: partitions.map(({ partition }) => ({
+          partition,
+          offset: String(earliest ? 0n : (this.topics.get(topic)?.[partition] ?? 0n)),
+        })),
       })),
-    }));
+    };
   }
 
   metadata(): Promise<{ brokers: never[]; topicMetadata: Array<{ topic: string; topicErrorCode: number; partitionMetadata: never[] }> }> {

@@ -14,6 +14,7 @@ import {
   connectBounded,
   createDirectCluster,
   isUnknownTopic,
+  partitionLeaders,
   setTargetTopics,
   type KafkajsBrokerMetadata,
   toSluiceError,
@@ -24,6 +25,9 @@ import { registerCodecs } from './codecs';
 
 /** Where ListOffsets looks: the log start, the latest offset, or a timestamp in ms. */
 type At = 'earliest' | 'latest' | bigint;
+/** ListOffsets' timestamps for the log start and the latest offset. */
+const EARLIEST = -2;
+const LATEST = -1;
 
 /**
  * The driver's view of Kafka: partitions, latest (LSO under read_committed) and earliest offsets.
@@ -194,24 +198,38 @@ export class KafkajsOffsetOracle implements OffsetOracle {
 
   /** One ListOffsets per leader of the cached metadata; partitions it does not know are left out of the answer. */
   private async requestOffsets(tps: TopicPartition[], at: At): Promise<Map<string, bigint>> {
-    const byTopic = new Map<string, number[]>();
+    const timestamp = at === 'earliest' ? EARLIEST : at === 'latest' ? LATEST : at.toString();
+    // Routed by the metadata as it is now, before anything is awaited.
+    const byLeader = new Map<string, Map<string, Array<{ partition: number; timestamp: number | string }>>>();
+    const leadersOf = new Map<string, Map<number, string>>();
+    const asked = new Set<string>();
     for (const tp of tps) {
-      const ps = byTopic.get(tp.topic) ?? [];
-      if (!ps.includes(tp.partition)) ps.push(tp.partition);
-      byTopic.set(tp.topic, ps);
+      const key = partitionKey(tp);
+      if (asked.has(key)) continue;
+      asked.add(key);
+      let leaders = leadersOf.get(tp.topic);
+      if (leaders === undefined) leadersOf.set(tp.topic, (leaders = partitionLeaders(this.cluster, tp.topic)));
+      const nodeId = leaders.get(tp.partition);
+      if (nodeId === undefined) continue;
+      let topics = byLeader.get(nodeId);
+      if (topics === undefined) byLeader.set(nodeId, (topics = new Map()));
+      let partitions = topics.get(tp.topic);
+      if (partitions === undefined) topics.set(tp.topic, (partitions = []));
+      partitions.push({ partition: tp.partition, timestamp });
     }
-    const res = await this.cluster.fetchTopicsOffset(
-      [...byTopic].map(([topic, ps]) => ({
-        topic,
-        fromBeginning: at === 'earliest',
-        ...(typeof at === 'bigint' ? { fromTimestamp: at.toString() } : {}),
-        partitions: ps.map((partition) => ({ partition })),
-      }))
-    );
     const result = new Map<string, bigint>();
-    for (const t of res) {
-      for (const p of t.partitions) result.set(partitionKey({ topic: t.topic, partition: p.partition }), BigInt(p.offset));
-    }
+    await Promise.all(
+      [...byLeader].map(async ([nodeId, topics]) => {
+        const broker = await this.cluster.findBroker({ nodeId });
+        const { responses } = await broker.listOffsets({
+          isolationLevel: this.cluster.isolationLevel,
+          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+        });
+        for (const t of responses) {
+          for (const p of t.partitions) result.set(partitionKey({ topic: t.topic, partition: p.partition }), BigInt(p.offset));
+        }
+      })
+    );
     return result;
   }
 

@@ -18,6 +18,7 @@ import {
   connectBounded,
   createDirectCluster,
   isOffsetOutOfRange,
+  partitionLeaders,
   setTargetTopics,
   withMetadataRetry,
   type DirectBroker,
@@ -119,8 +120,11 @@ export class KafkajsRangeReader implements RangeReader {
       for (let round = 0; round < this.maxEmptyPolls && open.size > 0; round++) {
         signal?.throwIfAborted();
         const byLeader = new Map<string, Array<{ range: OffsetRange; next: bigint; records: SourceRecord[] }>>();
+        const leadersOf = new Map<string, Map<number, string>>();
         for (const [key, o] of open) {
-          const nodeId = Object.keys(cluster.findLeaderForPartitions(o.range.topic, [o.range.partition]))[0];
+          let leaders = leadersOf.get(o.range.topic);
+          if (leaders === undefined) leadersOf.set(o.range.topic, (leaders = partitionLeaders(cluster, o.range.topic)));
+          const nodeId = leaders.get(o.range.partition);
           if (nodeId === undefined) open.delete(key);
           else if (byLeader.has(nodeId)) byLeader.get(nodeId)?.push(o);
           else byLeader.set(nodeId, [o]);
@@ -244,7 +248,7 @@ export class KafkajsRangeReader implements RangeReader {
   private async fetchOnce(cluster: DirectCluster, slot: Slot, range: OffsetRange, fetchOffset: bigint): Promise<FetchedPartition> {
     const { topic, partition } = range;
     await cluster.refreshMetadataIfNecessary();
-    const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    const nodeId = partitionLeaders(cluster, topic).get(partition);
     if (nodeId === undefined) {
       throw new KafkaJSTopicMetadataNotLoaded(`no leader known for ${topic}-${partition}`, { topic });
     }
