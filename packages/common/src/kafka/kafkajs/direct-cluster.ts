@@ -2,8 +2,9 @@
  * kafkajs's internal `Cluster` obtained without ever joining a consumer group, plus the error
  * classification and bounded retry loop shared by the oracle, the range reader and the publisher.
  *
- * sluice depends on kafkajs internals (pinned at exactly 2.2.4): `Cluster`, `Broker.fetch`,
- * `consumer/batch.js`. {@link assertKafkajsInternals} checks at start-up that they still look the way
+ * sluice depends on kafkajs internals (pinned at exactly 2.2.4): `Cluster` (metadata, brokers),
+ * `Broker` (`listOffsets`, `offsetCommit`, its request lookup and private send) and the protocol's
+ * encoders and codecs. {@link assertKafkajsInternals} checks at start-up that they still look the way
  * this code expects, so an accidental upgrade fails loudly instead of misbehaving at the first batch.
  */
 import { Kafka, PartitionAssigners, type PartitionAssigner } from 'kafkajs';
