@@ -1,20 +1,24 @@
 import { createLogger, type GroupOffsetPublisher } from '@sluice/common';
 import { GroupMirror } from '../group-mirror';
 
-/** A publisher that records each commit as `topic:partition=offset` pairs. */
+/** A publisher that records each commit as `topic:partition=offset` pairs; the first `failFirst` commits fail. */
 function recordingPublisher(failFirst = 0): { commits: string[]; connects: number; connect: () => Promise<GroupOffsetPublisher> } {
-  const state = { commits: [] as string[], connects: 0, connect: async (): Promise<GroupOffsetPublisher> => publisher };
   let failures = failFirst;
   const publisher: GroupOffsetPublisher = {
-    commit: async (_group, offsets) => {
-      if (failures-- > 0) throw new Error('coordinator not available');
+    commit: (_group, offsets) => {
+      if (failures-- > 0) return Promise.reject(new Error('coordinator not available'));
       state.commits.push([...offsets].map(([k, v]) => `${k}=${v}`).join(','));
+      return Promise.resolve();
     },
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
-  state.connect = async () => {
-    state.connects++;
-    return publisher;
+  const state = {
+    commits: [] as string[],
+    connects: 0,
+    connect: (): Promise<GroupOffsetPublisher> => {
+      state.connects++;
+      return Promise.resolve(publisher);
+    },
   };
   return state;
 }

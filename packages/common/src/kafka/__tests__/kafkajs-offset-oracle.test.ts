@@ -57,8 +57,8 @@ class FakeCluster {
   }
 
   /** The only broker, leader of every partition (see findTopicPartitionMetadata). */
-  async findBroker(): Promise<{ listOffsets: FakeCluster['listOffsets'] }> {
-    return { listOffsets: (request) => this.listOffsets(request) };
+  findBroker(): Promise<{ listOffsets: FakeCluster['listOffsets'] }> {
+    return Promise.resolve({ listOffsets: (request) => this.listOffsets(request) });
   }
 
   async listOffsets(request: {

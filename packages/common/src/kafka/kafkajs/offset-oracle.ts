@@ -200,7 +200,8 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   private async requestOffsets(tps: TopicPartition[], at: At): Promise<Map<string, bigint>> {
     const timestamp = at === 'earliest' ? EARLIEST : at === 'latest' ? LATEST : at.toString();
     // Routed by the metadata as it is now, before anything is awaited.
-    const byLeader = new Map<string, Map<string, Array<{ partition: number; timestamp: number | string }>>>();
+    type Asked = Map<string, Array<{ partition: number; timestamp: number | string }>>;
+    const byLeader = new Map<string, Asked>();
     const leadersOf = new Map<string, Map<number, string>>();
     const asked = new Set<string>();
     for (const tp of tps) {
@@ -212,7 +213,7 @@ export class KafkajsOffsetOracle implements OffsetOracle {
       const nodeId = leaders.get(tp.partition);
       if (nodeId === undefined) continue;
       let topics = byLeader.get(nodeId);
-      if (topics === undefined) byLeader.set(nodeId, (topics = new Map()));
+      if (topics === undefined) byLeader.set(nodeId, (topics = new Map() as Asked));
       let partitions = topics.get(tp.topic);
       if (partitions === undefined) topics.set(tp.topic, (partitions = []));
       partitions.push({ partition: tp.partition, timestamp });
