@@ -25,7 +25,12 @@ import {
   type TopicPartition,
 } from '@sluice/common';
 // Internals of the kafkajs layer, tested against the broker directly.
-import { createDirectCluster, READ_COMMITTED, setTargetTopics } from '../../packages/common/src/kafka/kafkajs/direct-cluster';
+import {
+  createDirectCluster,
+  partitionLeaders,
+  READ_COMMITTED,
+  setTargetTopics,
+} from '../../packages/common/src/kafka/kafkajs/direct-cluster';
 import { fetchUntil } from '../../packages/common/src/kafka/kafkajs/fetch-response';
 
 /** What kafkajs's own `Broker.fetch` returns (the comparison in the decoder test). */
@@ -211,6 +216,54 @@ describe('kafkajs access layer on a real broker', () => {
     for (const r of ranges) expect(during.filter((f) => f.tp === partitionKey(r))).toEqual([{ tp: partitionKey(r), offset: 1n }]);
   });
 
+  it('ranges read one record at a time from a backlog, then across a batch far larger than before: every record once, in order', async () => {
+    // The reader sizes each partition's fetch to what is left of the range from the batches it has
+    // seen; a batch far larger than those comes back cut (bytes, no batch) when its partition is
+    // not the first of the response, and the read must ask again for everything, not skip it.
+    const topic = unique('fetch-bytes');
+    await createTopic(topic, 3);
+    for (let b = 0; b < 8; b++) {
+      await producer.send({ topic, messages: [0, 1, 2].map((partition) => ({ partition, value: `small-${b}` })) });
+    }
+    // One send per partition of 200 records of 1 KB: a batch of about 200 KB.
+    const large = Array.from({ length: 200 }, (_, i) => `large-${i}-${'x'.repeat(1000)}`);
+    for (const partition of [0, 1, 2]) await producer.send({ topic, messages: large.map((value) => ({ partition, value })) });
+    const fetched: string[] = [];
+    const rr = createKafkajsRangeReader(config, 1, logger, { onFetch: (tp, offset) => fetched.push(`${tp.partition}@${offset}`) });
+    try {
+      const readAll = (ranges: OffsetRange[]): Promise<Map<string, SourceRecord[]>> =>
+        (rr.readAll as NonNullable<RangeReader['readAll']>).call(rr, ranges);
+      const seen = new Map<number, string[]>([0, 1, 2].map((p) => [p, []]));
+      const take = (read: Map<string, SourceRecord[]>, partition: number): void => {
+        for (const r of read.get(`${topic}:${partition}`) ?? []) seen.get(partition)?.push(r.value?.toString() ?? '');
+      };
+      for (let o = 0; o < 8; o++) {
+        const read = await readAll([0, 1, 2].map((p) => range(topic, p, o, o + 1)));
+        for (const p of [0, 1, 2]) take(read, p);
+      }
+      // One fetch per partition and read: the small limits never cut a small batch.
+      expect(fetched).toHaveLength(24);
+      // Into the large batches: readAll may leave a cut range to read(), which reads it whole.
+      const into = [0, 1, 2].map((p) => range(topic, p, 8, 10));
+      fetched.length = 0;
+      const read = await readAll(into);
+      // The limits sized for one small batch cut the large ones (all but the response's first
+      // partition, which Kafka always gives a whole batch): those were asked again.
+      expect(fetched.length).toBeGreaterThan(3);
+      for (const r of into) {
+        if (read.has(partitionKey(r))) take(read, r.partition);
+        else for (const x of await readRange(r, rr)) seen.get(r.partition)?.push(x.value?.toString() ?? '');
+      }
+      for (const p of [0, 1, 2]) {
+        expect(seen.get(p)).toEqual([...Array.from({ length: 8 }, (_, b) => `small-${b}`), large[0], large[1]]);
+      }
+      // The rest of the large batches, in one read per partition.
+      for (const p of [0, 1, 2]) expect(offsetsOf(await readRange(range(topic, p, 10, 208), rr))).toHaveLength(198);
+    } finally {
+      await rr.close();
+    }
+  });
+
   it('a Fetch for a range that ends early in a backlog decodes only the record batches up to its end', async () => {
     const topic = unique('decode-until');
     await createTopic(topic, 2);
@@ -223,7 +276,7 @@ describe('kafkajs access layer on a real broker', () => {
     try {
       setTargetTopics(cluster, [topic]);
       await cluster.refreshMetadata();
-      const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [0, 1]))[0] as string;
+      const nodeId = partitionLeaders(cluster, topic).get(0) as string;
       const broker = await cluster.findBroker({ nodeId });
       const request = {
         isolationLevel: READ_COMMITTED,

@@ -111,6 +111,12 @@ export interface FakeLogOptions {
   batchesPerFetch?: number;
   /** Errors thrown by the next fetches, in order (e.g. a leader change). */
   failures?: Array<'NOT_LEADER_FOR_PARTITION'>;
+  /**
+   * Honour each fetch's partition byte limit as a broker does for a partition that is not the first
+   * of its response: whole batches up to the limit, the batch crossing it cut off (so a limit below
+   * the first batch returns only a cut batch). Default: the limit is ignored.
+   */
+  byteLimits?: boolean;
 }
 
 type ProtocolResponse = typeof fetchV11Response;
@@ -120,6 +126,8 @@ const SEND_REQUEST = Symbol('private:Broker:sendRequest');
 
 export class FakeLog {
   fetches: number[] = [];
+  /** The partition byte limit of each fetch, in order. */
+  fetchLimits: number[] = [];
   connects = 0;
   refreshes = 0;
   clustersCreated = 0;
@@ -133,8 +141,9 @@ export class FakeLog {
   }
 
   /** The Fetch v11 response of the broker, as bytes. */
-  async fetch(topic: string, partition: number, fetchOffset: number): Promise<Buffer> {
+  async fetch(topic: string, partition: number, fetchOffset: number, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
     this.fetches.push(fetchOffset);
+    this.fetchLimits.push(maxBytes);
     const failure = this.opts.failures?.shift();
     if (failure !== undefined) throw new KafkaJSProtocolError(createErrorFromCode(6));
     const all = await this.batches();
@@ -149,7 +158,8 @@ export class FakeLog {
       .slice(0, this.opts.batchesPerFetch ?? Number.MAX_SAFE_INTEGER);
     const lastReturned = selected.length > 0 ? (selected[selected.length - 1]?.last ?? -1) : -1;
     const aborted = (this.opts.abortedTransactions ?? []).filter((t) => t.firstOffset <= lastReturned);
-    const records = Buffer.concat(selected.map((b) => b.bytes));
+    const whole = Buffer.concat(selected.map((b) => b.bytes));
+    const records = this.opts.byteLimits === true ? whole.subarray(0, maxBytes) : whole;
     const out = new Encoder();
     out.writeInt32(0); // throttle_time_ms
     out.writeInt16(0); // error_code
@@ -180,7 +190,7 @@ export class FakeLog {
       const t = protocolRequest.request.args.topics[0];
       const p = t?.partitions[0];
       if (t === undefined || p === undefined) throw new TypeError('empty fetch');
-      const raw = await this.fetch(t.topic, p.partition, Number(p.fetchOffset));
+      const raw = await this.fetch(t.topic, p.partition, Number(p.fetchOffset), p.maxBytes);
       return protocolRequest.response.parse(await protocolRequest.response.decode(raw));
     };
     // The two kafkajs Broker internals the reader's fetch uses; the request's response decoder is the reader's.

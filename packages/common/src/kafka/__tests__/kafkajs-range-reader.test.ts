@@ -1,7 +1,7 @@
 import pino from 'pino';
 
 import { DataLossError, RangeNotVisibleError } from '../../errors';
-import { createKafkajsRangeReader } from '../kafkajs/range-reader';
+import { createKafkajsRangeReader, partitionFetchBytes } from '../kafkajs/range-reader';
 import type { KafkaClientConfig, OffsetRange, SourceRecord } from '../types';
 import { FakeLog, type FakeBatch, type FakeLogOptions } from './kafkajs-fake-log';
 
@@ -224,5 +224,51 @@ describe('kafkajs range reader (fake broker, record batches encoded by kafkajs)'
     await expect(run()).rejects.toThrow();
     expect(log.fetches).toEqual([0]);
     await reader.close();
+  });
+
+  it('asks for about what is left of a range once it knows the partition, and for everything when that cut the next batch', async () => {
+    // One-record batches (a backlog a rate-limited job reads one record at a time), then one batch of 40.
+    const small = plain(10, 1);
+    const big: FakeBatch = { firstOffset: 10, records: plain(50, 50)[0]?.records.slice(10) ?? [] };
+    const log = new FakeLog({ batches: [...small, big], byteLimits: true });
+    // One empty poll would end the read at the visible end: the cut must not count as one.
+    const reader = createKafkajsRangeReader(config, 1, logger, { createCluster: () => log.cluster(), maxEmptyPolls: 1 });
+    const drain = async (r: OffsetRange): Promise<number[]> => {
+      const out: SourceRecord[] = [];
+      for await (const chunk of reader.read(r)) out.push(...chunk);
+      return offsets(out);
+    };
+    try {
+      for (let o = 0; o < 10; o++) expect(await drain(range(o, o + 1))).toEqual([o]);
+      // The first read knows nothing of the partition; the others ask for one record and two batches' room.
+      const [first, ...rest] = log.fetchLimits;
+      expect(first).toBe(config.partitionMaxBytes);
+      expect(rest).toHaveLength(9);
+      for (const limit of rest) expect(limit).toBeLessThan(1000);
+      // The big batch does not fit that room: the cut batch is nothing, so the read asks again for everything.
+      expect(await drain(range(10, 12))).toEqual([10, 11]);
+      expect(log.fetches.slice(10)).toEqual([10, 10]);
+      expect(log.fetchLimits.slice(10)).toEqual([expect.any(Number), config.partitionMaxBytes]);
+      expect(log.fetchLimits[10]).toBeLessThan(1000);
+      // Now its batches are known to be that large: no cut, one fetch.
+      expect(await drain(range(12, 50))).toEqual(Array.from({ length: 38 }, (_, i) => 12 + i));
+      expect(log.fetches.slice(12)).toEqual([12]);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe('partitionFetchBytes', () => {
+  const max = 1 << 20;
+  it('is partitionMaxBytes before anything is known of the partition, and for long ranges', () => {
+    expect(partitionFetchBytes(undefined, 1n, max)).toBe(max);
+    expect(partitionFetchBytes({ bytesPerOffset: 100, largestBatch: 200 }, BigInt(max) + 1n, max)).toBe(max);
+    expect(partitionFetchBytes({ bytesPerOffset: 100, largestBatch: 200 }, 100_000n, max)).toBe(max);
+  });
+
+  it("is the offsets left at the partition's bytes per offset plus room for two of its largest batches", () => {
+    expect(partitionFetchBytes({ bytesPerOffset: 70.5, largestBatch: 90 }, 1n, max)).toBe(251);
+    expect(partitionFetchBytes({ bytesPerOffset: 100, largestBatch: 16_384 }, 10n, max)).toBe(33_768);
   });
 });

@@ -70,6 +70,10 @@ export interface FetchedPartition {
   /** Under read_committed: the transactions aborted within the returned batches. */
   abortedTransactions: AbortedTransaction[];
   batches: RecordBatch[];
+  /** Bytes of the record set the broker returned (whole batches, and a last one cut by a byte limit). */
+  recordSetBytes: number;
+  /** Set by the range reader: the fetch's byte limit, below `partitionMaxBytes`, cut the batch at the fetch offset. */
+  cutByLimit?: boolean;
 }
 
 export interface FetchResponse {
@@ -145,7 +149,12 @@ export async function decodeFetchV11(raw: Buffer, until: Map<string, bigint>): P
       const set = size > 0 ? decoder.readBytes(size) : Buffer.alloc(0);
       const end = until.get(`${topicName}:${partition}`);
       if (end === undefined) throw new Error(`Fetch response holds ${topicName}-${partition}, which was not asked for`);
-      partitions.push({ ...header, abortedTransactions, batches: await decodeRecordBatches(topicName, partition, set, end) });
+      partitions.push({
+        ...header,
+        abortedTransactions,
+        batches: await decodeRecordBatches(topicName, partition, set, end),
+        recordSetBytes: size > 0 ? size : 0,
+      });
     }
     responses.push({ topicName, partitions });
   }

@@ -27,6 +27,7 @@ import {
 import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
 import { fetchUntil, type FetchedPartition, type FetchResponse } from './fetch-response';
+import type { RecordBatch } from './record-batch';
 
 /** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
 export interface KafkajsRangeReaderOptions {
@@ -59,6 +60,8 @@ export class KafkajsRangeReader implements RangeReader {
   /** partitionKey → index of the slot that last served it. */
   private readonly affinity = new Map<string, number>();
   private readonly waiters: Array<() => void> = [];
+  /** What the batches of each partition read so far look like: sizes the next fetch (see {@link partitionFetchBytes}). */
+  private readonly batchSizes = new Map<string, BatchSizes>();
   private readonly maxEmptyPolls: number;
   private closed = false;
 
@@ -228,6 +231,8 @@ export class KafkajsRangeReader implements RangeReader {
           emptyPolls = 0;
           continue;
         }
+        // Not an empty poll: the next fetch asks for partitionMaxBytes, which the broker answers with a whole batch.
+        if (fetched.cutByLimit === true) continue;
         if (++emptyPolls < this.maxEmptyPolls) continue;
         // Nothing at or after `next` although the range is not done (§5 visible-end rule).
         if (step.visibleEnd >= untilOffset) {
@@ -271,17 +276,26 @@ export class KafkajsRangeReader implements RangeReader {
     }
   }
 
-  /** One Fetch request to `broker` for the given partitions, each from its offset, decoded up to the range's end. */
-  private fetchFrom(broker: DirectBroker, partitions: Array<OffsetRange & { fetchOffset: bigint }>): Promise<FetchResponse> {
+  /**
+   * One Fetch request to `broker` for the given partitions, each from its offset, decoded up to the
+   * range's end. Each partition asks for about what is left of its range (see
+   * {@link partitionFetchBytes}); one that got nothing because of that asks for the full
+   * `partitionMaxBytes` next time.
+   */
+  private async fetchFrom(broker: DirectBroker, partitions: Array<OffsetRange & { fetchOffset: bigint }>): Promise<FetchResponse> {
     const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
     const until = new Map<string, bigint>();
+    const limited = new Map<string, bigint>();
     for (const p of partitions) {
-      until.set(partitionKey(p), p.untilOffset);
+      const key = partitionKey(p);
+      until.set(key, p.untilOffset);
+      const maxBytes = partitionFetchBytes(this.batchSizes.get(key), p.untilOffset - p.fetchOffset, this.config.partitionMaxBytes);
+      if (maxBytes < this.config.partitionMaxBytes) limited.set(key, p.fetchOffset);
       const list = topics.get(p.topic) ?? [];
-      list.push({ partition: p.partition, fetchOffset: p.fetchOffset.toString(), maxBytes: this.config.partitionMaxBytes });
+      list.push({ partition: p.partition, fetchOffset: p.fetchOffset.toString(), maxBytes });
       topics.set(p.topic, list);
     }
-    return fetchUntil(
+    const response = await fetchUntil(
       broker,
       {
         isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
@@ -292,6 +306,19 @@ export class KafkajsRangeReader implements RangeReader {
       },
       until
     );
+    for (const t of response.responses) {
+      for (const p of t.partitions) {
+        const key = `${t.topicName}:${p.partition}`;
+        const fetchOffset = limited.get(key);
+        // A limit below the batch holding the fetch offset returns that batch cut: bytes, no batch.
+        const cut = fetchOffset !== undefined && p.recordSetBytes > 0 && !p.batches.some((b) => b.lastOffset >= fetchOffset);
+        if (cut) {
+          this.batchSizes.delete(key);
+          p.cutByLimit = true;
+        } else learnBatchSizes(this.batchSizes, key, p.batches);
+      }
+    }
+    return response;
   }
 
   private async clusterOf(slot: Slot): Promise<DirectCluster> {
@@ -372,4 +399,37 @@ export function createKafkajsRangeReader(
 ): RangeReader {
   registerCodecs();
   return new KafkajsRangeReader(config, slots, logger.child({ component: 'kafka-reader' }), options);
+}
+
+/** Per partition: the bytes per offset of the batches read last, and the largest batch seen. */
+interface BatchSizes {
+  bytesPerOffset: number;
+  largestBatch: number;
+}
+
+/**
+ * A partition's byte limit for a fetch with `left` offsets of its range to go: room for that many
+ * offsets at the partition's last bytes per offset, plus twice its largest batch (a range's first
+ * and last offsets can sit in two batches), at most `partitionMaxBytes`. The broker returns whole
+ * batches up to the limit, so without it a rate-limited range in a backlog (one record per
+ * partition) fetched `partitionMaxBytes` per partition and used one batch of it. Before anything
+ * is known of the partition, the limit is `partitionMaxBytes`.
+ */
+export function partitionFetchBytes(sizes: BatchSizes | undefined, left: bigint, partitionMaxBytes: number): number {
+  if (sizes === undefined || left > BigInt(partitionMaxBytes)) return partitionMaxBytes;
+  const wanted = Math.ceil(Number(left) * sizes.bytesPerOffset + 2 * sizes.largestBatch);
+  return Math.min(partitionMaxBytes, wanted);
+}
+
+function learnBatchSizes(known: Map<string, BatchSizes>, key: string, batches: RecordBatch[]): void {
+  if (batches.length === 0) return;
+  let bytes = 0;
+  let largest = known.get(key)?.largestBatch ?? 0;
+  for (const b of batches) {
+    bytes += b.sizeInBytes;
+    if (b.sizeInBytes > largest) largest = b.sizeInBytes;
+  }
+  const first = batches[0] as RecordBatch;
+  const last = batches[batches.length - 1] as RecordBatch;
+  known.set(key, { bytesPerOffset: bytes / Number(last.lastOffset - first.baseOffset + 1n), largestBatch: largest });
 }

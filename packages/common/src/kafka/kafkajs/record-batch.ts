@@ -19,6 +19,8 @@ export interface RecordBatch {
   /** The first and last offset the batch was written with; compaction may have removed records anywhere in it. */
   baseOffset: bigint;
   lastOffset: bigint;
+  /** The whole batch's size on the wire (what a fetch's byte limit counts). */
+  sizeInBytes: number;
   producerId: bigint;
   transactional: boolean;
   /** A transaction marker (control batch): it ends the producer's transaction and holds no records for the job. */
@@ -67,6 +69,7 @@ export async function decodeRecordBatches(topic: string, partition: number, set:
     const batch: RecordBatch = {
       baseOffset,
       lastOffset: baseOffset + BigInt(set.readInt32BE(at + LAST_OFFSET_DELTA_AT)),
+      sizeInBytes: end - at,
       producerId: set.readBigInt64BE(at + PRODUCER_ID_AT),
       transactional: (attributes & TRANSACTIONAL_FLAG) !== 0,
       records: [],
