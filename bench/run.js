@@ -7,8 +7,8 @@
  *   BENCH_RECORD_BYTES [100]  record size
  *   BENCH_REPS [3]            repetitions per throughput figure (the table shows medians)
  *   BENCH_SLOTS [4]           task slots per sluice executor
- *   BENCH_OVERHEAD_BATCHES [40]  batches per overhead measurement
- *   BENCH_OVERHEAD_WARMUP [10]   of those, the first ones after start (reported apart from the steady state)
+ *   BENCH_OVERHEAD_BATCHES [100]  batches per overhead measurement
+ *   BENCH_OVERHEAD_WARMUP [30]   of those, the first ones after start (reported apart from the steady state)
  *   BENCH_OVERHEAD_EXECUTORS [2]  executors of the overhead runs
  *   BENCH_LATENCY_SECONDS [15]   duration of the latency run's measured window
  *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
@@ -34,8 +34,8 @@ const RECORDS = Number(process.env.BENCH_RECORDS || 1_000_000);
 const RECORD_BYTES = Number(process.env.BENCH_RECORD_BYTES || 100);
 const REPS = Number(process.env.BENCH_REPS || 3);
 const SLOTS = Number(process.env.BENCH_SLOTS || 4);
-const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 40);
-const OVERHEAD_WARMUP = Math.min(OVERHEAD_BATCHES - 1, Number(process.env.BENCH_OVERHEAD_WARMUP || 10));
+const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 100);
+const OVERHEAD_WARMUP = Math.min(OVERHEAD_BATCHES - 1, Number(process.env.BENCH_OVERHEAD_WARMUP || 30));
 const OVERHEAD_EXECUTORS = Number(process.env.BENCH_OVERHEAD_EXECUTORS || 2);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
@@ -446,7 +446,9 @@ async function overhead(report) {
       `${fmt(e)} (plan ${fmt(part(steady(empty), 'plan'))}, commit ${fmt(part(steady(empty), 'commit'))})`,
       `${fmt(total(cold(full)))}`,
       `${fmt(f)} (plan ${fmt(part(s, 'plan'))}, processing ${fmt(part(s, 'processing'))}, commit ${fmt(part(s, 'commit'))})`,
-      Number.isFinite(target) ? `≤ ${target} ms: empty ${e <= target ? 'met' : 'NOT met'}, 1/partition ${f <= target ? 'met' : 'NOT met'}` : '',
+      Number.isFinite(target)
+        ? `≤ ${target} ms: empty ${e <= target ? 'met' : 'NOT met'}, 1/partition ${f <= target ? 'met' : 'NOT met'}`
+        : '',
     ]);
   }
   report.push(
