@@ -162,10 +162,10 @@ export class TaskDispatcher {
 
   /**
    * Small ranges (see `driver.taskGroupRecords`): those bound for the same executor go in one
-   * RunTaskGroup call (per `taskGroupRecords` offsets), so their records come in one Fetch per broker and a batch of many
-   * small ranges costs a few calls, not one per partition. The first attempt of each range is made
-   * there; a range that fails, or all of them when the call fails, goes on as a task of its own
-   * with the usual retries (from attempt 1).
+   * RunTaskGroup call (one per `taskGroupRecords` offsets), so their records come in one Fetch per
+   * broker and a batch of many small ranges costs a few calls, not one per partition. The first
+   * attempt of each range is made there; a range that fails, or all of them when the call fails,
+   * goes on as a task of its own with the usual retries (from attempt 1).
    */
   async runSmall(plan: BatchPlan, ranges: OffsetRange[]): Promise<TaskOutcome[]> {
     const alive = this.registry.alive();
