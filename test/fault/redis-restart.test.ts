@@ -90,6 +90,8 @@ describe('Redis failures (a Redis of our own, AOF fsynced on every write)', () =
       timeoutMs: 30_000,
       intervalMs: 100,
       label: '/readyz 200 again',
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\ndriver exit code ${driver.child.exitCode}; its stderr:\n${driver.stderr.slice(-3000)}`);
     });
     await drained(topic, values, driver);
     expect((await getJson<{ state: string }>(`${url}/api/v1/status`)).body.state).toBe('running');

@@ -73,7 +73,15 @@ export class SluiceProcess {
   }
 
   async waitForOutput(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    return waitFor(() => pattern.exec(this.stdout) ?? pattern.exec(this.stderr) ?? undefined, { timeoutMs, label: `output ${pattern}` });
+    return waitFor(() => pattern.exec(this.stdout) ?? pattern.exec(this.stderr) ?? undefined, {
+      timeoutMs,
+      label: `output ${pattern}`,
+    }).catch((e: Error) => {
+      // What the process said (and whether it is still running) is what explains a missing line.
+      throw new Error(
+        `${e.message}\nexit code ${this.child.exitCode}\nstdout:\n${this.stdout.slice(-2000)}\nstderr:\n${this.stderr.slice(-4000)}`
+      );
+    });
   }
 }
 
