@@ -109,7 +109,18 @@ export class LeaderLease {
         this.logger.warn({ err: (e as Error).message }, 'leader lease renewal failed; retrying');
       }
     };
-    this.timer = setInterval(() => void renew(), Math.max(100, Math.floor(this.ttlMs / 3)));
+    // One renewal at a time. While Redis is down each one waits for its reconnection attempts,
+    // longer than the interval; renewals started meanwhile would all find the lease expired once
+    // Redis is back, one would take it again and the others, finding it taken, would report it lost.
+    let renewing = false;
+    this.timer = setInterval(
+      () => {
+        if (renewing) return;
+        renewing = true;
+        void renew().finally(() => (renewing = false));
+      },
+      Math.max(100, Math.floor(this.ttlMs / 3))
+    );
     this.timer.unref();
   }
 

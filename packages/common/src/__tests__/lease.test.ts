@@ -1,0 +1,58 @@
+import type { CheckpointStore } from '../checkpoint/store';
+import { LeaderLease } from '../lease';
+import { createLogger } from '../logging';
+
+/**
+ * A Redis that is down until `up()`: its lease commands wait until then, as ioredis's do while it
+ * reconnects. The lease expired meanwhile: every renewal finds it gone, and SET NX succeeds once.
+ */
+function redisDownThenUp(): { store: CheckpointStore; up: () => void; renewals: () => number } {
+  let release: () => void = () => undefined;
+  const back = new Promise<void>((resolve) => (release = resolve));
+  let holder: string | null = null;
+  let renewals = 0;
+  const redis = {
+    // As renew-lease-1.lua: {'ok'} for the owner, else {'lost', owner or null}.
+    renewLease: async (_key: string, caller: string): Promise<[string, string | null]> => {
+      renewals++;
+      await back;
+      return holder === caller ? ['ok', null] : ['lost', holder];
+    },
+    set: async (_key: string, owner: string): Promise<'OK' | null> => {
+      await back;
+      if (holder !== null) return null;
+      holder = owner;
+      return 'OK';
+    },
+  };
+  const store = {
+    client: redis,
+    keys: { leader: 'sluice:{j}:leader' },
+    job: 'j',
+    currentEpoch: async () => {
+      await back;
+      return '7';
+    },
+  } as unknown as CheckpointStore;
+  return { store, up: () => release(), renewals: () => renewals };
+}
+
+describe('LeaderLease.startRenewing', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('renews one at a time, so a lease that expired while Redis was down is taken again and not reported lost', async () => {
+    jest.useFakeTimers();
+    const redis = redisDownThenUp();
+    const lease = new LeaderLease(redis.store, 'driver-1', 3000, createLogger('silent'));
+    const lost: Array<string | null> = [];
+    lease.startRenewing('7', (owner) => lost.push(owner));
+    // Redis down for five renewal intervals, then back.
+    await jest.advanceTimersByTimeAsync(5000);
+    redis.up();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(lost).toEqual([]);
+    // The renewal that waited for Redis and the next tick's: the ticks while it waited started none.
+    expect(redis.renewals()).toBe(2);
+    lease.stopRenewing();
+  });
+});
