@@ -81,7 +81,7 @@ export class DriverMetrics {
     this.speculativeTasks = new Counter({ name: 'sluice_speculative_tasks_total', help: 'Speculative task copies launched', registers });
     this.taskGroups = new Counter({
       name: 'sluice_task_groups_total',
-      help: 'RunTaskGroup calls: small ranges sent to an executor together',
+      help: 'Task groups: small ranges sent to an executor together',
       registers,
     });
     this.executorsLive = new Gauge({ name: 'sluice_executors_live', help: 'Registered, live executors', registers });

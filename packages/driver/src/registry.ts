@@ -1,6 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import { grpcSecurity, loadServices, SluiceError, type GrpcSecurity, type Logger } from '@sluice/common';
+import { TaskGroupStream } from './task-group-stream';
 
 /** A registered executor as the driver sees it. */
 export interface ExecutorHandle {
@@ -8,6 +9,8 @@ export interface ExecutorHandle {
   readonly address: string;
   readonly slots: number;
   readonly client: grpc.Client;
+  /** The executor's TaskGroups stream, over `client`. */
+  readonly groups: TaskGroupStream;
   lastHeartbeat: number;
   running: number;
   finishedTasks: number;
@@ -17,6 +20,8 @@ export interface ExecutorHandle {
   release(): void;
   /** Closes the connection once no task runs on it any more. */
   retire(): void;
+  /** Closes the connection now: calls still running on it fail. */
+  close(): void;
 }
 
 /** An executor as the HTTP API shows it; lost ones stay listed for {@link LOST_RETENTION_MS}. */
@@ -86,7 +91,7 @@ export class ExecutorRegistry extends EventEmitter {
     if (!handle) return;
     this.executors.delete(id);
     if (reason === 'deregistered') handle.retire();
-    else handle.client.close();
+    else handle.close();
     this.lost.set(id, {
       info: { ...describe(handle, Date.now()), state: 'lost', runningTasks: 0 },
       lostAt: Date.now(),
@@ -144,7 +149,7 @@ export class ExecutorRegistry extends EventEmitter {
 
   close(): void {
     clearInterval(this.reaper);
-    for (const handle of this.executors.values()) handle.client.close();
+    for (const handle of this.executors.values()) handle.close();
     this.executors.clear();
   }
 
@@ -177,6 +182,7 @@ function createHandle(id: string, address: string, slots: number, client: grpc.C
     address,
     slots,
     client,
+    groups: new TaskGroupStream(client, id),
     lastHeartbeat: Date.now(),
     running: 0,
     finishedTasks: 0,
@@ -196,11 +202,15 @@ function createHandle(id: string, address: string, slots: number, client: grpc.C
     release: () => {
       handle.running--;
       waiting.shift()?.();
-      if (retired && handle.running === 0) client.close();
+      if (retired && handle.running === 0) handle.close();
     },
     retire: () => {
       retired = true;
-      if (handle.running === 0) client.close();
+      if (handle.running === 0) handle.close();
+    },
+    close: () => {
+      handle.groups.close();
+      client.close();
     },
   };
   return handle;

@@ -1,16 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
-  errorCodes,
   fromServiceError,
-  SluiceError,
+  fromWireFailure,
+  serviceError,
+  type SluiceError,
   isDependencyOutage,
   isPeerUnreachable,
   partitionKey,
   TaskFailedError,
   type BatchPlan,
   type Logger,
-  type ErrorCode,
   type OffsetRange,
   type WireTaskGroupItem,
   type WireTaskRequest,
@@ -59,17 +59,17 @@ export interface DispatchSettings {
   maxTaskFailures: number;
   retryBackoffMs: number;
   executorWaitMs: number;
-  /** Offsets per RunTaskGroup call at most (see {@link TaskDispatcher.runSmall}). */
+  /** Offsets per task group at most (see {@link TaskDispatcher.runSmall}). */
   taskGroupRecords: number;
 }
 
 /** Longest wait between attempts while Kafka or Redis is down. */
 const MAX_OUTAGE_BACKOFF_MS = 5000;
 
-type Unary<Req, Res> = (
-  request: Req,
+type RunTask = (
+  request: WireTaskRequest,
   options: grpc.CallOptions,
-  callback: (e: grpc.ServiceError | null, r?: Res) => void
+  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
 ) => grpc.ClientUnaryCall;
 type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
 
@@ -162,7 +162,7 @@ export class TaskDispatcher {
 
   /**
    * Small ranges (see `driver.taskGroupRecords`): those bound for the same executor go in one
-   * RunTaskGroup call (one per `taskGroupRecords` offsets), so their records come in one Fetch per
+   * task group (one per `taskGroupRecords` offsets, on the executor's TaskGroups stream), so their records come in one Fetch per
    * broker and a batch of many small ranges costs a few calls, not one per partition. The first
    * attempt of each range is made there; a range that fails, or all of them when the call fails,
    * goes on as a task of its own with the usual retries (from attempt 1).
@@ -196,13 +196,8 @@ export class TaskDispatcher {
     await executor.acquire();
     this.observer.taskGroupSent?.(ranges.length);
     try {
-      const result = await this.invoke<{ tasks: WireTaskRequest[] }, { items: WireTaskGroupItem[] }>(
-        executor,
-        'RunTaskGroup',
-        { tasks: requests },
-        requests.map((r) => r.task_id)
-      );
-      items = result.items;
+      // An executor removed while the group waited for its slot has its stream closed: as good as unreachable.
+      items = await executor.groups.call(requests, this.settings.taskTimeoutMs);
     } catch (e) {
       const error = e as SluiceError;
       if (isPeerUnreachable(error)) this.registry.remove(executor.id, 'unreachable');
@@ -231,7 +226,7 @@ export class TaskDispatcher {
         }
         this.observer.taskRetried?.(range);
         // The group's attempt was the first: a failure of the task's own counts, a lost executor or an outage does not.
-        const error = item && groupItemError(item);
+        const error = item && fromWireFailure(item);
         const counted = error !== undefined && error.code !== 'SLUICE_EXECUTOR_LOST' && !isDependencyOutage(error);
         return this.run(plan, range, 0, undefined, 1, counted ? 1 : 0);
       })
@@ -391,66 +386,39 @@ export class TaskDispatcher {
     }
   }
 
-  /** Runs the task on `executor`; `cancelled` (another attempt won) cancels the call, and the executor stops the task. */
-  private call(executor: ExecutorHandle, request: WireTaskRequest, cancelled: AbortSignal): Promise<WireTaskResult> {
-    return this.invoke<WireTaskRequest, WireTaskResult>(executor, 'RunTask', request, [request.task_id], cancelled);
-  }
-
   /**
-   * One RunTask or RunTaskGroup call. A failed call asks the executor to cancel its tasks (a timed-out
-   * attempt may still be running; best effort, since its commits are fenced by the offset anyway).
+   * One RunTask call; `cancelled` (another attempt won) cancels it, and the executor stops the task.
+   * A failed call asks the executor to cancel the task (a timed-out attempt may still be running;
+   * best effort, since its commits are fenced by the offset anyway).
    */
-  private invoke<Req, Res>(
-    executor: ExecutorHandle,
-    method: 'RunTask' | 'RunTaskGroup',
-    request: Req,
-    taskIds: string[],
-    cancelled?: AbortSignal
-  ): Promise<Res> {
-    const what = `task ${taskIds[0] ?? ''}${taskIds.length > 1 ? ` and ${taskIds.length - 1} more` : ''} on executor ${executor.id}`;
+  private call(executor: ExecutorHandle, request: WireTaskRequest, cancelled: AbortSignal): Promise<WireTaskResult> {
+    const what = `task ${request.task_id} on executor ${executor.id}`;
     if (this.registry.get(executor.id) !== executor) {
       // Removed while this task waited for one of its slots: as good as unreachable.
-      return Promise.reject(fromServiceError(lostExecutor(), what));
+      return Promise.reject(fromServiceError(serviceError(grpc.status.UNAVAILABLE, 'executor was removed'), what));
     }
-    const client = executor.client as unknown as Record<typeof method, Unary<Req, Res>> & { CancelTask: CancelTask };
+    const client = executor.client as unknown as { RunTask: RunTask; CancelTask: CancelTask };
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.settings.taskTimeoutMs);
-      const onResult = (error: grpc.ServiceError | null, result?: Res): void => {
-        cancelled?.removeEventListener('abort', cancel);
+      const onResult = (error: grpc.ServiceError | null, result?: WireTaskResult): void => {
+        cancelled.removeEventListener('abort', cancel);
         if (!error && result) return resolve(result);
-        const failure = fromServiceError(error as grpc.ServiceError, what);
-        for (const task_id of taskIds) {
-          try {
-            client.CancelTask({ task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
-          } catch {
-            // The channel is closed: the executor is gone, nothing to cancel.
-          }
+        try {
+          client.CancelTask({ task_id: request.task_id }, { deadline: new Date(Date.now() + 1000) }, () => undefined);
+        } catch {
+          // The channel is closed: the executor is gone, nothing to cancel.
         }
-        return reject(failure);
+        return reject(fromServiceError(error as grpc.ServiceError, what));
       };
       let call: grpc.ClientUnaryCall | undefined;
       const cancel = (): void => call?.cancel();
       try {
-        call = client[method](request, { deadline }, onResult);
-        cancelled?.addEventListener('abort', cancel, { once: true });
+        call = client.RunTask(request, { deadline }, onResult);
+        cancelled.addEventListener('abort', cancel, { once: true });
       } catch {
         // grpc-js throws synchronously on a channel closed by the executor's removal.
-        onResult(lostExecutor());
+        onResult(serviceError(grpc.status.UNAVAILABLE, 'executor was removed'));
       }
     });
   }
-}
-
-/** The failure of one task of a group, as the executor reported it. */
-function groupItemError(item: WireTaskGroupItem): SluiceError {
-  const code = (errorCodes as readonly string[]).includes(item.error_code) ? (item.error_code as ErrorCode) : 'SLUICE_TASK_FAILED';
-  return new SluiceError(code, item.error_message, { retriable: item.retriable });
-}
-
-function lostExecutor(): grpc.ServiceError {
-  return Object.assign(new Error('executor was removed'), {
-    code: grpc.status.UNAVAILABLE,
-    details: 'executor was removed',
-    metadata: new grpc.Metadata(),
-  });
 }

@@ -3,15 +3,17 @@ import { HealthImplementation } from 'grpc-health-check';
 import {
   grpcSecurity,
   InvalidRequestError,
-  isSluiceError,
   loadServices,
   partitionKey,
   SluiceError,
   subscriptionCovers,
   toServiceError,
+  toWireFailure,
   type GrpcSecurity,
   type Logger,
   type Subscription,
+  type WireTaskGroupAnswer,
+  type WireTaskGroupCall,
   type WireTaskGroupItem,
   type WireTaskRequest,
   type WireTaskResult,
@@ -83,10 +85,12 @@ export class ExecutorService {
   private readonly security: GrpcSecurity;
   private readonly running = new Map<string, RunningTask>();
   private draining = false;
-  /** RunTask and RunTaskGroup calls being served: each takes one of `slots`. */
+  /** RunTask calls and task groups being served: each takes one of `slots`. */
   private slotsInUse = 0;
   /** Resolves whenever a task leaves `running` (the drain waits on it). */
   private taskDone: (() => void) | undefined;
+  /** Open TaskGroups streams, ended on close. */
+  private readonly groupStreams = new Set<grpc.ServerDuplexStream<WireTaskGroupCall, WireTaskGroupAnswer>>();
   /** Epochs only grow: one at or below an epoch already read from Redis needs no new read. */
   private knownEpoch = 0n;
 
@@ -104,15 +108,7 @@ export class ExecutorService {
           this.inSlot(call.request.task_id, async () => this.runTask(await this.validate(call.request), controller))
         );
       },
-      RunTaskGroup: (
-        call: grpc.ServerUnaryCall<{ tasks: WireTaskRequest[] }, { items: WireTaskGroupItem[] }>,
-        callback: grpc.sendUnaryData<{ items: WireTaskGroupItem[] }>
-      ) => {
-        const name = `group of ${call.request.tasks.length} starting with ${call.request.tasks[0]?.task_id ?? 'nothing'}`;
-        serveUnary(call, callback, async (controller) => ({
-          items: await this.inSlot(name, () => this.runGroup(call.request.tasks, controller)),
-        }));
-      },
+      TaskGroups: (stream: grpc.ServerDuplexStream<WireTaskGroupCall, WireTaskGroupAnswer>) => this.serveTaskGroups(stream),
       CancelTask: (
         call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>,
         callback: grpc.sendUnaryData<{ cancelled: boolean }>
@@ -177,6 +173,8 @@ export class ExecutorService {
 
   async close(): Promise<void> {
     for (const task of this.running.values()) task.controller.abort();
+    // A graceful shutdown waits for every call to end, and a TaskGroups stream ends when one side ends it.
+    for (const stream of this.groupStreams) stream.end();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
@@ -201,6 +199,44 @@ export class ExecutorService {
   }
 
   /**
+   * The TaskGroups stream: each call runs in a slot, as a RunTask call does, and is answered with its
+   * call_id. A call's timeout, and the stream closing (the driver gone or giving up on this
+   * executor), stop the groups still running, as a unary call's deadline and cancellation would.
+   */
+  private serveTaskGroups(stream: grpc.ServerDuplexStream<WireTaskGroupCall, WireTaskGroupAnswer>): void {
+    const running = new Set<AbortController>();
+    let open = true;
+    this.groupStreams.add(stream);
+    const close = (): void => {
+      open = false;
+      this.groupStreams.delete(stream);
+      for (const controller of running) controller.abort();
+    };
+    stream.on('cancelled', close);
+    stream.on('error', close);
+    stream.on('end', () => {
+      close();
+      stream.end();
+    });
+    stream.on('data', (call: WireTaskGroupCall) => {
+      const controller = new AbortController();
+      running.add(controller);
+      const timer = call.timeout_ms > 0 ? setTimeout(() => controller.abort(), call.timeout_ms) : undefined;
+      const tasks = Array.isArray(call.tasks) ? call.tasks : [];
+      const name = `group of ${tasks.length} starting with ${tasks[0]?.task_id ?? 'nothing'}`;
+      const answer = (fields: Omit<WireTaskGroupAnswer, 'call_id'>): void => {
+        clearTimeout(timer);
+        running.delete(controller);
+        if (open) stream.write({ call_id: call.call_id, ...fields });
+      };
+      this.inSlot(name, () => this.runGroup(tasks, controller)).then(
+        (items) => answer({ items, error_code: '', error_message: '', retriable: false }),
+        (e: unknown) => answer({ items: [], ...toWireFailure(e) })
+      );
+    });
+  }
+
+  /**
    * The tasks of a group side by side, after one read of all their ranges together; a range that
    * read left out is read by its task as usual. Each task succeeds or fails on its own.
    */
@@ -213,8 +249,7 @@ export class ExecutorService {
           const result = await this.runTask({ ...task, prefetched: prefetched.get(partitionKey(task.range)) }, controller);
           return { result, error_code: '', error_message: '', retriable: false };
         } catch (e) {
-          const error = isSluiceError(e) ? e : new SluiceError('SLUICE_TASK_FAILED', (e as Error).message, { retriable: true, cause: e });
-          return { result: null, error_code: error.code, error_message: error.message, retriable: error.retriable };
+          return { result: null, ...toWireFailure(e) };
         }
       })
     );

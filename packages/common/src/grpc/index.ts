@@ -1,3 +1,3 @@
 export * from './proto';
-export { toServiceError, fromServiceError, isPeerUnreachable } from './status';
+export { toServiceError, fromServiceError, toWireFailure, fromWireFailure, serviceError, isPeerUnreachable } from './status';
 export { grpcSecurity, tokenMatches, defaultMaxMessageBytes, type GrpcSecurity, type GrpcSettings } from './security';

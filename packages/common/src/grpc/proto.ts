@@ -56,11 +56,24 @@ export interface WireTaskRequest {
   may_stage: boolean;
   failures: number;
 }
-export interface WireTaskGroupItem {
-  result?: WireTaskResult | null;
+/** Why a task, or a whole group, failed: sluice's error code, message and retriable flag. */
+export interface WireFailure {
   error_code: string;
   error_message: string;
   retriable: boolean;
+}
+export interface WireTaskGroupItem extends WireFailure {
+  result?: WireTaskResult | null;
+}
+export interface WireTaskGroupCall {
+  call_id: string;
+  timeout_ms: number;
+  tasks: WireTaskRequest[];
+}
+/** `items` when the group ran; `error_code` (and no items) when it was refused. */
+export interface WireTaskGroupAnswer extends WireFailure {
+  call_id: string;
+  items: WireTaskGroupItem[];
 }
 export type WireTaskStatus = 'STATUS_UNSPECIFIED' | 'COMMITTED' | 'ALREADY_COMMITTED' | 'STAGED';
 export interface WireTaskResult {

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorCodes, isSluiceError, SluiceError, type ErrorCode } from '../errors';
+import type { WireFailure } from './proto';
 
 /**
  * The one place where errors cross the wire. A SluiceError travels as a gRPC status whose code
@@ -45,6 +46,25 @@ export function fromServiceError(e: grpc.ServiceError, what: string): SluiceErro
     cause: e,
     details: { grpcStatus: e.code },
   });
+}
+
+/** A failure inside a message (a task of a group, a refused group): any error becomes a sluice code. */
+export function toWireFailure(e: unknown): WireFailure {
+  const error = isSluiceError(e) ? e : new SluiceError('SLUICE_TASK_FAILED', (e as Error).message, { retriable: true, cause: e });
+  return { error_code: error.code, error_message: error.message, retriable: error.retriable };
+}
+
+/** The SluiceError a {@link WireFailure} stands for (a code this side does not know is SLUICE_TASK_FAILED). */
+export function fromWireFailure(failure: WireFailure): SluiceError {
+  const known = (errorCodes as readonly string[]).includes(failure.error_code);
+  return new SluiceError(known ? (failure.error_code as ErrorCode) : 'SLUICE_TASK_FAILED', failure.error_message, {
+    retriable: failure.retriable,
+  });
+}
+
+/** A failure made on this side (a call given up, a closed connection), shaped like one grpc-js reports. */
+export function serviceError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
 
 /** True when the peer could not be reached or went away: its executor is to be treated as lost. */
