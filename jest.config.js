@@ -25,6 +25,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       moduleNameMapper: { '^@sluice/(common|driver|executor)$': '<rootDir>/packages/$1/src' },
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
       slowTestThreshold: 60,
     },
     {

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -7,6 +9,9 @@ import { join } from 'node:path';
  * idempotent: already-running servers are reused).
  */
 export default function globalSetup(): void {
+  // The topics the tests create are listed here and deleted by the global teardown.
+  process.env.SLUICE_TEST_TOPICS_FILE = join(tmpdir(), `sluice-test-topics-${process.pid}`);
+  writeFileSync(process.env.SLUICE_TEST_TOPICS_FILE, '');
   if (process.env.KAFKA_BROKERS && process.env.REDIS_URL) return;
   const output = execFileSync('bash', [join(__dirname, '..', '..', 'deploy', 'local', 'infra.sh'), 'up'], {
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin, type ITopicConfig, type Producer } from 'kafkajs';
@@ -21,7 +22,17 @@ export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T>
   }
 }
 
+/**
+ * Notes a topic this test run created, for the global teardown to delete: a local broker that kept
+ * every run's topics (tens of thousands of partitions) would start slowly and answer slowly.
+ */
+export function recordTestTopic(topic: string): void {
+  const file = process.env.SLUICE_TEST_TOPICS_FILE;
+  if (file) appendFileSync(file, `${topic}\n`);
+}
+
 export async function createTopic(topic: string, numPartitions: number, configEntries: ITopicConfig['configEntries'] = []): Promise<void> {
+  recordTestTopic(topic);
   await withAdmin(async (admin) => {
     try {
       await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }], waitForLeaders: true });

@@ -32,6 +32,7 @@ import {
   setTargetTopics,
 } from '../../packages/common/src/kafka/kafkajs/direct-cluster';
 import { fetchUntil } from '../../packages/common/src/kafka/kafkajs/fetch-response';
+import { recordTestTopic } from '../helpers/kafka';
 
 /** What kafkajs's own `Broker.fetch` returns (the comparison in the decoder test). */
 interface KafkajsFetchResponse {
@@ -69,6 +70,7 @@ const fetches: Array<{ tp: string; offset: bigint }> = [];
 const unique = (name: string): string => `it-ka-${name}-${randomBytes(4).toString('hex')}`;
 
 async function createTopic(topic: string, numPartitions: number, configEntries: Record<string, string> = {}): Promise<void> {
+  recordTestTopic(topic);
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
