@@ -10,6 +10,7 @@
  *   BENCH_OVERHEAD_BATCHES [100]  batches per overhead measurement
  *   BENCH_OVERHEAD_WARMUP [30]   of those, the first ones after start (reported apart from the steady state)
  *   BENCH_OVERHEAD_EXECUTORS [2]  executors of the overhead runs
+ *   BENCH_OVERHEAD_RUNS [3]   runs per overhead figure (the table shows the median of their medians)
  *   BENCH_LATENCY_SECONDS [15]   duration of the latency run's measured window
  *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
@@ -37,6 +38,7 @@ const SLOTS = Number(process.env.BENCH_SLOTS || 4);
 const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 100);
 const OVERHEAD_WARMUP = Math.min(OVERHEAD_BATCHES - 1, Number(process.env.BENCH_OVERHEAD_WARMUP || 30));
 const OVERHEAD_EXECUTORS = Number(process.env.BENCH_OVERHEAD_EXECUTORS || 2);
+const OVERHEAD_RUNS = Number(process.env.BENCH_OVERHEAD_RUNS || 3);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
 const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
@@ -408,44 +410,48 @@ async function overhead(report) {
     await producer.disconnect();
     log(`batch overhead at ${partitions} partitions`);
     const common = { job, topic, executors: OVERHEAD_EXECUTORS };
-    const full = await sluice({
-      ...common,
-      args: [
-        '--starting-offsets',
-        'earliest',
-        '--batch-interval-ms',
-        '100',
-        '--max-rate-per-partition',
-        '10',
-        '--batches',
-        String(OVERHEAD_BATCHES),
-      ],
-    });
-    const empty = await sluice({
-      ...common,
-      args: ['--starting-offsets', 'latest', '--batch-interval-ms', '100', '--batches', String(OVERHEAD_BATCHES)],
-    });
-    if (process.env.BENCH_DEBUG === '1') {
-      const durations = full.summaries.slice(1).flatMap((x) => x.ranges.map((g) => g.durationMs));
-      log(`${partitions} partitions: task durations median ${median(durations)} ms, max ${Math.max(...durations)} ms`);
-      log(JSON.stringify(full.summaries[2]).slice(0, 600));
-    }
+    const fullArgs = ['--starting-offsets', 'earliest', '--batch-interval-ms', '100', '--max-rate-per-partition', '10'];
+    const emptyArgs = ['--starting-offsets', 'latest', '--batch-interval-ms', '100'];
     // The first batch opens connections. The next ones run while the processes' code is still being
     // compiled (V8's JIT): they are reported apart from the steady state a running stream is in.
     const cold = (r) => r.lines.slice(1, OVERHEAD_WARMUP);
     const steady = (r) => r.lines.slice(OVERHEAD_WARMUP);
     const total = (lines) => median(lines.map((l) => l.plan + l.processing + l.commit));
     const part = (lines, k) => median(lines.map((l) => l[k]));
-    const e = total(steady(empty));
-    const f = total(steady(full));
-    if (full.lines.slice(1).some((l) => l.records !== partitions)) log(`warning: not one record per partition at ${partitions}`);
+    // Runs differ by more than batches within a run do (where the processes land on the 2 cores,
+    // what the broker does meanwhile): each figure is the median of the runs' medians.
+    const runs = [];
+    for (let run = 0; run < OVERHEAD_RUNS; run++) {
+      // Each run is a job of its own, reading the same records from the start.
+      const full = await sluice({ ...common, args: [...fullArgs, '--batches', String(OVERHEAD_BATCHES)] });
+      const empty = await sluice({ ...common, args: [...emptyArgs, '--batches', String(OVERHEAD_BATCHES)] });
+      if (full.lines.slice(1).some((l) => l.records !== partitions)) log(`warning: not one record per partition at ${partitions}`);
+      if (process.env.BENCH_DEBUG === '1') {
+        const durations = full.summaries.slice(1).flatMap((x) => x.ranges.map((g) => g.durationMs));
+        log(`${partitions} partitions: task durations median ${median(durations)} ms, max ${Math.max(...durations)} ms`);
+      }
+      const s = steady(full);
+      runs.push({
+        empty: total(steady(empty)),
+        emptyPlan: part(steady(empty), 'plan'),
+        emptyCommit: part(steady(empty), 'commit'),
+        cold: total(cold(full)),
+        full: total(s),
+        plan: part(s, 'plan'),
+        processing: part(s, 'processing'),
+        commit: part(s, 'commit'),
+      });
+    }
+    const of = (k) => median(runs.map((r) => r[k]));
+    const e = of('empty');
+    const f = of('full');
     const target = partitions === 64 ? 10 : partitions === 512 ? 50 : NaN;
-    const s = steady(full);
     rows.push([
       String(partitions),
-      `${fmt(e)} (plan ${fmt(part(steady(empty), 'plan'))}, commit ${fmt(part(steady(empty), 'commit'))})`,
-      `${fmt(total(cold(full)))}`,
-      `${fmt(f)} (plan ${fmt(part(s, 'plan'))}, processing ${fmt(part(s, 'processing'))}, commit ${fmt(part(s, 'commit'))})`,
+      `${fmt(e)} (plan ${fmt(of('emptyPlan'))}, commit ${fmt(of('emptyCommit'))})`,
+      `${fmt(of('cold'))}`,
+      `${fmt(f)} (plan ${fmt(of('plan'))}, processing ${fmt(of('processing'))}, commit ${fmt(of('commit'))})`,
+      runs.map((r) => fmt(r.full)).join(', '),
       Number.isFinite(target)
         ? `≤ ${target} ms: empty ${e <= target ? 'met' : 'NOT met'}, 1/partition ${f <= target ? 'met' : 'NOT met'}`
         : '',
@@ -454,12 +460,13 @@ async function overhead(report) {
   report.push(
     `### Batch overhead: plan to batch committed, ms (medians; ${OVERHEAD_EXECUTORS} executor${OVERHEAD_EXECUTORS > 1 ? 's' : ''})`,
     '',
-    `Steady state: batches ${OVERHEAD_WARMUP + 1} to ${OVERHEAD_BATCHES} of a run; after start: batches 2 to ${OVERHEAD_WARMUP}.`,
+    `Steady state: batches ${OVERHEAD_WARMUP + 1} to ${OVERHEAD_BATCHES} of a run; after start: batches 2 to ${OVERHEAD_WARMUP}. ` +
+      `Each figure is the median of ${OVERHEAD_RUNS} runs' medians; the runs' own steady medians are listed.`,
     `One batch waits on about 8 round trips between processes (plan: Redis and Kafka, plan write; tasks: call, Fetch, commit, answer; batch commit).`,
     `On this machine one round trip (Redis PING, median) takes ${fmt(hot, 2)} ms back to back and ${fmt(afterIdle, 2)} ms after 100 ms of idling.`,
     '',
-    '| partitions | empty batch, steady | 1 record per partition, after start | 1 record per partition, steady | target (steady) |',
-    '|---:|---|---:|---|---|',
+    '| partitions | empty batch, steady | 1 record per partition, after start | 1 record per partition, steady | runs (1/partition, steady) | target (steady) |',
+    '|---:|---|---:|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     ''
   );
