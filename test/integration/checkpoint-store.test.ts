@@ -199,6 +199,25 @@ describe('CheckpointStore: concurrent commits in one call', () => {
     expect([0, 1, 2, 3].map((p) => offsets.get(`t:${p}`))).toEqual([10n, 10n, 0n, 10n]);
   });
 
+  it('checks each commit of one call against the key types the commits before it left', async () => {
+    await store.commitChunk(epoch, tp(1), 0n, 10n, hit('first'));
+    const results = await Promise.allSettled([
+      // Creates 'made' as a hash: a later string write to it is refused.
+      store.commitChunk(epoch, tp(0), 0n, 10n, [{ op: 'hset', key: 'made', field: 'f', value: 'v' }]),
+      store.commitChunk(epoch, tp(2), 0n, 10n, [{ op: 'set', key: 'made', value: 'x' }]),
+      // Skipped (offset moved): 'never' stays absent, so a later string write to it is applied.
+      store.commitChunk(epoch, tp(1), 0n, 10n, [{ op: 'hset', key: 'never', field: 'f', value: 'v' }]),
+      store.commitChunk(epoch, tp(3), 0n, 10n, [{ op: 'set', key: 'never', value: 'x' }]),
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Error).message))).toEqual([
+      'committed',
+      `[SLUICE_PROCESS_FAILED] t:2 [0, 10): sink output cannot be applied: set on ${store.keys.output('made')}, which holds a hash`,
+      'skipped',
+      'committed',
+    ]);
+    expect(await store.client.get(store.keys.output('never'))).toBe('x');
+  });
+
   it('refuses every commit of a call made with a fenced epoch, and applies nothing', async () => {
     const current = await store.takeEpoch();
     const counted = callsFrom();

@@ -6,11 +6,18 @@
   every write first (known op, declared key of the right type, integer increments), and a script
   applies nothing when it returns a reason.
 ]]
+local expectedType = { hincrby = 'hash', hset = 'hash', incrby = 'string', set = 'string', sadd = 'set', rpush = 'list' }
+-- Per call of the including script (a script commits many entries, often to the same keys): the
+-- declared sink keys, and each sink key's type in Redis as read or as made by applySinkWrites.
+local declared, declaredFrom = nil, nil
+local typeInRedis = {}
+
 local function checkSinkWrites(writes, firstSinkKey)
-  local declared = {}
-  for i = firstSinkKey, #KEYS do declared[KEYS[i]] = true end
-  local expectedType = { hincrby = 'hash', hset = 'hash', incrby = 'string', set = 'string', sadd = 'set', rpush = 'list' }
-  local typeOf = {}
+  if declaredFrom ~= firstSinkKey then
+    declared, declaredFrom = {}, firstSinkKey
+    for i = firstSinkKey, #KEYS do declared[KEYS[i]] = true end
+  end
+  local typeOf = {} -- as these writes leave the keys
   for _, w in ipairs(writes) do
     local op, key = w[1], w[2]
     local wanted = expectedType[op]
@@ -20,7 +27,10 @@ local function checkSinkWrites(writes, firstSinkKey)
     if not declared[key] then
       return op .. ' on undeclared key ' .. tostring(key)
     end
-    typeOf[key] = typeOf[key] or redis.call('TYPE', key)['ok']
+    if typeOf[key] == nil then
+      typeInRedis[key] = typeInRedis[key] or redis.call('TYPE', key)['ok']
+      typeOf[key] = typeInRedis[key]
+    end
     if typeOf[key] == 'none' then
       typeOf[key] = wanted -- the first write creates it; later writes must agree
     elseif typeOf[key] ~= wanted then
@@ -50,6 +60,7 @@ local function applySinkWrites(writes)
     elseif op == 'rpush' then
       redis.call('RPUSH', key, a)
     end
+    typeInRedis[key] = expectedType[op]
   end
 end
 
