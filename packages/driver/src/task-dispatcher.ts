@@ -224,10 +224,13 @@ export class TaskDispatcher {
             'task attempt failed'
           );
         }
-        this.observer.taskRetried?.(range);
         // The group's attempt was the first: a failure of the task's own counts, a lost executor or an outage does not.
         const error = item && fromWireFailure(item);
+        // A fenced epoch ends the batch for this driver: no other attempt of it could commit.
+        if (error?.code === 'SLUICE_FENCED') throw error;
         const counted = error !== undefined && error.code !== 'SLUICE_EXECUTOR_LOST' && !isDependencyOutage(error);
+        if (error && counted && (!error.retriable || this.settings.maxTaskFailures <= 1)) throw taskFailed(plan, range, 1, error);
+        this.observer.taskRetried?.(range);
         return this.run(plan, range, 0, undefined, 1, counted ? 1 : 0);
       })
     );
@@ -248,7 +251,7 @@ export class TaskDispatcher {
         return await this.attempt(run, executor, false);
       } catch (e) {
         lastError = e as SluiceError;
-        if (run.finished.signal.aborted) throw lastError;
+        if (run.finished.signal.aborted || lastError.code === 'SLUICE_FENCED') throw lastError;
         const outage = isDependencyOutage(lastError);
         const executorGone = isPeerUnreachable(lastError) || lastError.code === 'SLUICE_EXECUTOR_LOST';
         if (isPeerUnreachable(lastError)) this.registry.remove(executor.id, 'unreachable');
@@ -266,18 +269,7 @@ export class TaskDispatcher {
         if (run.finished.signal.aborted) throw lastError;
       }
     }
-    throw new TaskFailedError(
-      `batch ${plan.id}: task for ${range.topic}-${range.partition} [${range.fromOffset}, ${range.untilOffset}) failed ` +
-        `after ${run.failures} failed attempt(s): ${lastError.message}`,
-      {
-        batchId: plan.id,
-        topic: range.topic,
-        partition: range.partition,
-        from: String(range.fromOffset),
-        until: String(range.untilOffset),
-      },
-      lastError
-    );
+    throw taskFailed(plan, range, run.failures, lastError);
   }
 
   /** Starts one speculative attempt on another executor; undefined when no other executor is alive. */
@@ -421,4 +413,20 @@ export class TaskDispatcher {
       }
     });
   }
+}
+
+/** A task out of attempts: the batch stays planned, and a restarted driver replays it. */
+function taskFailed(plan: BatchPlan, range: OffsetRange, failures: number, lastError: SluiceError): TaskFailedError {
+  return new TaskFailedError(
+    `batch ${plan.id}: task for ${range.topic}-${range.partition} [${range.fromOffset}, ${range.untilOffset}) failed ` +
+      `after ${failures} failed attempt(s): ${lastError.message}`,
+    {
+      batchId: plan.id,
+      topic: range.topic,
+      partition: range.partition,
+      from: String(range.fromOffset),
+      until: String(range.untilOffset),
+    },
+    lastError
+  );
 }

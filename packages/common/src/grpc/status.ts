@@ -57,9 +57,9 @@ export function toWireFailure(e: unknown): WireFailure {
 /** The SluiceError a {@link WireFailure} stands for (a code this side does not know is SLUICE_TASK_FAILED). */
 export function fromWireFailure(failure: WireFailure): SluiceError {
   const known = (errorCodes as readonly string[]).includes(failure.error_code);
-  return new SluiceError(known ? (failure.error_code as ErrorCode) : 'SLUICE_TASK_FAILED', failure.error_message, {
-    retriable: failure.retriable,
-  });
+  // The message came with its code in front ("[SLUICE_...] ..."), which SluiceError adds again.
+  const message = failure.error_message.replace(/^\[[A-Z_]+\] /, '');
+  return new SluiceError(known ? (failure.error_code as ErrorCode) : 'SLUICE_TASK_FAILED', message, { retriable: failure.retriable });
 }
 
 /** A failure made on this side (a call given up, a closed connection), shaped like one grpc-js reports. */
