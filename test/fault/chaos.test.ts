@@ -73,13 +73,14 @@ describe('chaos', () => {
     const client = redisServer.client();
     const counted: Record<Kind, number> = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
     const log: string[] = [];
+    let producer: ContinuousProducer | undefined;
     try {
       const topic = uniqueName('chaos');
       const admin = clusterKafka().admin();
       await admin.connect();
       await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
       await admin.disconnect();
-      const producer = new ContinuousProducer(CLUSTER_BROKERS, topic, PARTITIONS, 'chaos', 20, 50);
+      producer = new ContinuousProducer(CLUSTER_BROKERS, topic, PARTITIONS, 'chaos', 20, 50);
       producer.start();
 
       const env = { KAFKA_BROKERS: CLUSTER_BROKERS, REDIS_URL: redisServer.url, SLUICE_KAFKA_REQUEST_TIMEOUT_MS: '5000' };
@@ -104,6 +105,10 @@ describe('chaos', () => {
       const startExecutor = (i: number): void => {
         const list = ports.map((p) => `127.0.0.1:${p}`).join(',');
         executors[i] = sluice(['executor', ...job, '--driver', list, '--id', `e${i}`], executorEnv);
+      };
+      /** A failed wait, with the faults so far and the drivers' last output. */
+      const explained = (e: Error): never => {
+        throw new Error(`${e.message}\n${log.join('\n')}\n${drivers.map((d) => d.stderr.slice(-2000)).join('\n---\n')}`);
       };
       const exited = (p: SluiceProcess | undefined): boolean => !p || p.child.exitCode !== null || p.child.signalCode !== null;
       /** Restarts whatever died (a paused process is resumed first). */
@@ -158,7 +163,9 @@ describe('chaos', () => {
           case 'driver-pause': {
             signal(lead.pid, 'SIGSTOP');
             // Resume it only after the standby took over: it must find itself fenced.
-            await waitFor(async () => ((await leader()) !== lead ? true : undefined), { timeoutMs: 30_000, label: 'takeover' });
+            await waitFor(async () => ((await leader()) !== lead ? true : undefined), { timeoutMs: 30_000, label: 'takeover' }).catch(
+              explained
+            );
             signal(lead.pid, 'SIGCONT');
             const { code } = await lead.exit(30_000);
             expect(code).not.toBe(0);
@@ -198,13 +205,12 @@ describe('chaos', () => {
           timeoutMs: 60_000,
           intervalMs: 50,
           label: `progress after ${fault.kind}`,
-        }).catch((e: Error) => {
-          throw new Error(`${e.message}\n${log.join('\n')}\n${drivers.map((d) => d.stderr.slice(-2000)).join('\n---\n')}`);
-        });
+        }).catch(explained);
       }
 
       heal();
       await producer.stop();
+      producer = undefined;
       const admin2 = clusterKafka().admin();
       await admin2.connect();
       const ends = Object.fromEntries((await admin2.fetchTopicOffsets(topic)).map((o) => [`${topic}:${o.partition}`, o.offset]));
@@ -232,6 +238,8 @@ describe('chaos', () => {
       for (const d of drivers) if (!exited(d)) d.kill('SIGTERM');
       for (const e of executors) if (!exited(e)) e.kill('SIGTERM');
     } finally {
+      // A failed run must not leave the producer running: Jest would wait for it forever.
+      await producer?.stop().catch(() => undefined);
       client.disconnect();
       await killAll();
       await redisServer.destroy();
