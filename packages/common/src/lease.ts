@@ -3,8 +3,12 @@ import type Redis from 'ioredis';
 import type { CheckpointStore } from './checkpoint/store';
 import type { ScriptedRedis } from './checkpoint/scripts';
 import { jobKeys } from './checkpoint/keys';
-import { LeaseHeldError } from './errors';
+import { asRedisOutage } from './checkpoint/outage';
+import { isDependencyOutage, LeaseHeldError } from './errors';
 import type { Logger } from './logging';
+
+/** How long a driver waiting for the lease waits after finding Redis unavailable. */
+const REDIS_RETRY_MS = 1000;
 
 /** Who holds a job's leader lease, and for how much longer. */
 export interface LeaseHolder {
@@ -60,12 +64,21 @@ export class LeaderLease {
     let announced: string | undefined;
     for (;;) {
       if (signal?.aborted) return false;
-      const reply = await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX');
-      if (reply === 'OK') {
-        this.owned = true;
-        return true;
+      let holder: LeaseHolder | null;
+      try {
+        if ((await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) === 'OK') {
+          this.owned = true;
+          return true;
+        }
+        holder = await readLeaseHolder(this.redis, this.store.job);
+      } catch (e) {
+        // Redis restarting is no reason to stop waiting: a standby must outlive the outage to take over.
+        const outage = asRedisOutage(e);
+        if (!isDependencyOutage(outage)) throw outage;
+        this.logger.warn({ err: (outage as Error).message }, 'Redis is unavailable while waiting for the leader lease; retrying');
+        await delay(REDIS_RETRY_MS, undefined, { signal }).catch(() => undefined);
+        continue;
       }
-      const holder = await readLeaseHolder(this.redis, this.store.job);
       if (holder === null) continue;
       if (!standby && Date.now() >= deadline) throw new LeaseHeldError(this.store.job, holder.owner);
       if (announced !== holder.owner) {

@@ -56,3 +56,37 @@ describe('LeaderLease.startRenewing', () => {
     lease.stopRenewing();
   });
 });
+
+describe('LeaderLease.acquire', () => {
+  it('a standby outlives a Redis outage while it waits, and takes the lease once it lapses', async () => {
+    let holder: string | null = 'driver-0';
+    let down = true;
+    const outage = (): Error =>
+      Object.assign(new Error('Reached the max retries per request limit (which is 2).'), { name: 'MaxRetriesPerRequestError' });
+    // Resolves on the n-th SET: the wait goes on through the outage instead of throwing.
+    const attempts: Array<() => void> = [];
+    const attempt = (n: number): Promise<void> => new Promise((resolve) => (attempts[n] = resolve));
+    const [second, third] = [attempt(2), attempt(3)];
+    let sets = 0;
+    const redis = {
+      set: (_key: string, owner: string): Promise<'OK' | null> => {
+        attempts[++sets]?.();
+        if (down) return Promise.reject(outage());
+        if (holder !== null) return Promise.resolve(null);
+        holder = owner;
+        return Promise.resolve('OK');
+      },
+      get: (): Promise<string | null> => Promise.resolve(holder),
+      pttl: (): Promise<number> => Promise.resolve(holder === null ? -2 : 1000),
+    };
+    const store = { client: redis, keys: { leader: 'sluice:{j}:leader' }, job: 'j' } as unknown as CheckpointStore;
+    const lease = new LeaderLease(store, 'driver-1', 3000, createLogger('silent'));
+    const acquired = lease.acquire(true);
+    await second; // the first SET failed on the outage, and the standby tried again
+    down = false;
+    await third; // Redis is back; driver-0 still leads
+    holder = null; // its lease lapsed
+    await expect(acquired).resolves.toBe(true);
+    expect(holder).toBe('driver-1');
+  });
+});
