@@ -1,9 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import {
   fromServiceError,
   fromWireFailure,
-  serviceError,
   type SluiceError,
   isDependencyOutage,
   isPeerUnreachable,
@@ -19,6 +18,7 @@ import {
 import type { StickyAssignment } from './assignment';
 import type { ExecutorHandle, ExecutorRegistry } from './registry';
 import type { SpeculationMonitor } from './speculation';
+import { executorRemoved } from './task-group-stream';
 
 /** One attempt of a task that ran alongside another (a speculative copy and the task it copied). */
 export interface TaskCopy {
@@ -387,7 +387,7 @@ export class TaskDispatcher {
     const what = `task ${request.task_id} on executor ${executor.id}`;
     if (this.registry.get(executor.id) !== executor) {
       // Removed while this task waited for one of its slots: as good as unreachable.
-      return Promise.reject(fromServiceError(serviceError(grpc.status.UNAVAILABLE, 'executor was removed'), what));
+      return Promise.reject(fromServiceError(executorRemoved(), what));
     }
     const client = executor.client as unknown as { RunTask: RunTask; CancelTask: CancelTask };
     return new Promise((resolve, reject) => {
@@ -409,7 +409,7 @@ export class TaskDispatcher {
         cancelled.addEventListener('abort', cancel, { once: true });
       } catch {
         // grpc-js throws synchronously on a channel closed by the executor's removal.
-        onResult(serviceError(grpc.status.UNAVAILABLE, 'executor was removed'));
+        onResult(executorRemoved());
       }
     });
   }

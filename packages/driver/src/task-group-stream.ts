@@ -10,6 +10,11 @@ import {
   type WireTaskRequest,
 } from '@sluice/common';
 
+/** How a call to an executor the driver has removed fails: as an unreachable one. */
+export function executorRemoved(): grpc.ServiceError {
+  return serviceError(grpc.status.UNAVAILABLE, 'executor was removed');
+}
+
 type GroupStream = grpc.ClientDuplexStream<WireTaskGroupCall, WireTaskGroupAnswer>;
 
 interface PendingCall {
@@ -42,7 +47,7 @@ export class TaskGroupStream {
    */
   call(tasks: WireTaskRequest[], timeoutMs: number): Promise<WireTaskGroupItem[]> {
     const what = `task group of ${tasks.length} starting with ${tasks[0]?.task_id ?? 'nothing'} on executor ${this.executorId}`;
-    if (this.closed) return Promise.reject(fromServiceError(serviceError(grpc.status.UNAVAILABLE, 'executor was removed'), what));
+    if (this.closed) return Promise.reject(fromServiceError(executorRemoved(), what));
     const callId = String(this.nextCallId++);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -76,8 +76,9 @@ const int64Pattern = /^-?\d{1,19}$/;
 /**
  * The gRPC Executor service (RunTask, TaskGroups, CancelTask) and the standard gRPC health
  * service. Tasks beyond `slots` are refused with RESOURCE_EXHAUSTED: the driver respects slots, so
- * this only guards against a confused or hostile peer. While draining (graceful shutdown) every new task is refused
- * with UNAVAILABLE (`SLUICE_EXECUTOR_LOST`, retriable), so the driver sends it to another executor.
+ * this only guards against a confused or hostile peer. While draining (graceful shutdown) every new
+ * task is refused with UNAVAILABLE (`SLUICE_EXECUTOR_LOST`, retriable), so the driver sends it to
+ * another executor.
  */
 export class ExecutorService {
   readonly health = new HealthImplementation({ '': 'NOT_SERVING' });

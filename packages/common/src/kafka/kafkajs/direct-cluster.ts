@@ -11,7 +11,7 @@ import { Kafka, PartitionAssigners, type PartitionAssigner } from 'kafkajs';
 
 import { KafkaAuthError, KafkaUnavailableError, TopicNotFoundError, isSluiceError } from '../../errors';
 import type { Logger } from '../../logging';
-import type { KafkaClientConfig } from '../types';
+import type { KafkaClientConfig, TopicPartition } from '../types';
 import { registerCodecs } from './codecs';
 import { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
 import { describeSasl, kafkajsSecurity } from './security';
@@ -252,6 +252,30 @@ export function partitionLeaders(cluster: DirectCluster, topic: string): Map<num
     if (typeof p.leader === 'number' && p.leader >= 0) leaders.set(p.partitionId, String(p.leader));
   }
   return leaders;
+}
+
+/**
+ * `items` grouped by the leader (node id) of their partition in the cached metadata, looked up once
+ * per topic; those whose partition has no leader there are `leaderless`.
+ */
+export function groupByLeader<T>(
+  cluster: DirectCluster,
+  items: Iterable<T>,
+  partitionOf: (item: T) => TopicPartition
+): { byLeader: Map<string, T[]>; leaderless: T[] } {
+  const leadersOf = new Map<string, Map<number, string>>();
+  const byLeader = new Map<string, T[]>();
+  const leaderless: T[] = [];
+  for (const item of items) {
+    const { topic, partition } = partitionOf(item);
+    let leaders = leadersOf.get(topic);
+    if (leaders === undefined) leadersOf.set(topic, (leaders = partitionLeaders(cluster, topic)));
+    const nodeId = leaders.get(partition);
+    if (nodeId === undefined) leaderless.push(item);
+    else if (byLeader.has(nodeId)) byLeader.get(nodeId)?.push(item);
+    else byLeader.set(nodeId, [item]);
+  }
+  return { byLeader, leaderless };
 }
 
 /** Leader moved, partition metadata unknown or stale: refresh metadata and try again. */

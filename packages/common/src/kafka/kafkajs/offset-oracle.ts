@@ -14,7 +14,7 @@ import {
   connectBounded,
   createDirectCluster,
   isUnknownTopic,
-  partitionLeaders,
+  groupByLeader,
   setTargetTopics,
   type KafkajsBrokerMetadata,
   toSluiceError,
@@ -200,27 +200,16 @@ export class KafkajsOffsetOracle implements OffsetOracle {
   private async requestOffsets(tps: TopicPartition[], at: At): Promise<Map<string, bigint>> {
     const timestamp = at === 'earliest' ? EARLIEST : at === 'latest' ? LATEST : at.toString();
     // Routed by the metadata as it is now, before anything is awaited.
-    type Asked = Map<string, Array<{ partition: number; timestamp: number | string }>>;
-    const byLeader = new Map<string, Asked>();
-    const leadersOf = new Map<string, Map<number, string>>();
-    const asked = new Set<string>();
-    for (const tp of tps) {
-      const key = partitionKey(tp);
-      if (asked.has(key)) continue;
-      asked.add(key);
-      let leaders = leadersOf.get(tp.topic);
-      if (leaders === undefined) leadersOf.set(tp.topic, (leaders = partitionLeaders(this.cluster, tp.topic)));
-      const nodeId = leaders.get(tp.partition);
-      if (nodeId === undefined) continue;
-      let topics = byLeader.get(nodeId);
-      if (topics === undefined) byLeader.set(nodeId, (topics = new Map() as Asked));
-      let partitions = topics.get(tp.topic);
-      if (partitions === undefined) topics.set(tp.topic, (partitions = []));
-      partitions.push({ partition: tp.partition, timestamp });
-    }
+    const unique = new Map(tps.map((tp) => [partitionKey(tp), tp]));
+    const { byLeader } = groupByLeader(this.cluster, unique.values(), (tp) => tp);
     const result = new Map<string, bigint>();
     await Promise.all(
-      [...byLeader].map(async ([nodeId, topics]) => {
+      [...byLeader].map(async ([nodeId, led]) => {
+        const topics = new Map<string, Array<{ partition: number; timestamp: number | string }>>();
+        for (const { topic, partition } of led) {
+          if (topics.has(topic)) topics.get(topic)?.push({ partition, timestamp });
+          else topics.set(topic, [{ partition, timestamp }]);
+        }
         const broker = await this.cluster.findBroker({ nodeId });
         const { responses } = await broker.listOffsets({
           isolationLevel: this.cluster.isolationLevel,

@@ -17,6 +17,7 @@ import {
   abortReason,
   connectBounded,
   createDirectCluster,
+  groupByLeader,
   isOffsetOutOfRange,
   partitionLeaders,
   setTargetTopics,
@@ -122,16 +123,8 @@ export class KafkajsRangeReader implements RangeReader {
       // left to read(), which applies the visible-end rule.
       for (let round = 0; round < this.maxEmptyPolls && open.size > 0; round++) {
         signal?.throwIfAborted();
-        const byLeader = new Map<string, Array<{ range: OffsetRange; next: bigint; records: SourceRecord[] }>>();
-        const leadersOf = new Map<string, Map<number, string>>();
-        for (const [key, o] of open) {
-          let leaders = leadersOf.get(o.range.topic);
-          if (leaders === undefined) leadersOf.set(o.range.topic, (leaders = partitionLeaders(cluster, o.range.topic)));
-          const nodeId = leaders.get(o.range.partition);
-          if (nodeId === undefined) open.delete(key);
-          else if (byLeader.has(nodeId)) byLeader.get(nodeId)?.push(o);
-          else byLeader.set(nodeId, [o]);
-        }
+        const { byLeader, leaderless } = groupByLeader(cluster, open.values(), (o) => o.range);
+        for (const o of leaderless) open.delete(partitionKey(o.range));
         await Promise.all(
           [...byLeader].map(async ([nodeId, reads]) => {
             for (const o of reads) this.options.onFetch?.(o.range, o.next, slot.index);
