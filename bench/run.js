@@ -11,6 +11,7 @@
  *   BENCH_OVERHEAD_WARMUP [30]   of those, the first ones after start (reported apart from the steady state)
  *   BENCH_OVERHEAD_EXECUTORS [2]  executors of the overhead runs
  *   BENCH_OVERHEAD_RUNS [3]   runs per overhead figure (the table shows the median of their medians)
+ *   BENCH_OVERHEAD_PARTITIONS [8,64,512]  partition counts of the overhead runs
  *   BENCH_LATENCY_SECONDS [15]   duration of the latency run's measured window
  *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
@@ -39,6 +40,7 @@ const OVERHEAD_BATCHES = Number(process.env.BENCH_OVERHEAD_BATCHES || 100);
 const OVERHEAD_WARMUP = Math.min(OVERHEAD_BATCHES - 1, Number(process.env.BENCH_OVERHEAD_WARMUP || 30));
 const OVERHEAD_EXECUTORS = Number(process.env.BENCH_OVERHEAD_EXECUTORS || 2);
 const OVERHEAD_RUNS = Number(process.env.BENCH_OVERHEAD_RUNS || 3);
+const OVERHEAD_PARTITIONS = (process.env.BENCH_OVERHEAD_PARTITIONS || '8,64,512').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
 const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
@@ -396,7 +398,7 @@ async function overhead(report) {
   const rows = [];
   const hot = await pingRoundTrip(0, 500);
   const afterIdle = await pingRoundTrip(100, 30);
-  for (const partitions of [8, 64, 512]) {
+  for (const partitions of OVERHEAD_PARTITIONS) {
     const topic = `bench-ov${partitions}-${RUN_ID}`;
     await createTopic(topic, partitions);
     const job = path.join(__dirname, 'jobs/passthrough.js');

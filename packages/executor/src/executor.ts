@@ -54,7 +54,7 @@ export class Executor {
       await store.close();
       throw e;
     }
-    const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log);
+    const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log, { readAhead: config.executor.readAhead });
     const deadLetters = new LazyDeadLetterQueue(config, jobName);
     const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log, {
       policy: config.deadLetter.policy ?? job.onError ?? 'fail',

@@ -78,7 +78,9 @@ export class TaskRunner {
 
   async run(task: Task, signal: AbortSignal): Promise<TaskReport> {
     try {
-      return await this.runTask(task, signal);
+      const report = await this.runTask(task, signal);
+      this.reader.committed?.(task.range);
+      return report;
     } catch (e) {
       // Redis down is not the task's fault: the driver retries it once Redis is back.
       throw asRedisOutage(e);

@@ -100,6 +100,12 @@ export interface RangeReader {
    * such cases properly. Optional: without it every range is read on its own.
    */
   readAll?(ranges: OffsetRange[], options?: ReadOptions): Promise<Map<string, SourceRecord[]>>;
+  /**
+   * `range` is committed: the partition's next range most likely starts at its `untilOffset` on
+   * this executor (placement is sticky), so a reader may fetch from there ahead of the next task.
+   * Optional.
+   */
+  committed?(range: OffsetRange): void;
   close(): Promise<void>;
 }
 

@@ -77,6 +77,7 @@ const defaults = {
     slots: 2,
     heartbeatIntervalMs: 1000,
     maxChunkRecords: 10000,
+    readAhead: true,
     shutdownTimeoutMs: 30000,
   },
   log: { level: 'info' },

@@ -28,6 +28,7 @@ import {
 import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
 import { fetchUntil, type FetchedPartition, type FetchResponse } from './fetch-response';
+import { ReadAhead } from './read-ahead';
 import type { RecordBatch } from './record-batch';
 
 /** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
@@ -41,6 +42,14 @@ export interface KafkajsRangeReaderOptions {
   onFetch?: (tp: TopicPartition, fetchOffset: bigint, slot: number) => void;
   /** Replaces the kafkajs Cluster of a slot (unit tests drive the reader against a fake broker). */
   createCluster?: () => DirectCluster;
+  /** Hold the next records of the partitions read, on a connection of its own (see {@link ReadAhead}). Default off. */
+  readAhead?: boolean;
+}
+
+interface OpenRead {
+  range: OffsetRange;
+  next: bigint;
+  records: SourceRecord[];
 }
 
 interface Slot {
@@ -64,6 +73,7 @@ export class KafkajsRangeReader implements RangeReader {
   /** What the batches of each partition read so far look like: sizes the next fetch (see {@link partitionFetchBytes}). */
   private readonly batchSizes = new Map<string, BatchSizes>();
   private readonly maxEmptyPolls: number;
+  private readonly readAhead: ReadAhead | null;
   private closed = false;
 
   constructor(
@@ -75,6 +85,15 @@ export class KafkajsRangeReader implements RangeReader {
     const n = Math.max(1, Math.floor(slots));
     this.slots = Array.from({ length: n }, (_, index) => ({ index, cluster: null, busy: false, lastUsed: 0 }));
     this.maxEmptyPolls = Math.max(1, options.maxEmptyPolls ?? 3);
+    this.readAhead =
+      options.readAhead === true
+        ? new ReadAhead(
+            config,
+            () => this.connect(),
+            (broker, partitions, maxBytes) => this.fetchFrom(broker, partitions, maxBytes),
+            logger
+          )
+        : null;
   }
 
   async *read(range: OffsetRange, options: ReadOptions = {}): AsyncGenerator<SourceRecord[], void, undefined> {
@@ -84,6 +103,15 @@ export class KafkajsRangeReader implements RangeReader {
     // An empty range is a no-op: no slot, no connection, no fetch.
     if (range.fromOffset === range.untilOffset) return;
     const { signal } = options;
+    let from = range.fromOffset;
+    // A retry reads afresh, without what was read ahead either.
+    if (options.freshConnection === true) this.readAhead?.forget(range);
+    else if (this.readAhead !== null) {
+      const ahead = await this.readAhead.take(range, signal);
+      if (ahead.records.length > 0) yield ahead.records;
+      from = ahead.next;
+    }
+    if (from === range.untilOffset) return;
     const key = partitionKey(range);
     const slot = await this.acquire(key, signal);
     let healthy = true;
@@ -91,7 +119,7 @@ export class KafkajsRangeReader implements RangeReader {
       // Spark re-creates its cached consumer when a task is retried: the old connection may be the problem.
       if (options.freshConnection === true) await this.dropCluster(slot);
       const cluster = await this.clusterOf(slot);
-      for await (const chunk of this.readOn(cluster, slot, range, signal)) yield chunk;
+      for await (const chunk of this.readOn(cluster, slot, { ...range, fromOffset: from }, signal)) yield chunk;
     } catch (e) {
       // Data loss and invisibility are facts about the log; anything else may be this connection.
       healthy = e instanceof DataLossError || e instanceof RangeNotVisibleError || signal?.aborted === true;
@@ -102,16 +130,21 @@ export class KafkajsRangeReader implements RangeReader {
     }
   }
 
+  committed(range: OffsetRange): void {
+    if (range.fromOffset < range.untilOffset) this.readAhead?.follow(range);
+  }
+
   async readAll(ranges: OffsetRange[], options: ReadOptions = {}): Promise<Map<string, SourceRecord[]>> {
     const done = new Map<string, SourceRecord[]>();
-    const open = new Map<string, { range: OffsetRange; next: bigint; records: SourceRecord[] }>();
+    const open = new Map<string, OpenRead>();
     for (const range of ranges) {
       if (range.fromOffset === range.untilOffset) done.set(partitionKey(range), []);
       else if (range.fromOffset < range.untilOffset) open.set(partitionKey(range), { range, next: range.fromOffset, records: [] });
     }
+    const { signal } = options;
+    if (this.readAhead !== null) await this.takeAhead(open, done, options);
     const first = open.keys().next();
     if (first.done === true) return done;
-    const { signal } = options;
     const slot = await this.acquire(first.value, signal);
     let healthy = true;
     try {
@@ -160,10 +193,29 @@ export class KafkajsRangeReader implements RangeReader {
     return done;
   }
 
+  /** Moves what the read-ahead holds of `open` ranges into them; those it holds completely are `done`. */
+  private async takeAhead(open: Map<string, OpenRead>, done: Map<string, SourceRecord[]>, options: ReadOptions): Promise<void> {
+    const readAhead = this.readAhead as ReadAhead;
+    if (options.freshConnection === true) {
+      for (const o of open.values()) readAhead.forget(o.range);
+      return;
+    }
+    await Promise.all(
+      [...open].map(async ([key, o]) => {
+        const ahead = await readAhead.take(o.range, options.signal);
+        o.records = ahead.records;
+        o.next = ahead.next;
+        if (o.next < o.range.untilOffset) return;
+        open.delete(key);
+        done.set(key, o.records);
+      })
+    );
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiters.splice(0)) wake();
-    await Promise.all(this.slots.map((s) => this.dropCluster(s)));
+    await Promise.all([...this.slots.map((s) => this.dropCluster(s)), this.readAhead?.close()]);
   }
 
   private async *readOn(
@@ -275,17 +327,21 @@ export class KafkajsRangeReader implements RangeReader {
    * {@link partitionFetchBytes}); one that got nothing because of that asks for the full
    * `partitionMaxBytes` next time.
    */
-  private async fetchFrom(broker: DirectBroker, partitions: Array<OffsetRange & { fetchOffset: bigint }>): Promise<FetchResponse> {
+  private async fetchFrom(
+    broker: DirectBroker,
+    partitions: Array<OffsetRange & { fetchOffset: bigint }>,
+    maxBytes = this.config.fetchMaxBytes
+  ): Promise<FetchResponse> {
     const topics = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
     const until = new Map<string, bigint>();
     const limited = new Map<string, bigint>();
     for (const p of partitions) {
       const key = partitionKey(p);
       until.set(key, p.untilOffset);
-      const maxBytes = partitionFetchBytes(this.batchSizes.get(key), p.untilOffset - p.fetchOffset, this.config.partitionMaxBytes);
-      if (maxBytes < this.config.partitionMaxBytes) limited.set(key, p.fetchOffset);
+      const partitionBytes = partitionFetchBytes(this.batchSizes.get(key), p.untilOffset - p.fetchOffset, this.config.partitionMaxBytes);
+      if (partitionBytes < this.config.partitionMaxBytes) limited.set(key, p.fetchOffset);
       const list = topics.get(p.topic) ?? [];
-      list.push({ partition: p.partition, fetchOffset: p.fetchOffset.toString(), maxBytes });
+      list.push({ partition: p.partition, fetchOffset: p.fetchOffset.toString(), maxBytes: partitionBytes });
       topics.set(p.topic, list);
     }
     const response = await fetchUntil(
@@ -294,7 +350,7 @@ export class KafkajsRangeReader implements RangeReader {
         isolationLevel: this.config.isolation === 'read_committed' ? READ_COMMITTED : READ_UNCOMMITTED,
         maxWaitTime: this.config.fetchMaxWaitMs,
         minBytes: 1,
-        maxBytes: this.config.fetchMaxBytes,
+        maxBytes,
         topics: [...topics].map(([topic, list]) => ({ topic, partitions: list })),
       },
       until
@@ -315,7 +371,11 @@ export class KafkajsRangeReader implements RangeReader {
   }
 
   private async clusterOf(slot: Slot): Promise<DirectCluster> {
-    if (slot.cluster !== null) return slot.cluster;
+    slot.cluster ??= await this.connect();
+    return slot.cluster;
+  }
+
+  private async connect(): Promise<DirectCluster> {
     const cluster = this.options.createCluster?.() ?? createDirectCluster(this.config, this.logger);
     try {
       await connectBounded(cluster, this.config);
@@ -323,7 +383,6 @@ export class KafkajsRangeReader implements RangeReader {
       if (isSluiceError(e)) throw e;
       throw new KafkaUnavailableError(`cannot connect to Kafka brokers ${this.config.brokers.join(',')}`, e);
     }
-    slot.cluster = cluster;
     return cluster;
   }
 
