@@ -54,7 +54,12 @@ export class Executor {
       await store.close();
       throw e;
     }
-    const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log, { readAhead: config.executor.readAhead });
+    const running = { tasks: (): number => 0 };
+    const metrics = new ExecutorMetrics(() => running.tasks());
+    const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log, {
+      readAhead: config.executor.readAhead,
+      onTakenAhead: (records) => metrics.readAheadRecords.inc(records),
+    });
     const deadLetters = new LazyDeadLetterQueue(config, jobName);
     const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log, {
       policy: config.deadLetter.policy ?? job.onError ?? 'fail',
@@ -63,8 +68,6 @@ export class Executor {
       maxRecordBytes: config.deadLetter.maxRecordBytes,
       deadLetter: (letters) => deadLetters.add(letters),
     });
-    const running = { tasks: (): number => 0 };
-    const metrics = new ExecutorMetrics(() => running.tasks());
     const service = new ExecutorService(
       runner,
       {

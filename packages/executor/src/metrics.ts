@@ -10,6 +10,7 @@ export class ExecutorMetrics {
   readonly tasks: Counter<'outcome'>;
   readonly records: Counter;
   readonly bytes: Counter;
+  readonly readAheadRecords: Counter;
   readonly runningTasks: Gauge;
 
   constructor(runningTasks: () => number) {
@@ -30,6 +31,11 @@ export class ExecutorMetrics {
     });
     this.records = new Counter({ name: 'sluice_records_total', help: 'Records committed by this executor', registers });
     this.bytes = new Counter({ name: 'sluice_bytes_total', help: 'Key and value bytes committed by this executor', registers });
+    this.readAheadRecords = new Counter({
+      name: 'sluice_read_ahead_records_total',
+      help: 'Records tasks took from the read-ahead (executor.readAhead) instead of fetching them',
+      registers,
+    });
     this.runningTasks = new Gauge({
       name: 'sluice_running_tasks',
       help: 'Tasks running on this executor now',

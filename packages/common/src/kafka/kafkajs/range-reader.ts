@@ -44,6 +44,8 @@ export interface KafkajsRangeReaderOptions {
   createCluster?: () => DirectCluster;
   /** Hold the next records of the partitions read, on a connection of its own (see {@link ReadAhead}). Default off. */
   readAhead?: boolean;
+  /** Called with the number of records a read took from the read-ahead (the executor counts them in a metric). */
+  onTakenAhead?: (records: number) => void;
 }
 
 interface OpenRead {
@@ -108,7 +110,10 @@ export class KafkajsRangeReader implements RangeReader {
     if (options.freshConnection === true) this.readAhead?.forget(range);
     else if (this.readAhead !== null) {
       const ahead = await this.readAhead.take(range, signal);
-      if (ahead.records.length > 0) yield ahead.records;
+      if (ahead.records.length > 0) {
+        this.options.onTakenAhead?.(ahead.records.length);
+        yield ahead.records;
+      }
       from = ahead.next;
     }
     if (from === range.untilOffset) return;
@@ -203,6 +208,7 @@ export class KafkajsRangeReader implements RangeReader {
     await Promise.all(
       [...open].map(async ([key, o]) => {
         const ahead = await readAhead.take(o.range, options.signal);
+        if (ahead.records.length > 0) this.options.onTakenAhead?.(ahead.records.length);
         o.records = ahead.records;
         o.next = ahead.next;
         if (o.next < o.range.untilOffset) return;
