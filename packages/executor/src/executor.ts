@@ -57,7 +57,8 @@ export class Executor {
     const running = { tasks: (): number => 0 };
     const metrics = new ExecutorMetrics(() => running.tasks());
     const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log, {
-      readAhead: config.executor.readAhead,
+      // A range of one chunk is one Fetch and one commit, where the Fetch weighs most.
+      readAhead: config.executor.readAhead ? { maxRangeRecords: config.executor.maxChunkRecords } : undefined,
       onTakenAhead: (records) => metrics.readAheadRecords.inc(records),
     });
     const deadLetters = new LazyDeadLetterQueue(config, jobName);

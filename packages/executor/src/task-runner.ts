@@ -77,14 +77,20 @@ export class TaskRunner {
   }
 
   async run(task: Task, signal: AbortSignal): Promise<TaskReport> {
+    let report: TaskReport;
     try {
-      const report = await this.runTask(task, signal);
-      this.reader.committed?.(task.range);
-      return report;
+      report = await this.runTask(task, signal);
     } catch (e) {
       // Redis down is not the task's fault: the driver retries it once Redis is back.
       throw asRedisOutage(e);
     }
+    try {
+      this.reader.committed?.(task.range);
+    } catch (e) {
+      // Only the read-ahead of the next range is lost: the task committed.
+      this.logger.warn({ err: (e as Error).message, taskId: task.taskId }, 'read-ahead after the commit failed');
+    }
+    return report;
   }
 
   private async runTask(task: Task, signal: AbortSignal): Promise<TaskReport> {

@@ -36,7 +36,7 @@ function readerOver(log: FakeLog): { reader: RangeReader; taskFetches: number[] 
   const reader = createKafkajsRangeReader(config, 1, logger, {
     createCluster: () => log.cluster(),
     maxEmptyPolls: 2,
-    readAhead: true,
+    readAhead: { maxRangeRecords: 100 },
     onFetch: (_tp, fetchOffset) => taskFetches.push(Number(fetchOffset)),
   });
   return { reader, taskFetches };
@@ -109,6 +109,27 @@ describe('kafkajs range reader with read-ahead (fake broker)', () => {
     expect(log.fetches).toEqual([0, 0, 2]);
     expect(await drain(r, range(2, 4))).toEqual([2, 3]);
     expect(taskFetches).toEqual([0, 0]);
+  });
+
+  it('does not follow a partition whose range was longer than maxRangeRecords', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { log, taskFetches } = start({ batches: oneRecordBatches(300) });
+      const r = reader as RangeReader;
+      expect(await drain(r, range(0, 150))).toHaveLength(150);
+      // Long past the delay after a commit: had the partition been followed, it was fetched at 150.
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(log.fetches).toEqual([0]);
+      // A short range is followed.
+      expect(await drain(r, range(150, 152))).toEqual([150, 151]);
+      await jest.advanceTimersByTimeAsync(1000);
+      await eventually(() => log.fetches.length === 3);
+      expect(log.fetches).toEqual([0, 150, 152]);
+      expect(await drain(r, range(152, 154))).toEqual([152, 153]);
+      expect(taskFetches).toEqual([0, 150]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('reads a range that starts elsewhere itself, and follows the partition from its end', async () => {

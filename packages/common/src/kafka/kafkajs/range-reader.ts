@@ -42,8 +42,11 @@ export interface KafkajsRangeReaderOptions {
   onFetch?: (tp: TopicPartition, fetchOffset: bigint, slot: number) => void;
   /** Replaces the kafkajs Cluster of a slot (unit tests drive the reader against a fake broker). */
   createCluster?: () => DirectCluster;
-  /** Hold the next records of the partitions read, on a connection of its own (see {@link ReadAhead}). Default off. */
-  readAhead?: boolean;
+  /**
+   * Hold the next records of partitions whose ranges of at most `maxRangeRecords` were committed,
+   * on a connection of its own (see {@link ReadAhead}). Default off.
+   */
+  readAhead?: { maxRangeRecords: number };
   /** Called with the number of records a read took from the read-ahead (the executor counts them in a metric). */
   onTakenAhead?: (records: number) => void;
 }
@@ -88,9 +91,10 @@ export class KafkajsRangeReader implements RangeReader {
     this.slots = Array.from({ length: n }, (_, index) => ({ index, cluster: null, busy: false, lastUsed: 0 }));
     this.maxEmptyPolls = Math.max(1, options.maxEmptyPolls ?? 3);
     this.readAhead =
-      options.readAhead === true
+      options.readAhead !== undefined
         ? new ReadAhead(
             config,
+            options.readAhead.maxRangeRecords,
             () => this.connect(),
             (broker, partitions, maxBytes) => this.fetchFrom(broker, partitions, maxBytes),
             logger
