@@ -6,6 +6,7 @@
  */
 import type { DirectBroker, DirectCluster } from '../kafkajs/direct-cluster';
 import type { FetchRequest } from '../kafkajs/fetch-response';
+import type { KafkaClientConfig, OffsetRange } from '../types';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Long = require('kafkajs/src/utils/long') as { fromValue(v: string | number): unknown };
@@ -31,6 +32,24 @@ const { KafkaJSProtocolError, KafkaJSOffsetOutOfRange } = require('kafkajs') as 
 };
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => unknown };
 /* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The Kafka settings the unit tests read a fake log with. */
+export const fakeLogReaderConfig: KafkaClientConfig = {
+  brokers: ['fake:9092'],
+  clientId: 'unit',
+  isolation: 'read_committed',
+  connectionTimeoutMs: 1000,
+  requestTimeoutMs: 5000,
+  fetchMaxBytes: 1 << 20,
+  partitionMaxBytes: 1 << 20,
+  fetchMaxWaitMs: 10,
+  retries: 3,
+};
+
+/** `[fromOffset, untilOffset)` of the fake log's partition (t-0). */
+export function range(fromOffset: number, untilOffset: number): OffsetRange {
+  return { topic: 't', partition: 0, fromOffset: BigInt(fromOffset), untilOffset: BigInt(untilOffset) };
+}
 
 export interface FakeRecord {
   offset: number;
@@ -118,6 +137,18 @@ export interface FakeLogOptions {
    */
   byteLimits?: boolean;
 }
+
+/** Producer 7: committed txn 0..2 + COMMIT marker 3; aborted txn 4..5 + ABORT marker 6; then a plain record 7. */
+export const transactionalLog: FakeLogOptions = {
+  batches: [
+    { firstOffset: 0, records: [{ offset: 0 }, { offset: 1 }, { offset: 2 }], producerId: 7, transactional: true },
+    { firstOffset: 3, records: [], producerId: 7, control: 'commit' },
+    { firstOffset: 4, records: [{ offset: 4 }, { offset: 5 }], producerId: 7, transactional: true },
+    { firstOffset: 6, records: [], producerId: 7, control: 'abort' },
+    { firstOffset: 7, records: [{ offset: 7 }] },
+  ],
+  abortedTransactions: [{ producerId: 7, firstOffset: 4 }],
+};
 
 type ProtocolResponse = typeof fetchV11Response;
 

@@ -2,25 +2,10 @@ import pino from 'pino';
 
 import { DataLossError, RangeNotVisibleError } from '../../errors';
 import { createKafkajsRangeReader, partitionFetchBytes } from '../kafkajs/range-reader';
-import type { KafkaClientConfig, OffsetRange, SourceRecord } from '../types';
-import { FakeLog, type FakeBatch, type FakeLogOptions } from './kafkajs-fake-log';
+import type { OffsetRange, SourceRecord } from '../types';
+import { FakeLog, fakeLogReaderConfig as config, range, transactionalLog, type FakeBatch, type FakeLogOptions } from './kafkajs-fake-log';
 
-const config: KafkaClientConfig = {
-  brokers: ['fake:9092'],
-  clientId: 'unit',
-  isolation: 'read_committed',
-  connectionTimeoutMs: 1000,
-  requestTimeoutMs: 5000,
-  fetchMaxBytes: 1 << 20,
-  partitionMaxBytes: 1 << 20,
-  fetchMaxWaitMs: 10,
-  retries: 3,
-};
 const logger = pino({ level: 'silent' });
-
-function range(fromOffset: number, untilOffset: number): OffsetRange {
-  return { topic: 't', partition: 0, fromOffset: BigInt(fromOffset), untilOffset: BigInt(untilOffset) };
-}
 
 async function readAll(log: FakeLog, r: OffsetRange, freshConnection = false): Promise<SourceRecord[]> {
   const reader = createKafkajsRangeReader(config, 1, logger, { createCluster: () => log.cluster(), maxEmptyPolls: 2 });
@@ -110,19 +95,8 @@ describe('kafkajs range reader (fake broker, record batches encoded by kafkajs)'
   });
 
   describe('transactions under read_committed', () => {
-    // Producer 7: committed txn 0..2 + COMMIT marker 3; aborted txn 4..5 + ABORT marker 6; then a plain record 7.
     const txLog = (batchesPerFetch?: number): FakeLog =>
-      new FakeLog({
-        batches: [
-          { firstOffset: 0, records: [{ offset: 0 }, { offset: 1 }, { offset: 2 }], producerId: 7, transactional: true },
-          { firstOffset: 3, records: [], producerId: 7, control: 'commit' },
-          { firstOffset: 4, records: [{ offset: 4 }, { offset: 5 }], producerId: 7, transactional: true },
-          { firstOffset: 6, records: [], producerId: 7, control: 'abort' },
-          { firstOffset: 7, records: [{ offset: 7 }] },
-        ],
-        abortedTransactions: [{ producerId: 7, firstOffset: 4 }],
-        ...(batchesPerFetch === undefined ? {} : { batchesPerFetch }),
-      });
+      new FakeLog({ ...transactionalLog, ...(batchesPerFetch === undefined ? {} : { batchesPerFetch }) });
 
     it('a range ending right after the commit marker finishes', async () => {
       const log = txLog(1);

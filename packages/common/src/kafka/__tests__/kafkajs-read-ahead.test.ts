@@ -1,28 +1,10 @@
 import pino from 'pino';
 
 import { createKafkajsRangeReader } from '../kafkajs/range-reader';
-import type { KafkaClientConfig, OffsetRange, RangeReader, SourceRecord } from '../types';
-import { FakeLog, type FakeBatch, type FakeLogOptions } from './kafkajs-fake-log';
+import type { OffsetRange, RangeReader, SourceRecord } from '../types';
+import { FakeLog, fakeLogReaderConfig as config, range, transactionalLog, type FakeBatch, type FakeLogOptions } from './kafkajs-fake-log';
 
-const config: KafkaClientConfig = {
-  brokers: ['fake:9092'],
-  clientId: 'unit',
-  isolation: 'read_committed',
-  connectionTimeoutMs: 1000,
-  requestTimeoutMs: 5000,
-  fetchMaxBytes: 1 << 20,
-  partitionMaxBytes: 1 << 20,
-  fetchMaxWaitMs: 10,
-  retries: 3,
-};
 const logger = pino({ level: 'silent' });
-
-const range = (fromOffset: number, untilOffset: number): OffsetRange => ({
-  topic: 't',
-  partition: 0,
-  fromOffset: BigInt(fromOffset),
-  untilOffset: BigInt(untilOffset),
-});
 const offsets = (records: SourceRecord[]): number[] => records.map((r) => Number(r.offset));
 
 /** One record per batch, offsets [0, n): a backlog produced one record at a time. */
@@ -165,17 +147,7 @@ describe('kafkajs range reader with read-ahead (fake broker)', () => {
   });
 
   it('under read_committed never hands out aborted records or markers', async () => {
-    // Committed txn 0..2 + COMMIT 3; aborted txn 4..5 + ABORT 6; a plain record 7.
-    const { log, taskFetches } = start({
-      batches: [
-        { firstOffset: 0, records: [{ offset: 0 }, { offset: 1 }, { offset: 2 }], producerId: 7, transactional: true },
-        { firstOffset: 3, records: [], producerId: 7, control: 'commit' },
-        { firstOffset: 4, records: [{ offset: 4 }, { offset: 5 }], producerId: 7, transactional: true },
-        { firstOffset: 6, records: [], producerId: 7, control: 'abort' },
-        { firstOffset: 7, records: [{ offset: 7 }] },
-      ],
-      abortedTransactions: [{ producerId: 7, firstOffset: 4 }],
-    });
+    const { log, taskFetches } = start(transactionalLog);
     const r = reader as RangeReader;
     expect(await drain(r, range(0, 4))).toEqual([0, 1, 2]);
     // Past the end of the log it keeps polling (held: [4, 8), less than twice the range).
