@@ -235,9 +235,9 @@ export const configSchema = z
         /** Records processed and committed together; bounds memory for long ranges. */
         maxChunkRecords: positiveInt.default(10000),
         /**
-         * Fetch each partition's next records while the batch commits and the next one is planned, on
-         * a connection of its own (at most twice the last range, partitionMaxBytes per partition and
-         * fetchMaxBytes in all), so the next task of the partition reads them from memory.
+         * Once a task of at most maxChunkRecords committed, fetch its partition's next records on a
+         * connection of its own (at most twice that range, partitionMaxBytes per partition and
+         * fetchMaxBytes in all), so the partition's next task here reads them from memory.
          */
         readAhead: z.boolean().default(true),
         /** SIGTERM: how long running tasks may take to finish before they are handed back to the driver. */

@@ -163,6 +163,7 @@ export class FakeLog {
   refreshes = 0;
   clustersCreated = 0;
   private encoded: EncodedBatch[] | undefined;
+  private held: Promise<void> | undefined;
 
   constructor(private readonly opts: FakeLogOptions) {}
 
@@ -175,6 +176,9 @@ export class FakeLog {
   async fetch(topic: string, partition: number, fetchOffset: number, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
     this.fetches.push(fetchOffset);
     this.fetchLimits.push(maxBytes);
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) await held;
     const failure = this.opts.failures?.shift();
     if (failure !== undefined) throw new KafkaJSProtocolError(createErrorFromCode(6));
     const all = await this.batches();
@@ -212,6 +216,13 @@ export class FakeLog {
     out.writeInt32(records.length);
     out.writeBuffer(records);
     return out.buffer;
+  }
+
+  /** The next fetch is answered only once the returned function is called (a connection that hangs). */
+  holdNextFetch(): () => void {
+    let release = (): void => undefined;
+    this.held = new Promise((resolve) => (release = resolve));
+    return release;
   }
 
   /** A fake kafkajs Cluster whose only broker serves this log. */

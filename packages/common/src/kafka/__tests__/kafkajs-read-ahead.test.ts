@@ -170,6 +170,17 @@ describe('kafkajs range reader with read-ahead (fake broker)', () => {
     expect(taskFetches).toEqual([0, 4]);
   });
 
+  it('a task waits for a read-ahead Fetch that hangs at most fetchMaxWaitMs, then reads itself', async () => {
+    const { log, taskFetches } = start({ batches: oneRecordBatches(20) });
+    const r = reader as RangeReader;
+    expect(await drain(r, range(0, 2))).toEqual([0, 1]);
+    const release = log.holdNextFetch();
+    await eventually(() => log.fetches.length === 2);
+    expect(await drain(r, range(2, 4))).toEqual([2, 3]);
+    expect(taskFetches).toEqual([0, 2]);
+    release();
+  });
+
   it('serves a group read (readAll) from memory too', async () => {
     const { log, taskFetches } = start({ batches: oneRecordBatches(20) });
     const r = reader as RangeReader & Required<Pick<RangeReader, 'readAll'>>;

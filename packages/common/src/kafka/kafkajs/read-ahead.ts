@@ -32,8 +32,8 @@ interface Followed {
   bytesPerRecord: number;
   /** The read-ahead Fetch in flight for this partition (at `end`); it never rejects. */
   pending: Promise<void> | null;
-  lastRead: number;
-  /** Dropped when no range was read for this long: three of its gaps between ranges, at least MIN_IDLE_MS. */
+  lastCommit: number;
+  /** Dropped when no range was committed for this long: three of its gaps between commits, at least MIN_IDLE_MS. */
   idleLimitMs: number;
 }
 
@@ -63,8 +63,9 @@ const FAILURE_BACKOFF_MS = 1000;
  * `position`. A range that starts elsewhere (a replay, a retry, a range that moved here) is read as
  * before, and the partition is followed from that range's end.
  *
- * Memory: per partition at most twice the last range's offsets and `partitionMaxBytes`; in all at
- * most `fetchMaxBytes`. A partition not read for a while (it moved to another executor) is dropped.
+ * Memory: only partitions whose last range had at most `maxRangeRecords` are followed; per partition
+ * at most twice that range's offsets and `partitionMaxBytes`, in all at most `fetchMaxBytes`. A
+ * partition not committed here for a while (it moved to another executor) is dropped.
  */
 export class ReadAhead {
   private readonly followed = new Map<string, Followed>();
@@ -98,14 +99,15 @@ export class ReadAhead {
   /**
    * The records of `range` held ahead, from its start. When the partition's read-ahead Fetch is in
    * flight and what is held does not reach `untilOffset`, waits for it: the records of the range are
-   * in the log already (the plan saw them), so the broker answers it at once.
+   * in the log already (the plan saw them), so the broker answers it at once. Not longer than
+   * `fetchMaxWaitMs`, though (a connection that hangs): then the task reads the rest itself.
    */
   async take(range: OffsetRange, signal?: AbortSignal): Promise<TakenAhead> {
     const key = partitionKey(range);
     const none: TakenAhead = { records: [], next: range.fromOffset };
     let f = this.followed.get(key);
     if (f === undefined || f.position !== range.fromOffset) return none;
-    if (f.end < range.untilOffset && f.pending !== null) await untilSettledOrAborted(f.pending, signal);
+    if (f.end < range.untilOffset && f.pending !== null) await settledWithin(f.pending, this.config.fetchMaxWaitMs, signal);
     f = this.followed.get(key);
     if (f === undefined || f.position !== range.fromOffset) return none;
     let n = 0;
@@ -142,7 +144,7 @@ export class ReadAhead {
       while (n < f.records.length && (f.records[n] as SourceRecord).offset < until) n++;
       if (n > 0) f.records = f.records.slice(n);
       f.position = until;
-      f.idleLimitMs = Math.max(MIN_IDLE_MS, 3 * (now - f.lastRead));
+      f.idleLimitMs = Math.max(MIN_IDLE_MS, 3 * (now - f.lastCommit));
     } else {
       // A Fetch still in flight for the old object is ignored when it lands (see fetchFrom).
       f = {
@@ -153,12 +155,12 @@ export class ReadAhead {
         window: 0n,
         bytesPerRecord: 0,
         pending: null,
-        lastRead: now,
-        idleLimitMs: Math.max(MIN_IDLE_MS, 3 * (now - (f?.lastRead ?? now))),
+        lastCommit: now,
+        idleLimitMs: Math.max(MIN_IDLE_MS, 3 * (now - (f?.lastCommit ?? now))),
       };
       this.followed.set(key, f);
     }
-    f.lastRead = now;
+    f.lastCommit = now;
     if (length > 0n) f.window = 2n * length;
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
@@ -290,20 +292,25 @@ export class ReadAhead {
   }
 
   private expire(now: number): void {
-    for (const [key, f] of this.followed) if (now - f.lastRead > f.idleLimitMs) this.followed.delete(key);
+    for (const [key, f] of this.followed) if (now - f.lastCommit > f.idleLimitMs) this.followed.delete(key);
   }
 }
 
-/** Waits for `settled` (which never rejects), or rejects when `signal` aborts first. */
-function untilSettledOrAborted(settled: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return settled;
-  signal.throwIfAborted();
+/** Waits for `settled` (which never rejects) at most `ms`; rejects when `signal` aborts first. */
+function settledWithin(settled: Promise<void>, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    void settled.then(() => {
-      signal.removeEventListener('abort', onAbort);
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       resolve();
-    });
+    };
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void settled.then(done);
   });
 }
