@@ -164,6 +164,7 @@ export class FakeLog {
   clustersCreated = 0;
   private encoded: EncodedBatch[] | undefined;
   private held: Promise<void> | undefined;
+  private heldRefresh: { reached: () => void; released: Promise<void> } | undefined;
 
   constructor(private readonly opts: FakeLogOptions) {}
 
@@ -225,6 +226,15 @@ export class FakeLog {
     return release;
   }
 
+  /** The next metadata refresh (if necessary) waits until released; `reached` resolves once it started. */
+  holdNextRefresh(): { reached: Promise<void>; release: () => void } {
+    let release = (): void => undefined;
+    let reached = (): void => undefined;
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    this.heldRefresh = { reached, released: new Promise((resolve) => (release = resolve)) };
+    return { reached: reachedPromise, release };
+  }
+
   /** A fake kafkajs Cluster whose only broker serves this log. */
   cluster(): DirectCluster {
     this.clustersCreated++;
@@ -255,7 +265,12 @@ export class FakeLog {
         this.refreshes++;
         return Promise.resolve();
       },
-      refreshMetadataIfNecessary: () => Promise.resolve(),
+      refreshMetadataIfNecessary: async () => {
+        const held = this.heldRefresh;
+        this.heldRefresh = undefined;
+        held?.reached();
+        await held?.released;
+      },
       metadata: () => Promise.resolve({ brokers: [], topicMetadata: [] }),
       // Whatever partition is read, broker 1 leads it and serves this log.
       findTopicPartitionMetadata: () => Array.from({ length: 16 }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0 })),

@@ -170,6 +170,24 @@ describe('kafkajs range reader with read-ahead (fake broker)', () => {
     expect(taskFetches).toEqual([0, 4]);
   });
 
+  it('a commit while the read-ahead prepares its Fetch (shrinking the window) never leads to a record twice', async () => {
+    const { log, taskFetches } = start({ batches: oneRecordBatches(100) });
+    const r = reader as RangeReader;
+    expect(await drain(r, range(0, 10))).toHaveLength(10);
+    // Holds [10, 30): twice the range.
+    await eventually(() => log.fetches.length === 2);
+    expect(await drain(r, range(10, 25))).toHaveLength(15);
+    // Now it wants more (5 held, window 30): its next Fetch waits on a metadata refresh...
+    const refresh = log.holdNextRefresh();
+    await refresh.reached;
+    // ...while a one-record range commits: window 2, and 4 records are held already.
+    expect(await drain(r, range(25, 26))).toEqual([25]);
+    refresh.release();
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(await drain(r, range(26, 30))).toEqual([26, 27, 28, 29]);
+    expect(taskFetches).toEqual([0]);
+  });
+
   it('a task waits for a read-ahead Fetch that hangs at most fetchMaxWaitMs, then reads itself', async () => {
     const { log, taskFetches } = start({ batches: oneRecordBatches(20) });
     const r = reader as RangeReader;

@@ -18,17 +18,33 @@ export interface TakenAhead {
   next: bigint;
 }
 
+/**
+ * One Fetch response's share of what is held. Held records are views into the response they came
+ * in, so the memory they keep is the whole response until the last of them is taken.
+ */
+interface HeldResponse {
+  /** Record bytes of the whole response (all its partitions), as on the wire. */
+  readonly bytes: number;
+  /** Chunks of held records that still point into it. */
+  chunks: number;
+}
+
+interface HeldChunk {
+  records: SourceRecord[];
+  readonly response: HeldResponse;
+}
+
 interface Followed {
   readonly tp: TopicPartition;
-  /** Where the partition's next range is expected to start: the end of the last range read. */
+  /** Where the partition's next range is expected to start: the end of the last range committed. */
   position: bigint;
   /** The visible records at offsets [position, end), exactly as the log holds them, in offset order. */
-  records: SourceRecord[];
+  chunks: HeldChunk[];
   /** One past everything read ahead (gaps included): where the next read-ahead Fetch starts. */
   end: bigint;
   /** Offsets to hold ahead of `position`: twice the last range's length, so about two batches. */
   window: bigint;
-  /** Wire bytes per record of what was read ahead: the memory bound counts in these. */
+  /** Wire bytes per record of what was read ahead: the per-partition bound counts in these. */
   bytesPerRecord: number;
   /** The read-ahead Fetch in flight for this partition (at `end`); it never rejects. */
   pending: Promise<void> | null;
@@ -71,11 +87,15 @@ export class ReadAhead {
   private readonly followed = new Map<string, Followed>();
   /** Leaders with a read-ahead Fetch in flight: Kafka answers one connection's requests in order, so one at a time each. */
   private readonly busyLeaders = new Set<string>();
+  /** Bytes of the responses that held records point into, and the byte limits of the Fetches in flight. */
+  private heldBytes = 0;
+  private inFlightBytes = 0;
   private cluster: DirectCluster | null = null;
   private pumping = false;
   private pumpAgain = false;
   private pumpScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private retryAt = 0;
   private readonly expiryTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -110,16 +130,13 @@ export class ReadAhead {
     if (f.end < range.untilOffset && f.pending !== null) await settledWithin(f.pending, this.config.fetchMaxWaitMs, signal);
     f = this.followed.get(key);
     if (f === undefined || f.position !== range.fromOffset) return none;
-    let n = 0;
-    while (n < f.records.length && (f.records[n] as SourceRecord).offset < range.untilOffset) n++;
-    const records = f.records.slice(0, n);
+    const records = this.takeBelow(f, range.untilOffset);
     if (f.end >= range.untilOffset) {
-      f.records = f.records.slice(n);
       f.position = range.untilOffset;
       return { records, next: range.untilOffset };
     }
     // The rest is read as a task reads; following resumes at the range's end (see follow).
-    this.followed.delete(key);
+    this.unfollow(key);
     return { records, next: f.end };
   }
 
@@ -135,28 +152,28 @@ export class ReadAhead {
     const until = range.untilOffset;
     const length = until - range.fromOffset;
     if (length > BigInt(this.maxRangeRecords)) {
-      this.followed.delete(key);
+      this.unfollow(key);
       return;
     }
     let f = this.followed.get(key);
     if (f !== undefined && until >= f.position && until <= f.end) {
-      let n = 0;
-      while (n < f.records.length && (f.records[n] as SourceRecord).offset < until) n++;
-      if (n > 0) f.records = f.records.slice(n);
+      this.takeBelow(f, until);
       f.position = until;
       f.idleLimitMs = Math.max(MIN_IDLE_MS, 3 * (now - f.lastCommit));
     } else {
-      // A Fetch still in flight for the old object is ignored when it lands (see fetchFrom).
+      const lastCommit = f?.lastCommit ?? now;
+      // A Fetch still in flight for the old entry is ignored when it lands (see fetchFrom).
+      this.unfollow(key);
       f = {
         tp: { topic: range.topic, partition: range.partition },
         position: until,
-        records: [],
+        chunks: [],
         end: until,
         window: 0n,
         bytesPerRecord: 0,
         pending: null,
         lastCommit: now,
-        idleLimitMs: Math.max(MIN_IDLE_MS, 3 * (now - (f?.lastCommit ?? now))),
+        idleLimitMs: Math.max(MIN_IDLE_MS, 3 * (now - lastCommit)),
       };
       this.followed.set(key, f);
     }
@@ -172,17 +189,47 @@ export class ReadAhead {
 
   /** Forgets what is held of `tp` (a retry reads afresh, as Spark re-creates its consumer). */
   forget(tp: TopicPartition): void {
-    this.followed.delete(partitionKey(tp));
+    this.unfollow(partitionKey(tp));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.expiryTimer);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.followed.clear();
+    for (const key of [...this.followed.keys()]) this.unfollow(key);
     const cluster = this.cluster;
     this.cluster = null;
     if (cluster !== null) await cluster.disconnect().catch(() => undefined);
+  }
+
+  /** Removes and returns the held records of `f` below `until` (all of them sit at or after its position). */
+  private takeBelow(f: Followed, until: bigint): SourceRecord[] {
+    const taken: SourceRecord[] = [];
+    while (f.chunks.length > 0) {
+      const chunk = f.chunks[0] as HeldChunk;
+      let n = 0;
+      while (n < chunk.records.length && (chunk.records[n] as SourceRecord).offset < until) n++;
+      for (let i = 0; i < n; i++) taken.push(chunk.records[i] as SourceRecord);
+      if (n < chunk.records.length) {
+        chunk.records = chunk.records.slice(n);
+        break;
+      }
+      f.chunks.shift();
+      this.release(chunk.response);
+    }
+    return taken;
+  }
+
+  private unfollow(key: string): void {
+    const f = this.followed.get(key);
+    if (f === undefined) return;
+    this.followed.delete(key);
+    for (const chunk of f.chunks) this.release(chunk.response);
+    f.chunks = [];
+  }
+
+  private release(response: HeldResponse): void {
+    if (--response.chunks === 0) this.heldBytes -= response.bytes;
   }
 
   /** Sends a read-ahead Fetch to every leader without one in flight, for its partitions below their bounds. */
@@ -204,26 +251,30 @@ export class ReadAhead {
   }
 
   private async pumpOnce(): Promise<void> {
-    if (this.closed || this.retryTimer !== null) return;
-    let held = 0;
-    for (const f of this.followed.values()) held += f.records.length * f.bytesPerRecord;
-    const room = this.config.fetchMaxBytes - held;
-    if (room <= 0) return;
-    const wanted = [...this.followed.values()].filter(
-      (f) => f.pending === null && f.end - f.position < f.window && f.records.length * f.bytesPerRecord < this.config.partitionMaxBytes
-    );
-    if (wanted.length === 0) return;
+    if (this.closed || this.retryTimer !== null || this.wanted().length === 0) return;
     const cluster = await this.clusterOf();
     setTargetTopics(cluster, new Set([...this.followed.values()].map((f) => f.tp.topic)));
     await cluster.refreshMetadataIfNecessary();
+    // Closed, or a failure dropped the connection meanwhile (a metadata refresh may have reopened it).
+    if (this.closed || cluster !== this.cluster) {
+      await cluster.disconnect().catch(() => undefined);
+      return;
+    }
+    // Chosen after the awaits and sent without another: a commit meanwhile may have moved a
+    // partition's position or shrunk its window, and each Fetch must start below its window's end.
+    const wanted = this.wanted();
     const { byLeader } = groupByLeader(cluster, wanted, (f) => f.tp);
+    const idle = [...byLeader].filter(([nodeId]) => !this.busyLeaders.has(nodeId));
+    const room = this.config.fetchMaxBytes - this.heldBytes - this.inFlightBytes;
+    if (idle.length === 0 || room <= 0) return;
     // The room is shared by the Fetches sent now: together they stay within fetchMaxBytes.
-    const maxBytes = Math.max(1, Math.floor(room / byLeader.size));
-    for (const [nodeId, partitions] of byLeader) {
-      if (this.busyLeaders.has(nodeId)) continue;
+    const maxBytes = Math.max(1, Math.floor(room / idle.length));
+    for (const [nodeId, partitions] of idle) {
       this.busyLeaders.add(nodeId);
+      this.inFlightBytes += maxBytes;
       const fetched = this.fetchFrom(cluster, nodeId, partitions, maxBytes).finally(() => {
         this.busyLeaders.delete(nodeId);
+        this.inFlightBytes -= maxBytes;
         for (const f of partitions) if (f.pending === fetched) f.pending = null;
         this.pump();
       });
@@ -231,7 +282,20 @@ export class ReadAhead {
     }
   }
 
+  /** Followed partitions without a Fetch in flight that hold less than their window and partitionMaxBytes. */
+  private wanted(): Followed[] {
+    const wanted: Followed[] = [];
+    for (const f of this.followed.values()) {
+      if (f.pending !== null || f.end - f.position >= f.window) continue;
+      let held = 0;
+      for (const chunk of f.chunks) held += chunk.records.length;
+      if (held * f.bytesPerRecord < this.config.partitionMaxBytes) wanted.push(f);
+    }
+    return wanted;
+  }
+
   private async fetchFrom(cluster: DirectCluster, nodeId: string, partitions: Followed[], maxBytes: number): Promise<void> {
+    // `until > at` for each: wanted() chose them with end - position < window.
     const sent = new Map(partitions.map((f) => [partitionKey(f.tp), { f, at: f.end, until: f.position + f.window }]));
     const started = Date.now();
     try {
@@ -241,22 +305,27 @@ export class ReadAhead {
         [...sent.values()].map((s) => ({ ...s.f.tp, fromOffset: s.at, untilOffset: s.until, fetchOffset: s.at })),
         maxBytes
       );
+      let bytes = 0;
+      for (const t of response.responses) for (const p of t.partitions) bytes += p.recordSetBytes;
+      const held: HeldResponse = { bytes, chunks: 0 };
       let progressed = false;
       for (const t of response.responses) {
         for (const p of t.partitions) {
           const s = sent.get(`${t.topicName}:${p.partition}`);
           // Only what continues the partition's records exactly is kept (it may have moved on meanwhile).
-          if (s === undefined || this.followed.get(partitionKey(s.f.tp)) !== s.f || s.f.end !== s.at) continue;
+          if (s === undefined || this.closed || this.followed.get(partitionKey(s.f.tp)) !== s.f || s.f.end !== s.at) continue;
           const step = applyFetch({ ...s.f.tp, fromOffset: s.at, untilOffset: s.until }, s.at, p, this.config.isolation);
           if (!step.progressed) continue;
           progressed = true;
-          for (const record of step.records) s.f.records.push(record);
           // Records at or past `until` were decoded no further: what is held ends there.
           s.f.end = step.next < s.until ? step.next : s.until;
-          const records = step.records.length;
-          if (records > 0) s.f.bytesPerRecord = Math.max(1, p.recordSetBytes / records);
+          if (step.records.length === 0) continue;
+          s.f.chunks.push({ records: step.records, response: held });
+          held.chunks++;
+          s.f.bytesPerRecord = Math.max(1, p.recordSetBytes / step.records.length);
         }
       }
+      if (held.chunks > 0) this.heldBytes += held.bytes;
       // A broker that answers at once with nothing new (no long poll) is not asked again right away.
       if (!progressed && Date.now() - started < this.config.fetchMaxWaitMs / 2) this.backOff(this.config.fetchMaxWaitMs);
     } catch (e) {
@@ -264,21 +333,33 @@ export class ReadAhead {
     }
   }
 
+  /**
+   * A failed read-ahead Fetch: its partitions are dropped (their tasks read them, which reports the
+   * error properly), and so is the connection. One partition's error fails the whole response
+   * (kafkajs parses it so), which is why all of them go.
+   */
   private failed(e: unknown, partitions: Followed[]): void {
     if (this.closed) return;
     this.logger.debug(
-      { err: (e as Error).message, partitions: partitions.length },
+      { err: e instanceof Error ? e.message : String(e), partitions: partitions.length },
       'read-ahead fetch failed; those partitions are read by their tasks'
     );
-    for (const f of partitions) if (this.followed.get(partitionKey(f.tp)) === f) this.followed.delete(partitionKey(f.tp));
+    for (const f of partitions) if (this.followed.get(partitionKey(f.tp)) === f) this.unfollow(partitionKey(f.tp));
     const cluster = this.cluster;
     this.cluster = null;
     if (cluster !== null) void cluster.disconnect().catch(() => undefined);
     this.backOff(FAILURE_BACKOFF_MS);
   }
 
+  /** No read-ahead Fetch for `ms` (a later deadline replaces an earlier one). */
   private backOff(ms: number): void {
-    if (this.retryTimer !== null || this.closed) return;
+    if (this.closed) return;
+    const at = Date.now() + ms;
+    if (this.retryTimer !== null) {
+      if (at <= this.retryAt) return;
+      clearTimeout(this.retryTimer);
+    }
+    this.retryAt = at;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.pump();
@@ -287,12 +368,19 @@ export class ReadAhead {
   }
 
   private async clusterOf(): Promise<DirectCluster> {
-    this.cluster ??= await this.connect();
-    return this.cluster;
+    if (this.cluster !== null) return this.cluster;
+    const cluster = await this.connect();
+    // Closed while connecting: nobody else would ever disconnect it.
+    if (this.closed) {
+      await cluster.disconnect().catch(() => undefined);
+      throw new Error('the read-ahead is closed');
+    }
+    this.cluster = cluster;
+    return cluster;
   }
 
   private expire(now: number): void {
-    for (const [key, f] of this.followed) if (now - f.lastCommit > f.idleLimitMs) this.followed.delete(key);
+    for (const [key, f] of [...this.followed]) if (now - f.lastCommit > f.idleLimitMs) this.unfollow(key);
   }
 }
 
