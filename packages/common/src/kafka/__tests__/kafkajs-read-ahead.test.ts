@@ -81,16 +81,24 @@ describe('kafkajs range reader with read-ahead (fake broker)', () => {
   });
 
   it('holds nothing for a range read but not committed', async () => {
-    const { log, taskFetches } = start({ batches: oneRecordBatches(20) });
-    const r = reader as RangeReader;
-    for await (const chunk of r.read(range(0, 2))) expect(offsets(chunk)).toEqual([0, 1]);
-    // Its commit failed, say: the next task reads [0, 2) again, and nothing was fetched ahead at 2.
-    expect(await drain(r, range(0, 2))).toEqual([0, 1]);
-    expect(taskFetches).toEqual([0, 0]);
-    await eventually(() => log.fetches.length === 3);
-    expect(log.fetches).toEqual([0, 0, 2]);
-    expect(await drain(r, range(2, 4))).toEqual([2, 3]);
-    expect(taskFetches).toEqual([0, 0]);
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { log, taskFetches } = start({ batches: oneRecordBatches(20) });
+      const r = reader as RangeReader;
+      for await (const chunk of r.read(range(0, 2))) expect(offsets(chunk)).toEqual([0, 1]);
+      // Long past the delay after a commit: nothing was fetched ahead at 2.
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(log.fetches).toEqual([0]);
+      // Its commit failed, say: the next task reads [0, 2) again, and commits.
+      expect(await drain(r, range(0, 2))).toEqual([0, 1]);
+      await jest.advanceTimersByTimeAsync(1000);
+      await eventually(() => log.fetches.length === 3);
+      expect(log.fetches).toEqual([0, 0, 2]);
+      expect(await drain(r, range(2, 4))).toEqual([2, 3]);
+      expect(taskFetches).toEqual([0, 0]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('does not follow a partition whose range was longer than maxRangeRecords', async () => {

@@ -97,7 +97,8 @@ export class KafkajsRangeReader implements RangeReader {
             options.readAhead.maxRangeRecords,
             () => this.connect(),
             (broker, partitions, maxBytes) => this.fetchFrom(broker, partitions, maxBytes),
-            logger
+            logger,
+            options.onTakenAhead
           )
         : null;
   }
@@ -114,10 +115,7 @@ export class KafkajsRangeReader implements RangeReader {
     if (options.freshConnection === true) this.readAhead?.forget(range);
     else if (this.readAhead !== null) {
       const ahead = await this.readAhead.take(range, signal);
-      if (ahead.records.length > 0) {
-        this.options.onTakenAhead?.(ahead.records.length);
-        yield ahead.records;
-      }
+      if (ahead.records.length > 0) yield ahead.records;
       from = ahead.next;
     }
     if (from === range.untilOffset) return;
@@ -212,7 +210,6 @@ export class KafkajsRangeReader implements RangeReader {
     await Promise.all(
       [...open].map(async ([key, o]) => {
         const ahead = await readAhead.take(o.range, options.signal);
-        if (ahead.records.length > 0) this.options.onTakenAhead?.(ahead.records.length);
         o.records = ahead.records;
         o.next = ahead.next;
         if (o.next < o.range.untilOffset) return;

@@ -110,7 +110,9 @@ export class ReadAhead {
     private readonly maxRangeRecords: number,
     private readonly connect: () => Promise<DirectCluster>,
     private readonly fetch: ReadAheadFetch,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    /** Called with the number of records each take handed out (the executor counts them in a metric). */
+    private readonly onTaken?: (records: number) => void
   ) {
     this.expiryTimer = setInterval(() => this.expire(Date.now()), MIN_IDLE_MS / 2);
     this.expiryTimer.unref();
@@ -131,6 +133,7 @@ export class ReadAhead {
     f = this.followed.get(key);
     if (f === undefined || f.position !== range.fromOffset) return none;
     const records = this.takeBelow(f, range.untilOffset);
+    if (records.length > 0) this.onTaken?.(records.length);
     if (f.end >= range.untilOffset) {
       f.position = range.untilOffset;
       return { records, next: range.untilOffset };
