@@ -5,7 +5,7 @@ import { ConfigError, createLogger, loadConfig, loadJob, type Job, type Logger, 
 export function addJobOptions(command: Command): Command {
   return command
     .requiredOption('--job <module>', 'job module: a path (file or package folder) or a package name')
-    .option('--config <file>', 'JSON configuration file (see README: configuration keys)')
+    .option('--config <file>', 'JSON configuration file (keys: docs/configuration.md)')
     .option('--name <name>', "job name, scopes the Redis keys (job.name; default: the module's name)")
     .option('--topics <list>', "comma-separated topics (job.topics; default: the module's topics)")
     .option('--pattern <regex>', 'subscribe to every topic whose whole name matches, now and later (job.pattern)')
