@@ -1,5 +1,5 @@
 /**
- * What both k6 scripts share: reading a sluice driver's JSON API (README "HTTP endpoints of the
+ * What both k6 scripts share: reading a sluice driver's JSON API (docs/operations.md, "HTTP endpoints of the
  * driver") into k6 metrics, and the thresholds that fail a run. Plain k6: no extension needed.
  */
 import { check } from 'k6';

@@ -1,5 +1,5 @@
 /**
- * The pure part of the range reader (kafka-client.md §5): turn one fetch response for one
+ * The pure part of the range reader (docs/internals.md, "Reading a range"): turn one fetch response for one
  * partition into the records to emit and the next offset to fetch. No I/O, so it is unit-tested
  * with record batches encoded by kafkajs's own encoder (see the fake log of the unit tests).
  */

@@ -1,5 +1,5 @@
 /**
- * The kafkajs implementation of sluice's Kafka access layer (kafka-client.md §4–§7). kafkajs is
+ * The kafkajs implementation of sluice's Kafka access layer (docs/internals.md). kafkajs is
  * pinned at exactly 2.2.4: this layer uses its internal Cluster, Broker and fetch batch.
  */
 export { createKafkajsOffsetOracle, KafkajsOffsetOracle } from './offset-oracle';

@@ -286,7 +286,7 @@ export class KafkajsRangeReader implements RangeReader {
         // Not an empty poll: the next fetch asks for partitionMaxBytes, which the broker answers with a whole batch.
         if (fetched.cutByLimit === true) continue;
         if (++emptyPolls < this.maxEmptyPolls) continue;
-        // Nothing at or after `next` although the range is not done (§5 visible-end rule).
+        // Nothing at or after `next` although the range is not done: the visible end decides.
         if (step.visibleEnd >= untilOffset) {
           // The rest of the range is a gap no returned batch covers, e.g. records the log cleaner
           // removed together with their batch at the end of the log.
