@@ -13,7 +13,7 @@ import { freePort } from '../helpers/processes';
 import { auditCounts, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
-// The first run on a fresh machine builds Helm from source (about 100 s on 2 cores); later runs reuse it.
+// The local run waits up to 90 s for the job and then each process's grace period (45 s) for its exit.
 jest.setTimeout(300_000);
 
 const release = 'sluice-test';
@@ -34,6 +34,7 @@ const shutdownSeconds = (o: K8sObject, key: string): number => Number(envOf(o)[k
 
 let binary: string;
 beforeAll(() => {
+  // Built by the global setup (deploy/local/test-deps.sh); on its own, the first build takes about 100 s.
   binary = helmBinary();
 }, 600_000);
 
