@@ -3,7 +3,9 @@
 # No prebuilt download (none is reachable from CI); `go install` of a pinned version instead. GOPATH,
 # GOCACHE and GOMODCACHE live under .cache/helm too, so a second run (binary present) is instant and
 # a rebuild after deleting the binary reuses the module and build caches.
-# Usage: bash deploy/helm/install-helm.sh        (env HELM_VERSION overrides the pinned version)
+# Usage: bash deploy/helm/install-helm.sh          (env HELM_VERSION overrides the pinned version)
+#        bash deploy/helm/install-helm.sh --check  build nothing: print the binary's path and exit 0 if it
+#                                                  is built, else say what building it needs and exit 1
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
@@ -11,15 +13,22 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cache="$root/.cache/helm"
 bin="$cache/$HELM_VERSION/helm"
 
+find_go() {
+  command -v go || { [[ -x /usr/local/go/bin/go ]] && echo /usr/local/go/bin/go; }
+}
+
 if [[ -x "$bin" ]]; then
   echo "$bin"
   exit 0
 fi
 
-go="$(command -v go || true)"
-[[ -n "$go" ]] || go=/usr/local/go/bin/go
-if [[ ! -x "$go" ]]; then
-  echo "install-helm.sh: Go is needed to build Helm (no go on PATH nor /usr/local/go/bin/go)" >&2
+if [[ "${1:-}" == --check ]]; then
+  echo "helm $HELM_VERSION is not built in $cache; building it needs Go: $(find_go || echo 'none on PATH nor at /usr/local/go/bin/go')"
+  exit 1
+fi
+
+if ! go="$(find_go)"; then
+  echo "install-helm.sh: Go is needed to build Helm (no go on PATH nor /usr/local/go/bin/go; see https://go.dev/doc/install)" >&2
   exit 1
 fi
 

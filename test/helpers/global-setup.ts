@@ -1,19 +1,31 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type StdioOptions } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const local = join(__dirname, '..', '..', 'deploy', 'local');
+
+/**
+ * Installs the programs the tests run where missing: chromium, kcat, openssl, redis-server (apt-get)
+ * and Helm (built from the Go module proxy); see deploy/local/test-deps.sh. Fast when all are there.
+ */
+export function provisionTestPrograms(options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): void {
+  // stdin too by default: sudo may ask for a password.
+  execFileSync('bash', [join(local, 'test-deps.sh')], { env: options.env ?? process.env, stdio: options.stdio ?? 'inherit' });
+}
+
 /**
  * Integration tests run against a real Kafka and Redis: the ones in KAFKA_BROKERS and REDIS_URL,
  * or, when those are not set, the local ones that `deploy/local/infra.sh up` provisions (it is
- * idempotent: already-running servers are reused).
+ * idempotent: already-running servers are reused). The programs the tests run are installed first.
  */
 export default function globalSetup(): void {
+  provisionTestPrograms();
   // The topics the tests create are listed here and deleted by the global teardown.
   process.env.SLUICE_TEST_TOPICS_FILE = join(tmpdir(), `sluice-test-topics-${process.pid}`);
   writeFileSync(process.env.SLUICE_TEST_TOPICS_FILE, '');
   if (process.env.KAFKA_BROKERS && process.env.REDIS_URL) return;
-  const output = execFileSync('bash', [join(__dirname, '..', '..', 'deploy', 'local', 'infra.sh'), 'up'], {
+  const output = execFileSync('bash', [join(local, 'infra.sh'), 'up'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });

@@ -6,19 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { brokers, redisUrl, repoRoot, uniqueName } from '../helpers/env';
-import { chartDir, find, helm, helmBinary, render, type K8sObject } from '../helpers/helm';
+import { chartDir, find, helm, helmBinary, render, renderWithSecrets, type K8sObject } from '../helpers/helm';
 import { assertExactlyOnce } from '../helpers/invariants';
 import { createTopic, produceValues } from '../helpers/kafka';
 import { freePort } from '../helpers/processes';
 import { auditCounts, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
-// The first run on a fresh machine builds Helm from source (about 100 s on 2 cores); later runs reuse it.
+// The local run waits up to 90 s for the job and then each process's grace period (45 s) for its exit.
 jest.setTimeout(300_000);
 
 const release = 'sluice-test';
 const driverName = `${release}-driver`;
 const executorName = `${release}-executor`;
+const tokenSecretName = `${release}-grpc-token`;
+const tokenFile = '/var/run/secrets/sluice/grpc-token/token';
 const valueSets = ['ci/default-values.yaml', 'ci/ha-values.yaml', 'ci/tls-values.yaml', 'ci/scaling-values.yaml'];
 
 type Json = any;
@@ -32,6 +34,7 @@ const shutdownSeconds = (o: K8sObject, key: string): number => Number(envOf(o)[k
 
 let binary: string;
 beforeAll(() => {
+  // Built by the global setup (deploy/local/test-deps.sh); on its own, the first build takes about 100 s.
   binary = helmBinary();
 }, 600_000);
 
@@ -41,9 +44,12 @@ describe('Helm chart: lint and render', () => {
     expect([r.status, r.stdout + r.stderr]).toEqual([0, expect.stringContaining('1 chart(s) linted, 0 chart(s) failed')]);
   });
 
-  it.each(valueSets)('%s: restricted security context, no API token, Secrets only by reference', (file) => {
+  it.each(valueSets)('%s: restricted security context, no API token, Secrets by reference but the generated gRPC token', (file) => {
     const objects = render(binary, [file]);
-    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    // ci/tls-values.yaml brings its own token Secret; the others use the one the chart generates.
+    expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual(
+      file === 'ci/tls-values.yaml' ? [] : [tokenSecretName]
+    );
     for (const name of [driverName, executorName]) {
       const deployment = find(objects, 'Deployment', name);
       expect(podSpec(deployment).automountServiceAccountToken).toBe(false);
@@ -88,6 +94,7 @@ describe('Helm chart: lint and render', () => {
       SLUICE_DRIVER_SHUTDOWN_TIMEOUT_MS: '30000',
       KAFKA_BROKERS: 'kafka:9092',
       REDIS_URL: 'redis://redis:6379',
+      SLUICE_GRPC_TOKEN_FILE: tokenFile,
     });
     expect(envOf(executor)).toEqual({
       SLUICE_EXECUTOR_HOST: '0.0.0.0',
@@ -99,6 +106,7 @@ describe('Helm chart: lint and render', () => {
       SLUICE_EXECUTOR_SHUTDOWN_TIMEOUT_MS: '30000',
       KAFKA_BROKERS: 'kafka:9092',
       REDIS_URL: 'redis://redis:6379',
+      SLUICE_GRPC_TOKEN_FILE: tokenFile,
     });
     expect([portOf(driver, 'grpc'), portOf(driver, 'http'), portOf(executor, 'grpc'), portOf(executor, 'http')]).toEqual([
       7070, 4040, 7071, 4041,
@@ -133,7 +141,10 @@ describe('Helm chart: lint and render', () => {
       'ConfigMap',
       'Deployment',
       'Deployment',
+      'NetworkPolicy',
+      'NetworkPolicy',
       'PodDisruptionBudget',
+      'Secret',
       'Service',
       'Service',
       'ServiceAccount',
@@ -232,8 +243,13 @@ describe('Helm chart: lint and render', () => {
       from: [{ podSelector: { matchLabels: executorPods } }],
       ports: [{ port: 7070, protocol: 'TCP' }],
     });
-    expect(driverPolicy.spec.ingress[1].from).toContainEqual({
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+    // networkPolicy.restrictHttp: HTTP only from this release's pods and the monitoring namespace.
+    expect(driverPolicy.spec.ingress[1]).toEqual({
+      ports: [{ port: 4040, protocol: 'TCP' }],
+      from: [
+        { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/instance': release } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+      ],
     });
     expect(driverPolicy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(driverPolicy.spec.egress[0].ports).toEqual([
@@ -256,9 +272,116 @@ describe('Helm chart: lint and render', () => {
     [['--set', 'grpc.tls.mode=mtls'], 'grpc.tls.existingSecret is required when grpc.tls.mode is tls or mtls'],
     [['--set', 'driver.replica=2'], "additional properties 'replica' not allowed"],
     [['--set', 'kafka.sasl.mechanism=gssapi'], '/kafka/sasl/mechanism'],
+    [['--set-json', 'networkPolicy.httpFrom=[{"namespaceSelector":{}}]'], 'networkPolicy.httpFrom needs networkPolicy.restrictHttp: true'],
+    [
+      ['--set', 'grpc.token.enabled=false', '--set', 'grpc.token.existingSecret=my-token'],
+      'grpc.token.existingSecret is set but grpc.token.enabled is false',
+    ],
   ])('refuses %j', (args, message) => {
     const r = helm(binary, ['template', 'sluice-test', chartDir, ...args]);
     expect([r.status, r.stderr]).toEqual([1, expect.stringContaining(message)]);
+  });
+});
+
+/** The token volume, its mount and the environment variable of a Deployment; undefined where absent. */
+const tokenWiring = (deployment: K8sObject): Json => ({
+  env: envOf(deployment).SLUICE_GRPC_TOKEN_FILE,
+  mount: container(deployment).volumeMounts.find((m: Json) => m.name === 'grpc-token'),
+  volume: podSpec(deployment).volumes.find((v: Json) => v.name === 'grpc-token'),
+});
+
+const tokenOf = (secret: K8sObject, key = 'token'): string => Buffer.from(secret.data[key], 'base64').toString();
+
+describe('Helm chart: secure by default (gRPC token, NetworkPolicies)', () => {
+  it('generates one token Secret and gives it to drivers and executors as a file', () => {
+    const objects = render(binary, ['ci/default-values.yaml']);
+    const secret = find(objects, 'Secret', tokenSecretName);
+    expect(secret.type).toBe('Opaque');
+    expect(Object.keys(secret.data)).toEqual(['token']);
+    expect(tokenOf(secret)).toMatch(/^[A-Za-z0-9]{48}$/);
+    for (const name of [driverName, executorName]) {
+      expect([name, tokenWiring(find(objects, 'Deployment', name))]).toEqual([
+        name,
+        {
+          env: tokenFile,
+          mount: { name: 'grpc-token', mountPath: '/var/run/secrets/sluice/grpc-token', readOnly: true },
+          volume: {
+            name: 'grpc-token',
+            secret: { secretName: tokenSecretName, defaultMode: 0o440, items: [{ key: 'token', path: 'token' }] },
+          },
+        },
+      ]);
+    }
+    // Each fresh install gets a token of its own.
+    expect(tokenOf(find(render(binary, ['ci/default-values.yaml']), 'Secret', tokenSecretName))).not.toBe(tokenOf(secret));
+  });
+
+  it('an upgrade keeps the token of the Secret already in the cluster', async () => {
+    const existing = find(render(binary, ['ci/default-values.yaml']), 'Secret', tokenSecretName);
+    const upgraded = await renderWithSecrets(binary, [existing]);
+    expect(find(upgraded, 'Secret', tokenSecretName).data).toEqual(existing.data);
+    // Without it (a first install against the same API), a new one.
+    const installed = await renderWithSecrets(binary, []);
+    expect(tokenOf(find(installed, 'Secret', tokenSecretName))).not.toBe(tokenOf(existing));
+  });
+
+  it('uses grpc.token.existingSecret instead of generating one, at the key named', () => {
+    const objects = render(binary, [], ['--set', 'grpc.token.existingSecret=job-token', '--set', 'grpc.token.key=shared']);
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    for (const name of [driverName, executorName]) {
+      const wiring = tokenWiring(find(objects, 'Deployment', name));
+      expect([name, wiring.env, wiring.volume.secret.secretName, wiring.volume.secret.items]).toEqual([
+        name,
+        tokenFile,
+        'job-token',
+        [{ key: 'shared', path: 'token' }],
+      ]);
+    }
+  });
+
+  it('NetworkPolicies: gRPC ports only from the peer role, HTTP ports open; they follow the ports', () => {
+    const objects = render(
+      binary,
+      [],
+      ['--set', 'driver.grpcPort=9070', '--set', 'executor.grpcPort=9071', '--set', 'driver.httpPort=9040']
+    );
+    const driverPods = find(objects, 'Deployment', driverName).spec.selector.matchLabels;
+    const executorPods = find(objects, 'Deployment', executorName).spec.selector.matchLabels;
+    // gRPC from the peer role's pods only; HTTP (UI, JSON API, /metrics) from Prometheus, an ingress controller, a port-forward.
+    const policy = (pods: Json, peerPods: Json, grpcPort: number, httpPort: number): Json => ({
+      podSelector: { matchLabels: pods },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [{ podSelector: { matchLabels: peerPods } }], ports: [{ port: grpcPort, protocol: 'TCP' }] },
+        { ports: [{ port: httpPort, protocol: 'TCP' }] },
+      ],
+    });
+    expect(find(objects, 'NetworkPolicy', executorName).spec).toEqual(policy(executorPods, driverPods, 9071, 4041));
+    expect(find(objects, 'NetworkPolicy', driverName).spec).toEqual(policy(driverPods, executorPods, 9070, 9040));
+  });
+
+  it('opts out: grpc.token.enabled=false and networkPolicy.enabled=false remove them', () => {
+    const objects = render(binary, [], ['--set', 'grpc.token.enabled=false', '--set', 'networkPolicy.enabled=false']);
+    expect(objects.filter((o) => o.kind === 'Secret' || o.kind === 'NetworkPolicy')).toEqual([]);
+    for (const name of [driverName, executorName]) {
+      expect([name, tokenWiring(find(objects, 'Deployment', name))]).toEqual([
+        name,
+        { env: undefined, mount: undefined, volume: undefined },
+      ]);
+    }
+  });
+
+  it('TLS with the generated token: both roles get the certificates and the token', () => {
+    const objects = render(binary, [], ['--set', 'grpc.tls.mode=tls', '--set', 'grpc.tls.existingSecret=grpc-certs']);
+    find(objects, 'Secret', tokenSecretName);
+    for (const name of [driverName, executorName]) {
+      const deployment = find(objects, 'Deployment', name);
+      expect([name, envOf(deployment).SLUICE_GRPC_TLS, tokenWiring(deployment).volume.secret.secretName]).toEqual([
+        name,
+        'tls',
+        tokenSecretName,
+      ]);
+    }
   });
 });
 
@@ -286,7 +409,7 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
     await client.quit();
   });
 
-  it('runs a job exactly once with the command, args and environment of the manifests; the probes answer 200 where they point', async () => {
+  it('runs a job exactly once with the command, args, environment and token of the manifests; the probes answer 200 where they point', async () => {
     const topic = uniqueName('chart');
     await createTopic(topic, 4);
     const values = Array.from({ length: 5000 }, (_, i) => `v${i}`);
@@ -317,15 +440,19 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
     const start = async (deployment: K8sObject, replica: number): Promise<Started> => {
       const spec = podSpec(deployment);
       const c = container(deployment);
-      // Mounted ConfigMaps -> temporary files with the rendered data, at the same file names.
+      // Mounted ConfigMaps and rendered Secrets (the gRPC token) -> temporary files with their data.
       const files = new Map<string, string>();
       for (const mount of c.volumeMounts) {
         const volume = spec.volumes.find((v: Json) => v.name === mount.name);
-        if (!volume.configMap) continue;
-        const data = find(objects, 'ConfigMap', volume.configMap.name).data;
-        for (const item of volume.configMap.items) {
-          const local = join(scratch, `${deployment.metadata.name}-${replica}-${item.path}`);
-          writeFileSync(local, data[item.key]);
+        const source = volume.configMap
+          ? { items: volume.configMap.items, data: find(objects, 'ConfigMap', volume.configMap.name).data }
+          : volume.secret
+            ? { items: volume.secret.items, data: find(objects, 'Secret', volume.secret.secretName).data, base64: true }
+            : undefined;
+        if (!source) continue;
+        for (const item of source.items) {
+          const local = join(scratch, `${deployment.metadata.name}-${replica}-${mount.name}-${item.path}`);
+          writeFileSync(local, source.base64 ? Buffer.from(source.data[item.key], 'base64') : source.data[item.key]);
           files.set(`${mount.mountPath}/${item.path}`, local);
         }
       }
@@ -336,7 +463,7 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
         let value: string;
         if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') value = '127.0.0.1';
         else if (e.valueFrom) throw new Error(`cannot resolve ${e.name} locally: ${JSON.stringify(e.valueFrom)}`);
-        else value = e.value;
+        else value = files.get(e.value) ?? e.value;
         // A Service address -> loopback and the local port of the process behind it.
         const target = serviceTargets.get(value);
         if (target) {

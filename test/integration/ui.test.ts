@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(120_000);
 
-/** Debian's chromium (`apt-get install chromium`; `.ci/run` installs it). */
+/** Debian's chromium (deploy/local/test-deps.sh installs it from the tests' global setup). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test-artifacts');
 

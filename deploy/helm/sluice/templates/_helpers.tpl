@@ -99,6 +99,11 @@ args:
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding the gRPC token: the user's, or the one the chart generates (templates/grpc-token-secret.yaml). */}}
+{{- define "sluice.grpcTokenSecret" -}}
+{{- default (include "sluice.componentName" (list . "grpc-token")) .Values.grpc.token.existingSecret }}
+{{- end }}
+
 {{/* Environment shared by both roles: Kafka, Redis, gRPC security. Secrets only as file paths. */}}
 {{- define "sluice.commonEnv" -}}
 - name: KAFKA_BROKERS
@@ -181,7 +186,7 @@ args:
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if .Values.grpc.token.existingSecret }}
+{{- if .Values.grpc.token.enabled }}
 - name: SLUICE_GRPC_TOKEN_FILE
   value: /var/run/secrets/sluice/grpc-token/token
 {{- end }}
@@ -253,8 +258,8 @@ args:
 {{ include "sluice.secretVolume" (list "grpc-tls" (required "grpc.tls.existingSecret is required when grpc.tls.mode is tls or mtls" .existingSecret) (list (list .certKey "tls.crt") (list .keyKey "tls.key") (list .caKey "ca.crt"))) }}
 {{- end }}
 {{- end }}
-{{- if .Values.grpc.token.existingSecret }}
-{{ include "sluice.secretVolume" (list "grpc-token" .Values.grpc.token.existingSecret (list (list .Values.grpc.token.key "token"))) }}
+{{- if .Values.grpc.token.enabled }}
+{{ include "sluice.secretVolume" (list "grpc-token" (include "sluice.grpcTokenSecret" .) (list (list .Values.grpc.token.key "token"))) }}
 {{- end }}
 {{- end }}
 
@@ -284,7 +289,7 @@ args:
 {{- if ne .Values.grpc.tls.mode "off" }}
 - { name: grpc-tls, mountPath: /var/run/secrets/sluice/grpc-tls, readOnly: true }
 {{- end }}
-{{- if .Values.grpc.token.existingSecret }}
+{{- if .Values.grpc.token.enabled }}
 - { name: grpc-token, mountPath: /var/run/secrets/sluice/grpc-token, readOnly: true }
 {{- end }}
 {{- end }}
