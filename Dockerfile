@@ -4,7 +4,7 @@
 # only production dependencies, the compiled packages, the proto files and the example jobs, and runs
 # as an unprivileged user. test/integration/image.test.ts replays stage 2 into a temporary folder
 # without Docker (npm ci --omit=dev, these COPY steps) and starts `sluice` from there.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

@@ -51,10 +51,10 @@ describe('the container image (Dockerfile replayed without Docker)', () => {
     await client.quit();
   });
 
-  it('has a build and a runtime stage on Node 20 slim, and every COPY source exists in the context and is not ignored', () => {
+  it('has a build and a runtime stage on Node 22 slim, and every COPY source exists in the context and is not ignored', () => {
     expect(dockerfile.stages.map((s) => [s.name, s.base])).toEqual([
-      ['build', 'node:20-bookworm-slim'],
-      ['runtime', 'node:20-bookworm-slim'],
+      ['build', 'node:22-bookworm-slim'],
+      ['runtime', 'node:22-bookworm-slim'],
     ]);
     for (const source of [...copySources(stage('build').instructions), ...copySources(stage('runtime').instructions)]) {
       expect([source, existsSync(join(repoRoot, source)), isIgnored(source)]).toEqual([source, true, false]);
