@@ -122,7 +122,7 @@ describe('the container image (Dockerfile replayed without Docker)', () => {
     for (const asset of [
       'packages/common/dist/checkpoint/lua',
       'packages/driver/dist/ui/static/uPlot.iife.min.js',
-      'proto/sluice/v1/driver.proto',
+      'packages/common/dist/proto/sluice/v1/driver.proto',
     ]) {
       expect([asset, existsSync(join(cwd, asset))]).toEqual([asset, true]);
     }
