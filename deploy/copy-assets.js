@@ -1,11 +1,16 @@
-// Post-build steps tsc does not do: copy the Lua scripts next to the compiled checkpoint store,
-// copy the driver's web UI (static files plus the charting library, uPlot, so the UI needs no CDN)
-// next to the compiled UI handler, and make the CLI entry point executable.
-const { cpSync, mkdirSync } = require('node:fs');
+// Post-build steps tsc does not do: put beside the compiled code what the packages load at run time,
+// so that each package (here, in the image, or packed by `npm pack`) carries it:
+// - common: the Lua scripts of the checkpoint store, and proto/ (the gRPC contract, kept at the repo root);
+// - driver: the web UI (static files plus the charting library, uPlot, so the UI needs no CDN);
+// - cli: the load job `sluice load --run` starts (examples/load), and the entry point's exec bit;
+// - every package: the LICENSE, which npm packs only from the package's own folder.
+const { chmodSync, cpSync, mkdirSync } = require('node:fs');
 const { dirname, join } = require('node:path');
-const packages = join(__dirname, '..', 'packages');
-const root = join(packages, 'common');
-cpSync(join(root, 'src', 'checkpoint', 'lua'), join(root, 'dist', 'checkpoint', 'lua'), { recursive: true });
+const repo = join(__dirname, '..');
+const packages = join(repo, 'packages');
+const common = join(packages, 'common');
+cpSync(join(common, 'src', 'checkpoint', 'lua'), join(common, 'dist', 'checkpoint', 'lua'), { recursive: true });
+cpSync(join(repo, 'proto'), join(common, 'dist', 'proto'), { recursive: true });
 
 const ui = join(packages, 'driver', 'dist', 'ui', 'static');
 mkdirSync(ui, { recursive: true });
@@ -14,5 +19,9 @@ const uplot = join(dirname(require.resolve('uplot/package.json')), 'dist');
 for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) cpSync(join(uplot, file), join(ui, file));
 cpSync(join(uplot, '..', 'LICENSE'), join(ui, 'uPlot.LICENSE.txt')); // MIT: ships with the copy
 
+const cli = join(packages, 'cli');
+cpSync(join(repo, 'examples', 'load', 'job.js'), join(cli, 'dist', 'jobs', 'load.js'));
 // npm links the `sluice` bin before the first build, so the built entry point needs its own exec bit.
-require('node:fs').chmodSync(join(packages, 'cli', 'dist', 'main.js'), 0o755);
+chmodSync(join(cli, 'dist', 'main.js'), 0o755);
+
+for (const name of ['common', 'driver', 'executor', 'cli']) cpSync(join(repo, 'LICENSE'), join(packages, name, 'LICENSE'));

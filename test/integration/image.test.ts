@@ -51,10 +51,10 @@ describe('the container image (Dockerfile replayed without Docker)', () => {
     await client.quit();
   });
 
-  it('has a build and a runtime stage on Node 20 slim, and every COPY source exists in the context and is not ignored', () => {
+  it('has a build and a runtime stage on Node 22 slim, and every COPY source exists in the context and is not ignored', () => {
     expect(dockerfile.stages.map((s) => [s.name, s.base])).toEqual([
-      ['build', 'node:20-bookworm-slim'],
-      ['runtime', 'node:20-bookworm-slim'],
+      ['build', 'node:22-bookworm-slim'],
+      ['runtime', 'node:22-bookworm-slim'],
     ]);
     for (const source of [...copySources(stage('build').instructions), ...copySources(stage('runtime').instructions)]) {
       expect([source, existsSync(join(repoRoot, source)), isIgnored(source)]).toEqual([source, true, false]);
@@ -122,7 +122,7 @@ describe('the container image (Dockerfile replayed without Docker)', () => {
     for (const asset of [
       'packages/common/dist/checkpoint/lua',
       'packages/driver/dist/ui/static/uPlot.iife.min.js',
-      'proto/sluice/v1/driver.proto',
+      'packages/common/dist/proto/sluice/v1/driver.proto',
     ]) {
       expect([asset, existsSync(join(cwd, asset))]).toEqual([asset, true]);
     }

@@ -59,10 +59,10 @@ function positive(flag: string, raw: string, integer: boolean): number {
   return n;
 }
 
-/** The load job shipped with sluice, for `--run` without `--job`. */
+/** The load job shipped with sluice (examples/load, copied into dist by the build), for `--run` without `--job`. */
 function defaultJob(): string {
-  const bundled = join(__dirname, '..', '..', '..', 'examples', 'load');
-  if (!existsSync(bundled)) throw new ConfigError('--run: the bundled examples/load job was not found; pass --job <module>');
+  const bundled = join(__dirname, 'jobs', 'load.js');
+  if (!existsSync(bundled)) throw new ConfigError(`--run: the bundled load job was not found at ${bundled}; pass --job <module>`);
   return bundled;
 }
 

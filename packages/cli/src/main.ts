@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { isSluiceError } from '@sluice/common';
 import { addDlqCommand } from './dlq';
+import { addInitCommand } from './init';
 import { loadCommand, type LoadFlags } from './load';
 import { driverCommand, executorCommand, runCommand } from './commands';
 import { batchesCommand, offsetsCommand, statusCommand, type OperatorFlags } from './operator';
@@ -68,6 +69,7 @@ operator(
   .action((action: string, flags: OperatorFlags) => offsetsCommand(action, flags).catch(fail));
 
 addDlqCommand(program, fail);
+addInitCommand(program, fail);
 
 program
   .command('load')

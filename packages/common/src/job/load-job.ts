@@ -1,17 +1,47 @@
 import { existsSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { JobError } from '../errors';
 import { isJob } from './define-job';
 import type { Job } from './types';
 
+/** `@sluice/common` and its subpaths: what a job imports from sluice. */
+const SELF = /^@sluice\/common(\/.*)?$/;
+let selfFallback = false;
+
+/**
+ * Lets a job that has no `@sluice/common` of its own (a file outside any project, a mounted
+ * ConfigMap, a job run through a globally installed CLI) import or require it: when Node finds none
+ * from the job's folder, the copy of sluice that loads the job answers. One installed where the job
+ * is always wins. A synchronous module hook, so it serves `require` and `import` alike.
+ */
+function provideSelfToJobs(): void {
+  // module.registerHooks needs Node >= 22.15 (the engines floor); on an older Node a job needs its own install.
+  if (selfFallback || typeof nodeModule.registerHooks !== 'function') return;
+  selfFallback = true;
+  nodeModule.registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (!SELF.test(specifier) || (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND')) throw e;
+        return { url: pathToFileURL(require.resolve(specifier)).href, shortCircuit: true };
+      }
+    },
+  });
+}
+
 /**
  * Loads a job module by path (file or package directory, relative to `cwd`) or by package name.
  * A package name is looked up from `cwd`, then from sluice's own installation (so a job package
  * installed beside sluice, as in the container image, loads whatever the working directory), then
- * in `NODE_PATH`. The module must export a job made with `defineJob`, as `default` or as `job`.
+ * in `NODE_PATH`. The module must export a job made with `defineJob`, as `default` or as `job`;
+ * it imports `@sluice/common` from its own installation or, without one, from this one.
  */
 export async function loadJob(specifier: string, cwd: string = process.cwd()): Promise<Job> {
+  provideSelfToJobs();
   const looksLikePath = specifier.startsWith('.') || isAbsolute(specifier) || existsSync(resolve(cwd, specifier));
   let target: string;
   try {

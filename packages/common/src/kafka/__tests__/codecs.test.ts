@@ -1,3 +1,4 @@
+import { constants, zstdCompressSync } from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 
 import { registerCodecs, type KafkajsCodec } from '../kafkajs';
@@ -22,6 +23,13 @@ describe('registerCodecs', () => {
     const compressed = await codec.compress({ buffer: data });
     expect(compressed.length).toBeLessThan(data.length);
     expect((await codec.decompress(compressed)).equals(data)).toBe(true);
+  });
+
+  it('zstd reads a streaming frame without a content size, as Java producers write, beyond 1 MiB', async () => {
+    const data = Buffer.from(Array.from({ length: 100_000 }, (_, i) => `{"id":"r-${i}","n":${(i * 7919) % 1000}}`).join('\n'));
+    const frame = zstdCompressSync(data, { params: { [constants.ZSTD_c_contentSizeFlag]: 0 } });
+    expect([data.length > 1024 * 1024, frame.readUInt8(4) & 0xe0]).toEqual([true, 0]); // descriptor: no content size, not single-segment
+    expect((await codecOf(CompressionTypes.ZSTD).decompress(frame)).equals(data)).toBe(true);
   });
 
   it('is idempotent and loads each codec once', () => {
