@@ -136,17 +136,32 @@ async function offsetRows(s: Session, tps: TopicPartition[]): Promise<OffsetRow[
 
 const lagOf = (r: OffsetRow): bigint => (r.latest > (r.committed ?? r.earliest) ? r.latest - (r.committed ?? r.earliest) : 0n);
 
-function offsetTable(rows: OffsetRow[]): string {
+/** A partition's offsets as `status` and `offsets show` print them (and `status --json` gives them). */
+interface PartitionOffsets {
+  topic: string;
+  partition: number;
+  committed: string | null;
+  earliest: string;
+  latest: string;
+  lag: string;
+}
+
+function partitionOffsets(r: OffsetRow): PartitionOffsets {
+  const committed = r.committed === undefined ? null : String(r.committed);
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    committed,
+    earliest: String(r.earliest),
+    latest: String(r.latest),
+    lag: String(lagOf(r)),
+  };
+}
+
+function offsetTable(rows: PartitionOffsets[]): string {
   return table(
     ['TOPIC', 'PARTITION', 'COMMITTED', 'EARLIEST', 'LATEST', 'LAG'],
-    rows.map((r) => [
-      r.topic,
-      r.partition,
-      r.committed === undefined ? '-' : String(r.committed),
-      String(r.earliest),
-      String(r.latest),
-      String(lagOf(r)),
-    ])
+    rows.map((p) => [p.topic, p.partition, p.committed ?? '-', p.earliest, p.latest, p.lag])
   );
 }
 
@@ -166,7 +181,7 @@ export interface StatusReport {
   inFlight: { id: number; epoch: string } | null;
   totals: { batches: number; records: number; bytes: number };
   driver?: { url: string; state?: string; epoch?: string; uptimeMs?: number; error?: string };
-  partitions: Array<{ topic: string; partition: number; committed: string | null; earliest: string; latest: string; lag: string }>;
+  partitions: PartitionOffsets[];
   totalLag: string;
 }
 
@@ -200,14 +215,7 @@ async function statusReport(s: Session, flags: OperatorFlags): Promise<StatusRep
     inFlight: plan ? { id: plan.id, epoch: String(plan.epoch) } : null,
     totals,
     ...(flags.driverUrl ? { driver: await driverState(flags.driverUrl) } : {}),
-    partitions: rows.map((r) => ({
-      topic: r.topic,
-      partition: r.partition,
-      committed: r.committed === undefined ? null : String(r.committed),
-      earliest: String(r.earliest),
-      latest: String(r.latest),
-      lag: String(lagOf(r)),
-    })),
+    partitions: rows.map(partitionOffsets),
     totalLag: String(rows.reduce((n, r) => n + lagOf(r), 0n)),
   };
 }
@@ -238,14 +246,7 @@ export function formatStatus(r: StatusReport, now: number): string {
   }
   lines.push('');
   if (r.partitions.length === 0) return [...lines, 'no partitions checkpointed yet'].join('\n');
-  lines.push(
-    table(
-      ['TOPIC', 'PARTITION', 'COMMITTED', 'EARLIEST', 'LATEST', 'LAG'],
-      r.partitions.map((p) => [p.topic, p.partition, p.committed ?? '-', p.earliest, p.latest, p.lag])
-    ),
-    '',
-    `total lag    ${r.totalLag}`
-  );
+  lines.push(offsetTable(r.partitions), '', `total lag    ${r.totalLag}`);
   return lines.join('\n');
 }
 
@@ -346,14 +347,9 @@ async function offsetsForTimestamp(s: Session, topics: string[], ms: number): Pr
 export function changeTable(rows: OffsetRow[], updates: Map<string, bigint>): string {
   return table(
     ['TOPIC', 'PARTITION', 'CURRENT', 'NEW', 'EARLIEST', 'LATEST'],
-    rows.map((r) => [
-      r.topic,
-      r.partition,
-      r.committed === undefined ? '-' : String(r.committed),
-      String(updates.get(partitionKey(r))),
-      String(r.earliest),
-      String(r.latest),
-    ])
+    rows
+      .map(partitionOffsets)
+      .map((p) => [p.topic, p.partition, p.committed ?? '-', String(updates.get(partitionKey(p))), p.earliest, p.latest])
   );
 }
 
@@ -372,7 +368,7 @@ export async function offsetsCommand(action: string, flags: OperatorFlags): Prom
     const topics = topicList(flags.topics);
     if (!target) {
       const rows = await offsetRows(s, await jobPartitions(s, topics));
-      return void out(rows.length ? offsetTable(rows) : `no partitions checkpointed for job '${flags.name}'`);
+      return void out(rows.length ? offsetTable(rows.map(partitionOffsets)) : `no partitions checkpointed for job '${flags.name}'`);
     }
     const holder = await readLeaseHolder(s.store.client, flags.name);
     const driverNote =
