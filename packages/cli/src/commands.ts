@@ -86,6 +86,15 @@ const RESTART_BACKOFF_MS = 1000;
 /** An executor that ran this long before it died starts a new row of restarts. */
 const HEALTHY_RUN_MS = 60_000;
 
+/**
+ * What `run` does when an executor dies after `ranForMs`, having died `failuresInARow` times in a
+ * row before: restart it after a delay (1, 2, 4, 8, 16 s), or give up (undefined).
+ */
+export function restartPolicy(failuresInARow: number, ranForMs: number): { restart: number; delayMs: number } | undefined {
+  const restart = ranForMs >= HEALTHY_RUN_MS ? 1 : failuresInARow + 1;
+  return restart > MAX_EXECUTOR_RESTARTS ? undefined : { restart, delayMs: RESTART_BACKOFF_MS * 2 ** (restart - 1) };
+}
+
 function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
@@ -146,18 +155,17 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     const started = Date.now();
     child.once('exit', (code, signal) => {
       if (done.signal.aborted) return;
-      const failures = Date.now() - started >= HEALTHY_RUN_MS ? 1 : failuresInARow + 1;
       const what = `${name} (pid ${child.pid}) ${exitDescription(code, signal)}`;
-      if (failures > MAX_EXECUTOR_RESTARTS) {
+      const next = restartPolicy(failuresInARow, Date.now() - started);
+      if (!next) {
         report(`${what}; not restarted: it died ${MAX_EXECUTOR_RESTARTS + 1} times in a row`);
         return;
       }
-      const delayMs = RESTART_BACKOFF_MS * 2 ** (failures - 1);
-      report(`${what}; restarting it in ${delayMs / 1000} s (restart ${failures} of at most ${MAX_EXECUTOR_RESTARTS} in a row)`);
+      report(`${what}; restarting it in ${next.delayMs / 1000} s (restart ${next.restart} of at most ${MAX_EXECUTOR_RESTARTS} in a row)`);
       const timer = setTimeout(() => {
         restarts.delete(timer);
-        if (!done.signal.aborted) startExecutor(index, failures);
-      }, delayMs);
+        if (!done.signal.aborted) startExecutor(index, next.restart);
+      }, next.delayMs);
       restarts.add(timer);
     });
   };

@@ -29,7 +29,12 @@ class UsageError extends ConfigError {
   constructor(error: CommanderError, command: Command) {
     const path: string[] = [];
     for (let c: Command | null = command; c; c = c.parent) path.unshift(c.name());
-    super(`${error.message.replace(/^error: /, '')} (see ${path.join(' ')} --help)`, { commander: error.code });
+    // One line: commander puts its "(Did you mean --topics?)" on a line of its own.
+    const message = error.message
+      .replace(/^error: /, '')
+      .replace(/\.?\s*\n/g, ' ')
+      .replace(/\.$/, '');
+    super(`${message} (see ${path.join(' ')} --help)`, { commander: error.code });
   }
 }
 
