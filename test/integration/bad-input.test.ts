@@ -20,7 +20,9 @@ const unknownKeyConfig = join(tmp, 'unknown-key.json');
 const notJsonConfig = join(tmp, 'not-json.json');
 const notAJob = join(tmp, 'not-a-job.js');
 const missingJob = join(tmp, 'missing-job.js');
+const protoConfig = join(tmp, 'proto.json');
 writeFileSync(unknownKeyConfig, JSON.stringify({ driver: { bogus: 1 } }));
+writeFileSync(protoConfig, '{"__proto__": {"batches": 1}}');
 writeFileSync(notJsonConfig, 'batchIntervalMs = 5');
 writeFileSync(notAJob, 'module.exports = {};\n');
 
@@ -62,6 +64,8 @@ interface Case {
   existingTopic?: boolean;
   /** The one `sluice:` line expected on stderr (exact string, or a pattern for messages quoting a system error). */
   line: (names: { topic: string; name: string }) => string | RegExp;
+  /** Exit code: 1, or 2 for a command line that does not parse. */
+  code?: number;
 }
 
 const configCases = (role: Role): Case[] => [
@@ -75,7 +79,8 @@ const configCases = (role: Role): Case[] => [
     title: '--batch-interval-ms -5',
     role,
     extraArgs: ['--batch-interval-ms', '-5'],
-    line: () => "sluice: [SLUICE_CONFIG_INVALID] invalid configuration: 'job.batchIntervalMs' Too small: expected number to be >0",
+    line: () =>
+      "sluice: [SLUICE_CONFIG_INVALID] invalid configuration: 'job.batchIntervalMs' Too small: expected number to be >0 (got -5 from --batch-interval-ms)",
   },
   {
     title: 'a --config file with an unknown key',
@@ -89,6 +94,43 @@ const configCases = (role: Role): Case[] => [
     extraArgs: ['--config', notJsonConfig],
     line: () =>
       `sluice: [SLUICE_CONFIG_INVALID] config file ${notJsonConfig} is not valid JSON: ${jsonParseMessage('batchIntervalMs = 5')}`,
+  },
+];
+
+/** Refusals of the shared configuration layer: the driver's suffice. */
+const strictInputCases: Case[] = [
+  {
+    title: '--batch-interval-ms 0x10 (not read as 16)',
+    role: 'driver',
+    extraArgs: ['--batch-interval-ms', '0x10'],
+    line: () => "sluice: [SLUICE_CONFIG_INVALID] --batch-interval-ms: expected a decimal integer, got '0x10'",
+  },
+  {
+    title: 'an empty KAFKA_BROKERS (not the default)',
+    role: 'driver',
+    env: { KAFKA_BROKERS: '' },
+    line: () => 'sluice: [SLUICE_CONFIG_INVALID] KAFKA_BROKERS is empty: give a value for kafka.brokers or leave it unset for the default',
+  },
+  {
+    title: 'a --config file with a __proto__ key',
+    role: 'driver',
+    extraArgs: ['--config', protoConfig],
+    line: () =>
+      `sluice: [SLUICE_CONFIG_INVALID] config file ${protoConfig}: key '__proto__' is not allowed (__proto__, constructor and prototype never are)`,
+  },
+  {
+    title: 'a job name of 5,000 characters',
+    role: 'driver',
+    extraArgs: ['--name', 'j'.repeat(5000)],
+    line: () =>
+      `sluice: [SLUICE_CONFIG_INVALID] invalid configuration: 'job.name' Too big: expected string to have <=200 characters (got "${'j'.repeat(39)}… (5000 characters) from --name)`,
+  },
+  {
+    title: 'an unknown flag',
+    role: 'driver',
+    extraArgs: ['--bogus-flag', '1'],
+    code: 2,
+    line: () => `sluice: [SLUICE_CONFIG_INVALID] unknown option '--bogus-flag' (see sluice driver --help)`,
   },
 ];
 
@@ -110,6 +152,7 @@ const moduleCases = (role: Role): Case[] => [
 const cases: Case[] = [
   ...configCases('driver'),
   ...configCases('executor'),
+  ...strictInputCases,
   ...moduleCases('driver'),
   ...moduleCases('executor'),
   {
@@ -163,7 +206,7 @@ describe('bad input: exit non-zero, one clear line, nothing in Redis', () => {
     const elapsed = Date.now() - started;
     const context = `\nstdout:\n${proc.stdout.slice(-2000)}\nstderr:\n${proc.stderr.slice(-4000)}`;
 
-    expect({ code, signal, context }).toEqual({ code: 1, signal: null, context });
+    expect({ code, signal, context }).toEqual({ code: c.code ?? 1, signal: null, context });
     const lines = proc.stderr.split('\n').filter((l) => l.startsWith('sluice:'));
     expect({ lines, context }).toEqual({ lines: [expect.any(String)], context });
     const expected = c.line({ topic, name });
@@ -172,6 +215,22 @@ describe('bad input: exit non-zero, one clear line, nothing in Redis', () => {
     expect(elapsed).toBeLessThan(10_000);
 
     expect(await keysOf(redisClient(), name)).toEqual([]);
+  });
+
+  it.concurrent('sluice run: a missing job module is reported once and no process is started', async () => {
+    const proc = sluice(['run', '--job', missingJob, '--name', uniqueName('bad-input')]);
+    expect((await proc.exit(15_000)).code).toBe(1);
+    expect(proc.stderr).toBe(`sluice: [SLUICE_JOB_INVALID] job module '${missingJob}' not found (looked at ${missingJob})\n`);
+  });
+
+  it.concurrent('sluice run: a topic that does not exist is reported once, by the driver; no executor is started', async () => {
+    const topic = uniqueName('bad-input-never-created');
+    const proc = sluice(['run', '--job', 'examples/audit', '--topics', topic, '--name', uniqueName('bad-input')]);
+    expect((await proc.exit(15_000)).code).toBe(1);
+    expect(proc.stderr.split('\n').filter((l) => l.startsWith('sluice'))).toEqual([
+      expect.stringMatching(/^sluice run: started driver \(pid \d+\)$/),
+      `sluice: [SLUICE_TOPIC_NOT_FOUND] topic(s) not found in Kafka: ${topic}`,
+    ]);
   });
 
   it.concurrent('a topic that does not exist is not created by the failed start', async () => {

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { jobKeys, type BatchSummary } from '@sluice/common';
+import type { StatusReport } from '../../packages/cli/src/operator';
 import { uniqueName } from '../helpers/env';
 import { createTopic, endOffsets, kafkaCli, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
@@ -124,7 +125,29 @@ describe('observability and operations', () => {
     await statusCli.succeeds(30_000);
     expect(statusCli.stdout).toMatch(/^leader\s+\S+ \(lease/m);
     expect(statusCli.stdout).toMatch(/^total lag\s+400$/m);
-    const refused = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest']);
+    // status --json: the same figures, machine-readable, offsets as strings.
+    const statusJson = sluice(['status', '--name', topic, '--json']);
+    await statusJson.succeeds(30_000);
+    const report = JSON.parse(statusJson.stdout) as StatusReport;
+    expect(report.partitions).toEqual(
+      [0, 1].map((partition) => ({ topic, partition, committed: '300', earliest: '0', latest: '500', lag: '200' }))
+    );
+    expect([report.job, report.totalLag, report.epoch, typeof report.leader?.owner]).toEqual([topic, '400', '1', 'string']);
+    expect(report.lastBatch).toEqual(redisHistory[redisHistory.length - 1]);
+    // Without --execute, reset only previews: the current and new offsets, and nothing changes.
+    const preview = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest']);
+    await preview.succeeds(30_000);
+    expect(preview.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^TOPIC\s+PARTITION\s+CURRENT\s+NEW\s+EARLIEST\s+LATEST$/),
+      expect.stringMatching(new RegExp(`^${topic}\\s+0\\s+300\\s+0\\s+0\\s+500$`)),
+      expect.stringMatching(new RegExp(`^${topic}\\s+1\\s+300\\s+0\\s+0\\s+500$`)),
+      '',
+      expect.stringMatching(/^job '.*' has a live driver \(.*\): --execute will refuse unless --force \(which fences it\)$/),
+      'preview only: nothing changed; run again with --execute to apply',
+      '',
+    ]);
+    expect(await checkpoint(client, topic)).toEqual(committed);
+    const refused = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest', '--execute']);
     const { code } = await refused.exit(30_000);
     expect(code).toBe(1);
     expect(refused.stderr).toMatch(/^sluice: \[SLUICE_LEASE_HELD\] job '.*' has a live driver/m);
@@ -135,9 +158,10 @@ describe('observability and operations', () => {
     await driver.succeeds(30_000);
     executor.kill('SIGTERM');
     expect(await client.get(jobKeys(topic).leader)).toBeNull();
-    const reset = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest']);
+    const reset = sluice(['offsets', 'reset', '--name', topic, '--to', 'earliest', '--execute']);
     await reset.succeeds(30_000);
-    expect(reset.stdout).toMatch(/before:[\s\S]*after:/);
+    expect(reset.stdout).toMatch(/^TOPIC\s+PARTITION\s+CURRENT\s+NEW/m);
+    expect(reset.stdout).toMatch(/^applied: the checkpoint of job '.*' holds the NEW offsets$/m);
     expect(reset.stdout).toMatch(/planned batch/);
     expect(await checkpoint(client, topic)).toEqual({ [`${topic}:0`]: '0', [`${topic}:1`]: '0' });
 
@@ -153,13 +177,17 @@ describe('observability and operations', () => {
     const batchesCli = sluice(['batches', '--name', topic, '--limit', '5']);
     await batchesCli.succeeds(30_000);
     expect(batchesCli.stdout.split('\n')[0]).toMatch(/^BATCH\s+TIME\s+RECORDS/);
+    const batchesJson = sluice(['batches', '--name', topic, '--limit', '5', '--json']);
+    await batchesJson.succeeds(30_000);
+    const lines = batchesJson.stdout.trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line) as BatchSummary)).toEqual([...after].reverse().slice(0, 5));
   });
 
   it('offsets set takes JSON and refuses offsets outside the log', async () => {
     const topic = uniqueName('obs-set');
     await createTopic(topic, 1);
     await produceValues(topic, ['a', 'b', 'c'], 1);
-    const set = sluice(['offsets', 'set', '--name', topic, '--to', JSON.stringify({ [topic]: { 0: 2 } })]);
+    const set = sluice(['offsets', 'set', '--name', topic, '--to', JSON.stringify({ [topic]: { 0: 2 } }), '--execute']);
     await set.succeeds(30_000);
     expect(await checkpoint(client, topic)).toEqual({ [`${topic}:0`]: '2' });
     const beyond = sluice(['offsets', 'set', '--name', topic, '--to', JSON.stringify({ [topic]: { 0: 9 } })]);

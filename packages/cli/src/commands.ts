@@ -1,9 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { createDriver, type BatchEvent } from '@sluice/driver';
+import { connect, createServer } from 'node:net';
+import { grpcSecurity, loadJob, SluiceError } from '@sluice/common';
+import { createDriver, resolveJobSettings, type BatchEvent } from '@sluice/driver';
 import { Executor } from '@sluice/executor';
-import { prepare, type CommonFlags } from './options';
+import {
+  commandConfig,
+  driverFlags,
+  flagArgs,
+  jobFlags,
+  positiveInteger,
+  prepare,
+  slotsFlag,
+  type CommonFlags,
+  type ConfigFlag,
+} from './options';
 import { BatchReporter } from './progress';
 
 /** Runs until a signal or the stop condition; SIGTERM/SIGINT let the batch in flight commit first. */
@@ -19,7 +30,6 @@ export async function driverCommand(flags: CommonFlags): Promise<void> {
     process.stderr.write(`sluice driver: HTTP server (UI, API, metrics) at ${driver.httpUrl}\n`);
     await driver.run();
   } finally {
-    reporter.finish();
     await driver.close();
   }
 }
@@ -48,60 +58,134 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** The flags `run` passes on to its driver and executors unchanged. */
-function sharedArgs(flags: CommonFlags): string[] {
-  const pairs: Array<[string, string | undefined]> = [
-    ['--job', flags.job],
-    ['--config', flags.config],
-    ['--name', flags.name],
-    ['--topics', flags.topics],
-    ['--pattern', flags.pattern],
-    ['--starting-offsets', flags.startingOffsets],
-    ['--batch-interval-ms', flags.batchIntervalMs],
-    ['--max-rate-per-partition', flags.maxRatePerPartition],
-    ['--log-level', flags.logLevel],
-  ];
-  return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value]));
+/** Resolves once something accepts TCP connections on the port (polled every 100 ms). */
+async function listening(port: number, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const socket = connect(port, '127.0.0.1');
+    const accepted = await new Promise<boolean>((resolve) =>
+      socket.once('connect', () => resolve(true)).once('error', () => resolve(false))
+    );
+    socket.destroy();
+    if (accepted) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export interface RunFlags extends CommonFlags {
+  executors: string;
+}
+
+/** Flags of `run` that it checks and passes on to every process. */
+const sharedFlags: ConfigFlag[] = jobFlags;
+/** Executors of `sluice run` when `--executors` is not given. */
+export const DEFAULT_EXECUTORS = 2;
+/** Restarts in a row of an executor of `sluice run` that dies, at most. */
+export const MAX_EXECUTOR_RESTARTS = 5;
+/** Wait before the first restart, doubled for each further one in a row. */
+const RESTART_BACKOFF_MS = 1000;
+/** An executor that ran this long before it died starts a new row of restarts. */
+const HEALTHY_RUN_MS = 60_000;
+
+/**
+ * What `run` does when an executor dies after `ranForMs`, having died `failuresInARow` times in a
+ * row before: restart it after a delay (1, 2, 4, 8, 16 s), or give up (undefined).
+ */
+export function restartPolicy(failuresInARow: number, ranForMs: number): { restart: number; delayMs: number } | undefined {
+  const restart = ranForMs >= HEALTHY_RUN_MS ? 1 : failuresInARow + 1;
+  return restart > MAX_EXECUTOR_RESTARTS ? undefined : { restart, delayMs: RESTART_BACKOFF_MS * 2 ** (restart - 1) };
+}
+
+function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
 /**
  * Local mode: a driver and N executor processes on loopback, as separate processes exactly as on
- * Kubernetes. Exits with the driver's exit code once the driver is done.
+ * Kubernetes. The configuration and the job module are checked here first; the executors start
+ * once the driver listens, so a start-up failure is reported once, by whichever process met it.
+ * An executor that dies is reported and restarted, with a backoff, at most MAX_EXECUTOR_RESTARTS
+ * times in a row; the job goes on meanwhile (the driver runs its tasks elsewhere). Exits with the
+ * driver's exit code once the driver is done.
  */
-export async function runCommand(flags: CommonFlags & { executors: string }): Promise<number> {
-  const count = Number(flags.executors);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`--executors: expected a positive integer, got '${flags.executors}'`);
-  const port = flags.grpcPort ?? String(await freePort());
-  const self = [...process.execArgv, process.argv[1] as string];
-  const shared = sharedArgs(flags);
-  const driverArgs = [...shared, '--grpc-port', port, '--min-executors', flags.minExecutors ?? String(count)];
-  if (flags.batches !== undefined) driverArgs.push('--batches', flags.batches);
-  if (flags.until !== undefined) driverArgs.push('--until', flags.until);
-  if (flags.httpPort !== undefined) driverArgs.push('--http-port', flags.httpPort);
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const count = positiveInteger('--executors', flags.executors);
+  const driverConfig = commandConfig(flags, [...sharedFlags, ...driverFlags]);
+  commandConfig(flags, [...sharedFlags, slotsFlag]);
+  resolveJobSettings(await loadJob(flags.job), driverConfig);
+  grpcSecurity(driverConfig.grpc);
 
-  const children: ChildProcess[] = [];
-  const start = (role: string, args: string[]): ChildProcess => {
+  const port = flags.grpcPort === undefined ? await freePort() : driverConfig.driver.grpcPort;
+  const self = [...process.execArgv, process.argv[1] as string];
+  const shared = [
+    '--job',
+    flags.job,
+    ...(flags.config === undefined ? [] : ['--config', flags.config]),
+    ...(flags.conf ?? []).flatMap((c) => ['--conf', c]),
+    ...flagArgs(flags, sharedFlags),
+  ];
+  const driverArgs = [
+    ...shared,
+    ...flagArgs({ ...flags, grpcPort: String(port), minExecutors: flags.minExecutors ?? String(count) }, driverFlags),
+  ];
+
+  const children = new Set<ChildProcess>();
+  const start = (name: string, role: string, args: string[]): ChildProcess => {
     // Own process groups: a terminal's Ctrl-C reaches only `run`, which stops the driver first
     // (its batch in flight commits) and the executors after it.
     const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
-    children.push(child);
-    process.stderr.write(`sluice run: started ${role} (pid ${child.pid})\n`);
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    process.stderr.write(`sluice run: started ${name} (pid ${child.pid})\n`);
     return child;
   };
-  const driver = start('driver', driverArgs);
-  for (let i = 1; i <= count; i++) {
-    const executorArgs = [...shared, '--driver', `127.0.0.1:${port}`, '--id', `executor-${i}`];
-    if (flags.slots !== undefined) executorArgs.push('--slots', flags.slots);
-    start('executor', executorArgs);
-  }
+  // Detached children outlive an abrupt exit of `run` unless told to stop.
+  const stopChildren = (): void => children.forEach((child) => child.kill('SIGTERM'));
+  process.once('exit', stopChildren);
+  const driver = start('driver', 'driver', driverArgs);
+  const driverExit = once(driver, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const forward = (signal: NodeJS.Signals): void => void driver.kill(signal);
   process.on('SIGTERM', forward).on('SIGINT', forward);
-  // Detached children outlive an abrupt exit of `run` unless told to stop.
-  process.once('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM')));
 
-  const [code, signal] = (await once(driver, 'exit')) as [number | null, NodeJS.Signals | null];
-  for (const child of children) if (child !== driver && child.exitCode === null) child.kill('SIGTERM');
-  await Promise.all(children.filter((c) => c !== driver && c.exitCode === null && c.signalCode === null).map((c) => once(c, 'exit')));
-  process.off('SIGTERM', forward).off('SIGINT', forward);
-  return code ?? (signal ? 128 + 15 : 1);
+  const done = new AbortController();
+  const restarts = new Set<NodeJS.Timeout>();
+  const startExecutor = (index: number, failuresInARow: number): void => {
+    const name = `executor-${index}`;
+    const args = [...shared, ...flagArgs(flags, [slotsFlag]), '--driver', `127.0.0.1:${port}`, '--id', name];
+    const child = start(name, 'executor', args);
+    const started = Date.now();
+    child.once('exit', (code, signal) => {
+      if (done.signal.aborted) return;
+      const what = `${name} (pid ${child.pid}) ${exitDescription(code, signal)}`;
+      const next = restartPolicy(failuresInARow, Date.now() - started);
+      if (!next) {
+        report(`${what}; not restarted: it died ${MAX_EXECUTOR_RESTARTS + 1} times in a row`);
+        return;
+      }
+      report(`${what}; restarting it in ${next.delayMs / 1000} s (restart ${next.restart} of at most ${MAX_EXECUTOR_RESTARTS} in a row)`);
+      const timer = setTimeout(() => {
+        restarts.delete(timer);
+        if (!done.signal.aborted) startExecutor(index, next.restart);
+      }, next.delayMs);
+      restarts.add(timer);
+    });
+  };
+
+  try {
+    const ready = await Promise.race([listening(port, done.signal).then(() => true), driverExit.then(() => false)]);
+    if (ready) for (let i = 1; i <= count; i++) startExecutor(i, 0);
+    const [code, signal] = await driverExit;
+    return code ?? (signal ? 128 + 15 : 1);
+  } finally {
+    done.abort();
+    restarts.forEach(clearTimeout);
+    const executors = [...children];
+    executors.forEach((child) => child.kill('SIGTERM'));
+    await Promise.all(executors.map((child) => once(child, 'exit')));
+    process.off('SIGTERM', forward).off('SIGINT', forward);
+    process.off('exit', stopChildren);
+  }
+}
+
+function report(message: string): void {
+  process.stderr.write(`sluice run: ${new SluiceError('SLUICE_EXECUTOR_LOST', message).message}\n`);
 }

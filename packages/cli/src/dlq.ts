@@ -1,15 +1,15 @@
 import {
   CheckpointStore,
   ConfigError,
-  createLogger,
   DeadLetterQueue,
-  loadConfig,
   loadJob,
   replayDeadLetters,
   SluiceError,
   type DeadLetterEntry,
 } from '@sluice/common';
 import type { Command } from 'commander';
+import { nameOnlyConfig } from './operator';
+import { addConfigOptions, addConfigSourceOptions, jobNameFlag, operatorFlags, positiveInteger, type ConfigSourceFlags } from './options';
 
 /**
  * `sluice dlq list | replay | purge`: the job's dead-letter queue (BullMQ, in the job's Redis
@@ -17,7 +17,7 @@ import type { Command } from 'commander';
  * `decode`, `process` and sink it runs on each dead-lettered record.
  */
 
-export interface DlqFlags {
+export interface DlqFlags extends ConfigSourceFlags {
   name?: string;
   job?: string;
   config?: string;
@@ -28,12 +28,6 @@ export interface DlqFlags {
 }
 
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
-
-function settings(flags: DlqFlags) {
-  const config = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.name }, log: { level: flags.logLevel } } });
-  const logger = createLogger(flags.logLevel === undefined && !process.env.LOG_LEVEL ? 'warn' : config.log.level, { role: 'cli' });
-  return { config, logger };
-}
 
 const preview = (b64: string | null): string => {
   if (b64 === null) return '<null>';
@@ -52,7 +46,7 @@ export function formatEntry(e: DeadLetterEntry): string {
 
 async function withQueue<T>(flags: DlqFlags, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
   if (!flags.name) throw new ConfigError('--name <job> is required');
-  const { config } = settings(flags);
+  const { config } = nameOnlyConfig(flags);
   const dlq = await DeadLetterQueue.open(config.redis, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
   try {
     return await fn(dlq);
@@ -62,8 +56,7 @@ async function withQueue<T>(flags: DlqFlags, fn: (dlq: DeadLetterQueue) => Promi
 }
 
 export async function dlqList(flags: DlqFlags): Promise<void> {
-  const limit = flags.limit === undefined ? 100 : Number(flags.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`--limit: expected a positive integer, got '${flags.limit}'`);
+  const limit = flags.limit === undefined ? 100 : positiveInteger('--limit', flags.limit);
   await withQueue(flags, async (dlq) => {
     const [entries, size] = await Promise.all([dlq.list(limit, flags.all === true), dlq.size()]);
     if (flags.json) {
@@ -85,7 +78,7 @@ export async function dlqPurge(flags: DlqFlags): Promise<void> {
 /** Exit code: 0 when every entry replayed, 1 when some exhausted their replay attempts. */
 export async function dlqReplay(flags: DlqFlags): Promise<number> {
   if (!flags.job) throw new ConfigError('--job <module> is required');
-  const { config, logger } = settings(flags);
+  const { config, logger } = nameOnlyConfig(flags);
   const job = await loadJob(flags.job);
   const jobName = config.job.name ?? job.name;
   const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
@@ -109,28 +102,26 @@ export async function dlqReplay(flags: DlqFlags): Promise<number> {
 
 /** Registers `sluice dlq <list|replay|purge>`. */
 export function addDlqCommand(program: Command, fail: (e: unknown) => void): void {
-  program
+  const command = program
     .command('dlq')
     .description("a job's dead-letter queue of poison records: list, replay (through the job's code and sink) or purge")
     .argument('<action>', 'list | replay | purge')
-    .option('--name <job>', 'job name (list, purge: required; replay: default the module name)')
+    .option(jobNameFlag.flags, 'job name (list, purge: required; replay: default the module name)')
     .option('--job <module>', 'replay: the job module whose decode, process and sink run on each record')
-    .option('--config <file>', 'JSON configuration file (redis.*, deadLetter.*)')
     .option('--limit <n>', 'list: how many entries (default 100)')
     .option('--all', 'list: include entries already replayed')
-    .option('--json', 'list: one JSON object per entry (bytes in base64)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default warn)')
-    .action((action: string, flags: DlqFlags) => {
-      const run =
-        action === 'list'
-          ? dlqList(flags).then(() => 0)
-          : action === 'purge'
-            ? dlqPurge(flags).then(() => 0)
-            : action === 'replay'
-              ? dlqReplay(flags)
-              : Promise.reject(new ConfigError(`unknown dlq action '${action}' (list, replay or purge)`));
-      return run.then((code) => {
-        process.exitCode = code;
-      }, fail);
-    });
+    .option('--json', 'list: one JSON object per entry (bytes in base64)');
+  addConfigOptions(addConfigSourceOptions(command), operatorFlags).action((action: string, flags: DlqFlags) => {
+    const run =
+      action === 'list'
+        ? dlqList(flags).then(() => 0)
+        : action === 'purge'
+          ? dlqPurge(flags).then(() => 0)
+          : action === 'replay'
+            ? dlqReplay(flags)
+            : Promise.reject(new ConfigError(`unknown dlq action '${action}' (list, replay or purge)`));
+    return run.then((code) => {
+      process.exitCode = code;
+    }, fail);
+  });
 }

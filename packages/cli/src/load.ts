@@ -8,12 +8,14 @@ import {
   ConfigError,
   jobKeys,
   kafkajsSecurity,
-  loadConfig,
+  createLogger,
+  kafkajsLogCreator,
+  kafkajsLogLevel,
   partitionKey,
   readLeaseHolder,
-  type SluiceConfig,
 } from '@sluice/common';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, type Producer } from 'kafkajs';
+import { commandConfig, connectionFlags, flagArgs, jobNameFlag } from './options';
 import { formatReport, percentiles, recordValue, runKeys, tallyIds, type LoadReport } from './load-report';
 
 /**
@@ -40,6 +42,8 @@ export interface LoadFlags {
   check?: string;
   expected?: string;
   config?: string;
+  brokers?: string;
+  redisUrl?: string;
 }
 
 /** Records per produce request at most: a loop that fell behind catches up in bounded requests. */
@@ -52,11 +56,11 @@ const POLL_MS = 200;
 const log = (line: string): boolean => process.stderr.write(`sluice load: ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A plain decimal number above 0 (no hex, exponent or padding), an integer where `integer`. */
 function positive(flag: string, raw: string, integer: boolean): number {
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+  if (!(integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(raw) || Number(raw) <= 0)
     throw new ConfigError(`--${flag}: expected a positive ${integer ? 'integer' : 'number'}, got '${raw}'`);
-  return n;
+  return Number(raw);
 }
 
 /** The load job shipped with sluice (examples/load, copied into dist by the build), for `--run` without `--job`. */
@@ -138,6 +142,7 @@ async function startJob(
     JSON.stringify({ [topic]: startingOffsets }),
   ];
   if (flags.config !== undefined) args.push('--config', flags.config);
+  args.push(...flagArgs(flags, connectionFlags));
   if (flags.batchIntervalMs !== undefined) args.push('--batch-interval-ms', flags.batchIntervalMs);
   const before = Number((await store.client.get(jobKeys(flags.jobName).committed)) ?? 0);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 2, 2] });
@@ -267,7 +272,8 @@ async function drain(
 
 /** Runs `sluice load`; resolves to the exit code (1 when anything is missing or duplicated). */
 export async function loadCommand(flags: LoadFlags): Promise<number> {
-  const config: SluiceConfig = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.jobName } } });
+  const config = commandConfig(flags, [{ ...jobNameFlag, flags: '--job-name <name>' }, ...connectionFlags]);
+  const logger = createLogger(process.env.LOG_LEVEL === undefined ? 'warn' : config.log.level, { role: 'cli' });
   const timeoutMs = positive('timeout', flags.timeout, false) * 1000;
   const store = await CheckpointStore.connect(config.redis, flags.jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
   let job: ChildProcess | undefined;
@@ -305,7 +311,8 @@ export async function loadCommand(flags: LoadFlags): Promise<number> {
       brokers: config.kafka.brokers,
       connectionTimeout: config.kafka.connectionTimeoutMs,
       requestTimeout: config.kafka.requestTimeoutMs,
-      logLevel: logLevel.NOTHING,
+      logLevel: kafkajsLogLevel(logger),
+      logCreator: kafkajsLogCreator(logger),
       ...kafkajsSecurity(config.kafka),
     });
     if (!flags.run && (await readLeaseHolder(store.client, flags.jobName)) === null) {

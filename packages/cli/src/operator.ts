@@ -2,10 +2,11 @@ import {
   CheckpointStore,
   ConfigError,
   createKafkajsOffsetOracle,
+  kafkajsLogCreator,
+  kafkajsLogLevel,
   kafkajsSecurity,
   createLogger,
   LeaseHeldError,
-  loadConfig,
   partitionKey,
   readLeaseHolder,
   type BatchSummary,
@@ -14,22 +15,24 @@ import {
   type SluiceConfig,
   type TopicPartition,
 } from '@sluice/common';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka } from 'kafkajs';
+import { commandConfig, jobNameFlag, operatorFlags, positiveInteger, type ConfigSourceFlags } from './options';
 
 /**
  * Operator commands: read (and, for offsets, change) a job's state in Redis and Kafka without its
  * job module. They never need a running driver; `offsets set|reset` refuse while one runs.
  */
 
-export interface OperatorFlags {
+export interface OperatorFlags extends ConfigSourceFlags {
   name: string;
-  config?: string;
   logLevel?: string;
   driverUrl?: string;
   limit?: string;
   topics?: string;
   to?: string;
+  execute?: boolean;
   force?: boolean;
+  json?: boolean;
 }
 
 interface Session {
@@ -40,9 +43,17 @@ interface Session {
   close(): Promise<void>;
 }
 
+/** The configuration of a command that needs only a job's name: its log level defaults to warn. */
+export function nameOnlyConfig(flags: ConfigSourceFlags & { name?: string; logLevel?: string }): { config: SluiceConfig; logger: Logger } {
+  const config = commandConfig(flags, [jobNameFlag, ...operatorFlags]);
+  const levelGiven =
+    flags.logLevel !== undefined || process.env.LOG_LEVEL !== undefined || (flags.conf ?? []).some((c) => c.startsWith('log.level='));
+  const logger = createLogger(levelGiven ? config.log.level : 'warn', { role: 'cli' });
+  return { config, logger };
+}
+
 async function open(flags: OperatorFlags): Promise<Session> {
-  const config = loadConfig({ file: flags.config, env: process.env, flags: { job: { name: flags.name }, log: { level: flags.logLevel } } });
-  const logger = createLogger(flags.logLevel === undefined && !process.env.LOG_LEVEL ? 'warn' : config.log.level, { role: 'cli' });
+  const { config, logger } = nameOnlyConfig(flags);
   const store = await CheckpointStore.connect(config.redis, flags.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
   let oracle: Promise<OffsetOracle> | undefined;
   return {
@@ -125,17 +136,32 @@ async function offsetRows(s: Session, tps: TopicPartition[]): Promise<OffsetRow[
 
 const lagOf = (r: OffsetRow): bigint => (r.latest > (r.committed ?? r.earliest) ? r.latest - (r.committed ?? r.earliest) : 0n);
 
-function offsetTable(rows: OffsetRow[]): string {
+/** A partition's offsets as `status` and `offsets show` print them (and `status --json` gives them). */
+interface PartitionOffsets {
+  topic: string;
+  partition: number;
+  committed: string | null;
+  earliest: string;
+  latest: string;
+  lag: string;
+}
+
+function partitionOffsets(r: OffsetRow): PartitionOffsets {
+  const committed = r.committed === undefined ? null : String(r.committed);
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    committed,
+    earliest: String(r.earliest),
+    latest: String(r.latest),
+    lag: String(lagOf(r)),
+  };
+}
+
+function offsetTable(rows: PartitionOffsets[]): string {
   return table(
     ['TOPIC', 'PARTITION', 'COMMITTED', 'EARLIEST', 'LATEST', 'LAG'],
-    rows.map((r) => [
-      r.topic,
-      r.partition,
-      r.committed === undefined ? '-' : String(r.committed),
-      String(r.earliest),
-      String(r.latest),
-      String(lagOf(r)),
-    ])
+    rows.map((p) => [p.topic, p.partition, p.committed ?? '-', p.earliest, p.latest, p.lag])
   );
 }
 
@@ -144,57 +170,100 @@ function ago(ms: number): string {
   return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
 }
 
+/** What `sluice status` shows, and prints as JSON with `--json`: offsets and epochs as strings. */
+export interface StatusReport {
+  job: string;
+  keyPrefix: string;
+  leader: { owner: string; ttlMs: number } | null;
+  epoch: string | null;
+  lastBatch: BatchSummary | null;
+  lastCommittedBatchId: number;
+  inFlight: { id: number; epoch: string } | null;
+  totals: { batches: number; records: number; bytes: number };
+  driver?: { url: string; state?: string; epoch?: string; uptimeMs?: number; error?: string };
+  partitions: PartitionOffsets[];
+  totalLag: string;
+}
+
+async function driverState(url: string): Promise<NonNullable<StatusReport['driver']>> {
+  try {
+    const res = await fetch(new URL('/api/v1/status', url), { signal: AbortSignal.timeout(3000) });
+    const st = (await res.json()) as { state: string; uptimeMs: number; epoch: string };
+    return { url, state: st.state, epoch: st.epoch, uptimeMs: st.uptimeMs };
+  } catch (e) {
+    return { url, error: (e as Error).message };
+  }
+}
+
+async function statusReport(s: Session, flags: OperatorFlags): Promise<StatusReport> {
+  const [holder, epoch, committedId, plan, history, totals] = await Promise.all([
+    readLeaseHolder(s.store.client, flags.name),
+    s.store.currentEpoch(),
+    s.store.lastCommittedBatchId(),
+    s.store.readPlan(),
+    s.store.history(1),
+    s.store.totals(),
+  ]);
+  const rows = await offsetRows(s, await jobPartitions(s, topicList(flags.topics)));
+  return {
+    job: flags.name,
+    keyPrefix: s.store.keys.offsets.replace(/offsets$/, ''),
+    leader: holder ? { owner: holder.owner, ttlMs: holder.ttlMs } : null,
+    epoch,
+    lastBatch: history[0] ?? null,
+    lastCommittedBatchId: committedId,
+    inFlight: plan ? { id: plan.id, epoch: String(plan.epoch) } : null,
+    totals,
+    ...(flags.driverUrl ? { driver: await driverState(flags.driverUrl) } : {}),
+    partitions: rows.map(partitionOffsets),
+    totalLag: String(rows.reduce((n, r) => n + lagOf(r), 0n)),
+  };
+}
+
+export function formatStatus(r: StatusReport, now: number): string {
+  const last = r.lastBatch;
+  const lines = [
+    `job          ${r.job}   (Redis keys ${r.keyPrefix}*)`,
+    `leader       ${r.leader ? `${r.leader.owner} (lease renewed, expires in ${(r.leader.ttlMs / 1000).toFixed(1)} s)` : 'none: no live driver'}`,
+    `epoch        ${r.epoch ?? 'none'}`,
+    `last batch   ${
+      last
+        ? `${last.id} at ${new Date(last.time).toISOString()} (${ago(now - last.time)}): ${last.records} records, processing ${last.processingMs} ms, total delay ${last.totalDelayMs} ms`
+        : r.lastCommittedBatchId > 0
+          ? String(r.lastCommittedBatchId)
+          : 'none'
+    }`,
+    `in flight    ${r.inFlight ? `batch ${r.inFlight.id} (planned by epoch ${r.inFlight.epoch})` : 'none'}`,
+    `totals       ${r.totals.batches} batches, ${r.totals.records} records, ${r.totals.bytes} bytes`,
+  ];
+  if (r.driver) {
+    const d = r.driver;
+    lines.push(
+      d.error === undefined
+        ? `driver       ${d.state}, epoch ${d.epoch}, up ${Math.round((d.uptimeMs ?? 0) / 1000)} s (${d.url})`
+        : `driver       unreachable at ${d.url}: ${d.error}`
+    );
+  }
+  lines.push('');
+  if (r.partitions.length === 0) return [...lines, 'no partitions checkpointed yet'].join('\n');
+  lines.push(offsetTable(r.partitions), '', `total lag    ${r.totalLag}`);
+  return lines.join('\n');
+}
+
 /** `sluice status`: one screen about a job, from Redis and Kafka (and its driver's API when given). */
 export async function statusCommand(flags: OperatorFlags): Promise<void> {
   await withSession(flags, async (s) => {
-    const keys = s.store.keys;
-    const [holder, epoch, committedId, plan, history, totals] = await Promise.all([
-      readLeaseHolder(s.store.client, flags.name),
-      s.store.currentEpoch(),
-      s.store.lastCommittedBatchId(),
-      s.store.readPlan(),
-      s.store.history(1),
-      s.store.totals(),
-    ]);
-    const last = history[0];
-    out(`job          ${flags.name}   (Redis keys ${keys.offsets.replace(/offsets$/, '*')})`);
-    out(
-      `leader       ${holder ? `${holder.owner} (lease renewed, expires in ${(holder.ttlMs / 1000).toFixed(1)} s)` : 'none: no live driver'}`
-    );
-    out(`epoch        ${epoch ?? 'none'}`);
-    out(
-      `last batch   ${
-        last
-          ? `${last.id} at ${new Date(last.time).toISOString()} (${ago(Date.now() - last.time)}): ${last.records} records, processing ${last.processingMs} ms, total delay ${last.totalDelayMs} ms`
-          : committedId > 0
-            ? String(committedId)
-            : 'none'
-      }`
-    );
-    out(`in flight    ${plan ? `batch ${plan.id} (planned by epoch ${plan.epoch})` : 'none'}`);
-    out(`totals       ${totals.batches} batches, ${totals.records} records, ${totals.bytes} bytes`);
-    if (flags.driverUrl) {
-      try {
-        const res = await fetch(new URL('/api/v1/status', flags.driverUrl), { signal: AbortSignal.timeout(3000) });
-        const st = (await res.json()) as { state: string; uptimeMs: number; epoch: string };
-        out(`driver       ${st.state}, epoch ${st.epoch}, up ${Math.round(st.uptimeMs / 1000)} s (${flags.driverUrl})`);
-      } catch (e) {
-        out(`driver       unreachable at ${flags.driverUrl}: ${(e as Error).message}`);
-      }
-    }
-    const rows = await offsetRows(s, await jobPartitions(s, topicList(flags.topics)));
-    out();
-    out(rows.length ? offsetTable(rows) : 'no partitions checkpointed yet');
-    if (rows.length) out(`\ntotal lag    ${rows.reduce((n, r) => n + lagOf(r), 0n)}`);
+    const report = await statusReport(s, flags);
+    out(flags.json ? JSON.stringify(report) : formatStatus(report, Date.now()));
   });
 }
 
 /** `sluice batches`: recent committed batches, newest first. */
 export async function batchesCommand(flags: OperatorFlags): Promise<void> {
-  const limit = flags.limit === undefined ? 20 : Number(flags.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`--limit: expected a positive integer, got '${flags.limit}'`);
+  const limit = flags.limit === undefined ? 20 : positiveInteger('--limit', flags.limit);
   await withSession(flags, async (s) => {
     const batches = await s.store.history(limit);
+    if (flags.json) return void batches.forEach((b) => out(JSON.stringify(b)));
     if (batches.length === 0) return void out(`no committed batches in the history of job '${flags.name}'`);
     out(batchTable(batches));
   });
@@ -253,12 +322,13 @@ export function parseTarget(raw: string | undefined): OffsetTarget {
   return { kind: 'explicit', offsets };
 }
 
-async function offsetsForTimestamp(config: SluiceConfig, topics: string[], ms: number): Promise<Map<string, bigint>> {
+async function offsetsForTimestamp(s: Session, topics: string[], ms: number): Promise<Map<string, bigint>> {
   const admin = new Kafka({
-    clientId: config.kafka.clientId,
-    brokers: config.kafka.brokers,
-    logLevel: logLevel.NOTHING,
-    ...kafkajsSecurity(config.kafka),
+    clientId: s.config.kafka.clientId,
+    brokers: s.config.kafka.brokers,
+    logLevel: kafkajsLogLevel(s.logger),
+    logCreator: kafkajsLogCreator(s.logger),
+    ...kafkajsSecurity(s.config.kafka),
   }).admin();
   await admin.connect();
   try {
@@ -273,7 +343,20 @@ async function offsetsForTimestamp(config: SluiceConfig, topics: string[], ms: n
   }
 }
 
-/** `sluice offsets show|set|reset`. */
+/** The change `offsets set|reset` previews or applies: current and new offset per partition. */
+export function changeTable(rows: OffsetRow[], updates: Map<string, bigint>): string {
+  return table(
+    ['TOPIC', 'PARTITION', 'CURRENT', 'NEW', 'EARLIEST', 'LATEST'],
+    rows
+      .map(partitionOffsets)
+      .map((p) => [p.topic, p.partition, p.committed ?? '-', String(updates.get(partitionKey(p))), p.earliest, p.latest])
+  );
+}
+
+/**
+ * `sluice offsets show|set|reset`. Set and reset print the current and new offsets and change
+ * nothing unless `--execute` (as `kafka-consumer-groups --reset-offsets`).
+ */
 export async function offsetsCommand(action: string, flags: OperatorFlags): Promise<void> {
   if (!['show', 'set', 'reset'].includes(action)) throw new ConfigError(`offsets: unknown action '${action}' (show, set or reset)`);
   const target = action === 'show' ? undefined : parseTarget(flags.to);
@@ -285,16 +368,13 @@ export async function offsetsCommand(action: string, flags: OperatorFlags): Prom
     const topics = topicList(flags.topics);
     if (!target) {
       const rows = await offsetRows(s, await jobPartitions(s, topics));
-      return void out(rows.length ? offsetTable(rows) : `no partitions checkpointed for job '${flags.name}'`);
+      return void out(rows.length ? offsetTable(rows.map(partitionOffsets)) : `no partitions checkpointed for job '${flags.name}'`);
     }
     const holder = await readLeaseHolder(s.store.client, flags.name);
-    if (holder && !flags.force) {
-      throw new LeaseHeldError(
-        flags.name,
-        holder.owner,
-        `job '${flags.name}' has a live driver (${holder.owner}, lease expires in ${(holder.ttlMs / 1000).toFixed(1)} s): stop it first, or pass --force`
-      );
-    }
+    const driverNote =
+      holder && `job '${flags.name}' has a live driver (${holder.owner}, lease expires in ${(holder.ttlMs / 1000).toFixed(1)} s)`;
+    if (holder && flags.execute && !flags.force)
+      throw new LeaseHeldError(flags.name, holder.owner, `${driverNote}: stop it first, or pass --force`);
     const tps =
       target.kind === 'explicit'
         ? sortTps([...target.offsets.keys()].map(splitKey).filter((tp) => !topics || topics.includes(tp.topic)))
@@ -306,7 +386,7 @@ export async function offsetsCommand(action: string, flags: OperatorFlags): Prom
       target.kind === 'explicit'
         ? target.offsets
         : target.kind === 'timestamp'
-          ? await offsetsForTimestamp(s.config, [...new Set(tps.map((tp) => tp.topic))], target.ms)
+          ? await offsetsForTimestamp(s, [...new Set(tps.map((tp) => tp.topic))], target.ms)
           : new Map(before.map((r) => [partitionKey(r), target.kind === 'earliest' ? r.earliest : r.latest]));
     const updates = new Map<string, bigint>();
     for (const r of before) {
@@ -319,6 +399,12 @@ export async function offsetsCommand(action: string, flags: OperatorFlags): Prom
         );
       updates.set(key, offset);
     }
+    out(changeTable(before, updates));
+    out();
+    if (!flags.execute) {
+      if (driverNote) out(`${driverNote}: --execute will refuse unless --force (which fences it)`);
+      return void out('preview only: nothing changed; run again with --execute to apply');
+    }
     const plan = await s.store.readPlan();
     // One transaction: new offsets, the planned batch dropped (it would replay its old ranges), and
     // a new epoch, so that a driver still running (--force) is fenced instead of committing over them.
@@ -329,8 +415,7 @@ export async function offsetsCommand(action: string, flags: OperatorFlags): Prom
       .del(keys.planned)
       .incr(keys.epoch)
       .exec();
-    out(`before:\n${offsetTable(before)}\n`);
-    out(`after:\n${offsetTable(await offsetRows(s, tps))}\n`);
+    out(`applied: the checkpoint of job '${flags.name}' holds the NEW offsets`);
     out(
       plan
         ? `cleared planned batch ${plan.id}: its ranges started at the old offsets; the next driver plans from the new ones`

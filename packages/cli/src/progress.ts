@@ -12,32 +12,21 @@ export function formatBatch(event: BatchEvent): string {
 /**
  * What `sluice driver` (and so `sluice run`) prints per committed batch: the batch line, and for
  * bounded runs (`--until`) the progress: done of total, rate and ETA. On a terminal the progress is
- * a bar redrawn in place under the batch lines; otherwise it is appended to each batch line.
+ * a bar on a line of its own under each batch line; otherwise it is appended to the batch line.
+ * Every write ends its line: the terminal is shared with the logs of this and the other processes
+ * of `sluice run`, which would otherwise continue on the bar's line (or be overwritten by a redraw).
  */
 export class BatchReporter {
   private readonly started = Date.now();
-  private barShown = false;
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
+  constructor(private readonly out: Pick<NodeJS.WriteStream, 'write' | 'isTTY'> = process.stdout) {}
 
   report(event: BatchEvent): void {
     const line = formatBatch(event);
     const progress = event.progress && describeProgress(event.progress, Date.now() - this.started);
-    if (!this.out.isTTY) {
-      this.out.write(progress ? `${line} | ${progress.text}\n` : `${line}\n`);
-      return;
-    }
-    this.out.write(`${this.barShown ? '\r\x1b[K' : ''}${line}\n`);
-    if (progress) {
-      this.out.write(`${bar(progress.fraction, 30)} ${progress.text}`);
-      this.barShown = true;
-    }
-  }
-
-  /** Ends the bar's line so that what follows starts on a line of its own. */
-  finish(): void {
-    if (this.barShown) this.out.write('\n');
-    this.barShown = false;
+    if (!progress) this.out.write(`${line}\n`);
+    else if (this.out.isTTY) this.out.write(`${line}\n${bar(progress.fraction, 30)} ${progress.text}\n`);
+    else this.out.write(`${line} | ${progress.text}\n`);
   }
 }
 

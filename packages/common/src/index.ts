@@ -38,7 +38,16 @@ export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks
 
 // Configuration, errors, logging
 export { readConfigFile, readSecretFile } from './config/files';
-export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets, type TopicAssignment } from './config';
+export {
+  configSchema,
+  loadConfig,
+  parseConfigJson,
+  type ConfigSources,
+  type SluiceConfig,
+  type StartingOffsets,
+  type TextSetting,
+  type TopicAssignment,
+} from './config';
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
@@ -70,6 +79,7 @@ export {
   createKafkajsRangeReader,
   createKafkajsGroupOffsetPublisher,
   kafkajsLogCreator,
+  kafkajsLogLevel,
   kafkajsSecurity,
   type KafkajsRangeReaderOptions,
 } from './kafka/kafkajs';

@@ -1,6 +1,7 @@
 export {
   assignSchema,
   configSchema,
+  jobNameSchema,
   startingOffsetsSchema,
   subscriptionKeys,
   topicPatternSchema,
@@ -8,4 +9,4 @@ export {
   type StartingOffsets,
   type TopicAssignment,
 } from './schema';
-export { loadConfig, configFromEnv, type ConfigSources } from './load';
+export { loadConfig, configFromEnv, parseConfigJson, type ConfigSources, type TextSetting } from './load';

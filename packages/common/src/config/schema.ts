@@ -18,7 +18,20 @@ const explicitOffsets = z.record(
 );
 /** Starting offsets by time: per partition, the first offset whose record timestamp is >= `timestamp` (ms). */
 const timestampOffsets = z.object({ timestamp: z.number().int().min(0) }).strict();
-export const startingOffsetsSchema = z.union([z.literal('earliest'), z.literal('latest'), timestampOffsets, explicitOffsets]);
+export const startingOffsetsSchema = z.union([z.literal('earliest'), z.literal('latest'), timestampOffsets, explicitOffsets], {
+  error: `expected 'earliest', 'latest', {"timestamp": ms} or {"topic": {"partition": offset}}`,
+});
+
+/**
+ * A job's name: the hash tag of its Redis keys, its Kafka consumer group (`sluice-<name>`), a label
+ * of its metrics. At most 200 characters, so that the group id, with its prefix, stays under the
+ * 249 characters Kafka allows for names, and keys and labels stay short.
+ */
+export const jobNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, dash and underscore only');
 
 /** A subscription regex: must compile (as a JavaScript RegExp, matched against the whole topic name). */
 export const topicPatternSchema = z
@@ -142,10 +155,7 @@ export const configSchema = z
     /** Overrides of the job module's own settings, so one module serves many runs. */
     job: z
       .object({
-        name: z
-          .string()
-          .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only')
-          .optional(),
+        name: jobNameSchema.optional(),
         topics: z.array(z.string().min(1)).min(1).optional(),
         /** Subscribe to every topic matching this regex (whole name; internal `__` topics excluded). */
         pattern: topicPatternSchema.optional(),
@@ -214,7 +224,11 @@ export const configSchema = z
         /** Stop after this many batches (0 = run forever). */
         batches: z.number().int().min(0).default(0),
         /** `latest`: stop once everything present at start is committed. */
-        until: z.union([z.enum(['none', 'latest']), timestampOffsets, explicitOffsets]).default('none'),
+        until: z
+          .union([z.enum(['none', 'latest']), timestampOffsets, explicitOffsets], {
+            error: `expected 'latest', {"timestamp": ms} or {"topic": {"partition": offset}}`,
+          })
+          .default('none'),
       })
       .strict()
       .prefault({}),

@@ -1,11 +1,18 @@
 import { z } from 'zod';
 import { JobError } from '../errors';
-import { assignSchema, rateSettingsShape, startingOffsetsSchema, subscriptionKeys, topicPatternSchema } from '../config/schema';
+import {
+  assignSchema,
+  jobNameSchema,
+  rateSettingsShape,
+  startingOffsetsSchema,
+  subscriptionKeys,
+  topicPatternSchema,
+} from '../config/schema';
 import type { Job, JobDefinition } from './types';
 
 const jobSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+    name: jobNameSchema,
     source: z
       .object({
         topics: z.array(z.string().min(1)).min(1).optional(),

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSluiceError } from '../../errors';
-import { loadConfig, type ConfigSources } from '../load';
+import { loadConfig, type ConfigSources, type TextSetting } from '../load';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,6 +12,16 @@ function file(content: unknown): string {
   const path = join(dir, `config-${++files}.json`);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
+}
+
+/** The message JSON.parse throws for `text`. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${text} parsed`);
 }
 
 /** The ConfigError that `loadConfig(sources)` throws (failing if it does not throw). */
@@ -26,6 +36,10 @@ function configError(sources: ConfigSources): Error & { code?: string; details?:
   }
   throw new Error('expected loadConfig to throw');
 }
+
+/** Command-line flags as the CLI passes them: text per dotted key (each named `--<key>` in messages). */
+const flags = (values: Record<string, string | true | undefined>): TextSetting[] =>
+  Object.entries(values).map(([key, value]) => ({ key, value, source: `--${key}` }));
 
 const defaults = {
   kafka: {
@@ -101,7 +115,7 @@ describe('loadConfig: rate settings from the environment', () => {
 describe('loadConfig', () => {
   it('gives every default with no file, no environment and no flags', () => {
     expect(loadConfig()).toEqual(defaults);
-    expect(loadConfig({ env: {}, flags: {} })).toEqual(defaults);
+    expect(loadConfig({ env: {}, conf: [], flags: [] })).toEqual(defaults);
   });
 
   it('ignores environment variables that are not its own', () => {
@@ -133,7 +147,13 @@ describe('loadConfig', () => {
       const config = loadConfig({
         file: path(),
         env: { SLUICE_DRIVER_BATCHES: '2', LOG_LEVEL: 'warn' },
-        flags: { driver: { batches: 3, until: undefined }, log: { level: undefined }, job: { name: 'from-flags', topics: undefined } },
+        flags: flags({
+          'driver.batches': '3',
+          'driver.until': undefined,
+          'log.level': undefined,
+          'job.name': 'from-flags',
+          'job.topics': undefined,
+        }),
       });
       expect(config.driver.batches).toBe(3);
       expect(config.driver.until).toBe('none');
@@ -143,7 +163,7 @@ describe('loadConfig', () => {
     });
 
     it('arrays are replaced, not merged', () => {
-      const config = loadConfig({ file: path(), flags: { kafka: { brokers: ['flag:3', 'flag:4'] } } });
+      const config = loadConfig({ file: path(), flags: flags({ 'kafka.brokers': 'flag:3,flag:4' }) });
       expect(config.kafka.brokers).toEqual(['flag:3', 'flag:4']);
     });
   });
@@ -247,8 +267,20 @@ describe('loadConfig', () => {
       expect(read(loadConfig({ env }))).toEqual(expected);
     });
 
-    it('ignores conventional variables set to the empty string', () => {
-      expect(loadConfig({ env: { KAFKA_BROKERS: '', REDIS_URL: '', LOG_LEVEL: '' } })).toEqual(defaults);
+    it.each([
+      ['KAFKA_BROKERS', 'kafka.brokers'],
+      ['REDIS_URL', 'redis.url'],
+      ['LOG_LEVEL', 'log.level'],
+    ])('refuses %s set to the empty string instead of using the default', (name, key) => {
+      for (const value of ['', ' ']) {
+        expect(configError({ env: { [name]: value } }).message).toBe(
+          `[SLUICE_CONFIG_INVALID] ${name} is empty: give a value for ${key} or leave it unset for the default`
+        );
+      }
+    });
+
+    it("accepts an empty value where the key takes '' (driver.consumerGroup: none)", () => {
+      expect(loadConfig({ env: { SLUICE_DRIVER_CONSUMER_GROUP: '' } }).driver.consumerGroup).toBe('');
     });
 
     it('ignores SLUICE_ variables outside the configuration sections (SLUICE_CACHE)', () => {
@@ -266,15 +298,27 @@ describe('loadConfig', () => {
       expect(configError({ env: { [name]: '1' } }).message).toBe(message);
     });
 
-    it('a number that does not parse fails naming the variable', () => {
-      expect(configError({ env: { SLUICE_DRIVER_BATCHES: 'abc' } }).message).toBe(
-        "[SLUICE_CONFIG_INVALID] SLUICE_DRIVER_BATCHES: expected a number, got 'abc'"
+    it.each(['abc', '0x10', '1e3', '  12 ', '12abc', '+12', '12.', '1.5', ''])(
+      "an integer must be plain decimal: '%s' fails naming the variable and the value",
+      (raw) => {
+        const message =
+          raw.trim() === ''
+            ? 'SLUICE_DRIVER_BATCHES is empty: give a value for driver.batches or leave it unset for the default'
+            : `SLUICE_DRIVER_BATCHES: expected a decimal integer, got '${raw}'`;
+        expect(configError({ env: { SLUICE_DRIVER_BATCHES: raw } }).message).toBe(`[SLUICE_CONFIG_INVALID] ${message}`);
+      }
+    );
+
+    it('a fraction is plain decimal too', () => {
+      expect(loadConfig({ env: { SLUICE_BACKPRESSURE_INTEGRAL: '0.5' } }).backpressure.integral).toBe(0.5);
+      expect(configError({ env: { SLUICE_BACKPRESSURE_INTEGRAL: '5e-1' } }).message).toBe(
+        "[SLUICE_CONFIG_INVALID] SLUICE_BACKPRESSURE_INTEGRAL: expected a decimal number, got '5e-1'"
       );
     });
 
     it('starting offsets that are not JSON fail naming the variable', () => {
       expect(configError({ env: { SLUICE_JOB_STARTING_OFFSETS: '{orders:0}' } }).message).toBe(
-        "[SLUICE_CONFIG_INVALID] SLUICE_JOB_STARTING_OFFSETS: expected JSON, got '{orders:0}'"
+        `[SLUICE_CONFIG_INVALID] SLUICE_JOB_STARTING_OFFSETS is not valid JSON: ${jsonError('{orders:0}')}`
       );
     });
   });
@@ -292,8 +336,8 @@ describe('loadConfig', () => {
       );
     });
 
-    it('in flags: every unknown key is named', () => {
-      expect(configError({ flags: { executor: { slot: 2, threads: 4 } } }).message).toBe(
+    it('in the file: every unknown key is named', () => {
+      expect(configError({ file: file({ executor: { slot: 2, threads: 4 } }) }).message).toBe(
         '[SLUICE_CONFIG_INVALID] invalid configuration: unknown configuration key(s) executor.slot, executor.threads'
       );
     });
@@ -301,35 +345,59 @@ describe('loadConfig', () => {
 
   describe('invalid values, each named', () => {
     it.each<[string, ConfigSources, string]>([
-      ['negative batch interval', { flags: { job: { batchIntervalMs: -5 } } }, "'job.batchIntervalMs' Too small: expected number to be >0"],
+      [
+        'negative batch interval',
+        { flags: flags({ 'job.batchIntervalMs': '-5' }) },
+        "'job.batchIntervalMs' Too small: expected number to be >0 (got -5 from --job.batchIntervalMs)",
+      ],
       [
         'zero batch interval from env',
         { env: { SLUICE_JOB_BATCH_INTERVAL_MS: '0' } },
-        "'job.batchIntervalMs' Too small: expected number to be >0",
+        "'job.batchIntervalMs' Too small: expected number to be >0 (got 0 from SLUICE_JOB_BATCH_INTERVAL_MS)",
       ],
-      ['bad Redis URL', { env: { REDIS_URL: 'http://127.0.0.1:6379' } }, "'redis.url' expected a redis:// or rediss:// URL"],
-      ['broker without a port', { env: { KAFKA_BROKERS: 'k1:9092,localhost' } }, "'kafka.brokers.1' expected host:port"],
-      ['executor.driver not host:port', { flags: { executor: { driver: ['driver'] } } }, "'executor.driver.0' expected host:port"],
+      [
+        'bad Redis URL',
+        { env: { REDIS_URL: 'http://127.0.0.1:6379' } },
+        `'redis.url' expected a redis:// or rediss:// URL (got "http://127.0.0.1:6379" from REDIS_URL)`,
+      ],
+      [
+        'broker without a port',
+        { env: { KAFKA_BROKERS: 'k1:9092,localhost' } },
+        `'kafka.brokers.1' expected host:port (got "localhost" from KAFKA_BROKERS)`,
+      ],
+      [
+        'executor.driver not host:port',
+        { flags: flags({ 'executor.driver': 'driver' }) },
+        `'executor.driver.0' expected host:port (got "driver" from --executor.driver)`,
+      ],
       [
         'unknown log level',
         { env: { LOG_LEVEL: 'verbose' } },
-        `'log.level' Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"`,
+        `'log.level' Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent" (got "verbose" from LOG_LEVEL)`,
       ],
-      ['bad job name', { flags: { job: { name: 'has space' } } }, "'job.name' letters, digits, dot, dash and underscore only"],
-      ['a pattern that does not compile', { env: { SLUICE_JOB_PATTERN: '(' } }, "'job.pattern' is not a valid regular expression"],
+      [
+        'bad job name',
+        { flags: flags({ 'job.name': 'has space' }) },
+        `'job.name' letters, digits, dot, dash and underscore only (got "has space" from --job.name)`,
+      ],
+      [
+        'a pattern that does not compile',
+        { env: { SLUICE_JOB_PATTERN: '(' } },
+        `'job.pattern' is not a valid regular expression (got "(" from SLUICE_JOB_PATTERN)`,
+      ],
       [
         'two subscriptions',
-        { flags: { job: { topics: ['a'], assign: { a: [0] } } } },
-        "'job.assign' cannot be combined with job.topics: give exactly one of job.topics, job.pattern, job.assign",
+        { flags: flags({ 'job.topics': 'a', 'job.assign': '{"a":[0]}' }) },
+        `'job.assign' cannot be combined with job.topics: give exactly one of job.topics, job.pattern, job.assign (got {"a":[0]} from --job.assign)`,
       ],
       [
         'driver.taskTimeoutMs not above executor.heartbeatIntervalMs',
         { env: { SLUICE_DRIVER_TASK_TIMEOUT_MS: '1000' } },
-        "'driver.taskTimeoutMs' must be greater than executor.heartbeatIntervalMs",
+        "'driver.taskTimeoutMs' must be greater than executor.heartbeatIntervalMs (got 1000 from SLUICE_DRIVER_TASK_TIMEOUT_MS)",
       ],
       [
         'driver.heartbeatTimeoutMs not above executor.heartbeatIntervalMs',
-        { flags: { executor: { heartbeatIntervalMs: 10000 }, driver: { taskTimeoutMs: 20000 } } },
+        { flags: flags({ 'executor.heartbeatIntervalMs': '10000', 'driver.taskTimeoutMs': '20000' }) },
         "'driver.heartbeatTimeoutMs' must be greater than executor.heartbeatIntervalMs",
       ],
       [
@@ -342,7 +410,11 @@ describe('loadConfig', () => {
         { env: { SLUICE_GRPC_TLS: 'mtls', SLUICE_GRPC_TLS_CERT_FILE: '/c', SLUICE_GRPC_TLS_KEY_FILE: '/k' } },
         "'grpc.tlsCaFile' is required when grpc.tls is 'mtls'",
       ],
-      ['unknown grpc.tls mode', { env: { SLUICE_GRPC_TLS: 'on' } }, `'grpc.tls' Invalid option: expected one of "off"|"tls"|"mtls"`],
+      [
+        'unknown grpc.tls mode',
+        { env: { SLUICE_GRPC_TLS: 'on' } },
+        `'grpc.tls' Invalid option: expected one of "off"|"tls"|"mtls" (got "on" from SLUICE_GRPC_TLS)`,
+      ],
       [
         'SASL without a password file',
         { env: { SLUICE_KAFKA_SASL_MECHANISM: 'plain', SLUICE_KAFKA_SASL_USERNAME: 'u' } },
@@ -356,7 +428,7 @@ describe('loadConfig', () => {
       [
         'Redis TLS files with a redis:// URL',
         { env: { SLUICE_REDIS_TLS_CA_FILE: '/ca' } },
-        "'redis.tlsCaFile' applies only to a rediss:// redis.url (TLS)",
+        `'redis.tlsCaFile' applies only to a rediss:// redis.url (TLS) (got "/ca" from SLUICE_REDIS_TLS_CA_FILE)`,
       ],
     ])('%s', (_name, sources, problem) => {
       const error = configError(sources);
@@ -365,16 +437,17 @@ describe('loadConfig', () => {
     });
 
     it('reports every problem at once, from every source', () => {
+      const path = file({ redis: { url: 'localhost' } });
       const error = configError({
-        file: file({ redis: { url: 'localhost' } }),
+        file: path,
         env: { KAFKA_BROKERS: 'nohost' },
-        flags: { driver: { taskTimeoutMs: 500 } },
+        flags: flags({ 'driver.taskTimeoutMs': '500' }),
       });
       expect(error.details).toEqual({
         problems: [
-          "'kafka.brokers.0' expected host:port",
-          "'redis.url' expected a redis:// or rediss:// URL",
-          "'driver.taskTimeoutMs' must be greater than executor.heartbeatIntervalMs",
+          `'kafka.brokers.0' expected host:port (got "nohost" from KAFKA_BROKERS)`,
+          `'redis.url' expected a redis:// or rediss:// URL (got "localhost" from config file ${path})`,
+          "'driver.taskTimeoutMs' must be greater than executor.heartbeatIntervalMs (got 500 from --driver.taskTimeoutMs)",
         ],
       });
     });
@@ -401,13 +474,9 @@ describe('loadConfig', () => {
 
     it('that is not JSON fails naming it and the parse error', () => {
       const path = file('driver = { batches: 1 }');
-      let parseError = '';
-      try {
-        JSON.parse('driver = { batches: 1 }');
-      } catch (e) {
-        parseError = (e as Error).message;
-      }
-      expect(configError({ file: path }).message).toBe(`[SLUICE_CONFIG_INVALID] config file ${path} is not valid JSON: ${parseError}`);
+      expect(configError({ file: path }).message).toBe(
+        `[SLUICE_CONFIG_INVALID] config file ${path} is not valid JSON: ${jsonError('driver = { batches: 1 }')}`
+      );
     });
 
     it.each([
@@ -439,14 +508,8 @@ describe('loadConfig', () => {
     expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
   });
 
-  it('does not freeze the objects it was given, and later loads are unaffected', () => {
-    const brokers = ['k:1'];
-    const flags = { kafka: { brokers } };
-    loadConfig({ flags });
-    expect(Object.isFrozen(brokers)).toBe(false);
-    expect(Object.isFrozen(flags.kafka)).toBe(false);
-    brokers.push('k:2');
-    expect(loadConfig({ flags }).kafka.brokers).toEqual(['k:1', 'k:2']);
+  it('later loads are unaffected by an earlier one', () => {
+    expect(loadConfig({ flags: flags({ 'kafka.brokers': 'k:1' }) }).kafka.brokers).toEqual(['k:1']);
     expect(loadConfig().kafka.brokers).toEqual(['127.0.0.1:9092']);
   });
 });
@@ -463,6 +526,104 @@ describe('loadConfig: executor.advertiseHost', () => {
   });
 
   it('refuses an empty address', () => {
-    expect(() => loadConfig({ flags: { executor: { advertiseHost: '' } } })).toThrow("'executor.advertiseHost'");
+    expect(() => loadConfig({ flags: flags({ 'executor.advertiseHost': '' }) })).toThrow('--executor.advertiseHost is empty');
+  });
+});
+
+describe('loadConfig: keys that address a prototype', () => {
+  it.each([
+    ['{"__proto__": {"batches": 5}}', '__proto__'],
+    ['{"driver": {"__proto__": {"batches": 5}}}', 'driver.__proto__'],
+    ['{"job": {"startingOffsets": {"__proto__": {"0": 1}}}}', 'job.startingOffsets.__proto__'],
+    ['{"job": {"rateOverrides": {"constructor": {"maxRatePerPartition": 1}}}}', 'job.rateOverrides.constructor'],
+    ['{"prototype": 1}', 'prototype'],
+  ])('are refused in the file: %s', (content, key) => {
+    const path = file(content);
+    expect(configError({ file: path }).message).toBe(
+      `[SLUICE_CONFIG_INVALID] config file ${path}: key '${key}' is not allowed (__proto__, constructor and prototype never are)`
+    );
+  });
+
+  it('are refused in JSON from the environment', () => {
+    expect(configError({ env: { SLUICE_JOB_STARTING_OFFSETS: '{"t": {"__proto__": {"0": 1}}}' } }).message).toBe(
+      "[SLUICE_CONFIG_INVALID] SLUICE_JOB_STARTING_OFFSETS: key 't.__proto__' is not allowed (__proto__, constructor and prototype never are)"
+    );
+  });
+});
+
+describe('loadConfig: job.name', () => {
+  it('takes up to 200 characters', () => {
+    expect(loadConfig({ flags: flags({ 'job.name': 'j'.repeat(200) }) }).job.name).toHaveLength(200);
+  });
+
+  it('refuses a longer name, showing its start and length', () => {
+    expect(configError({ env: { SLUICE_JOB_NAME: 'j'.repeat(5000) } }).message).toBe(
+      `[SLUICE_CONFIG_INVALID] invalid configuration: 'job.name' Too big: expected string to have <=200 characters (got "${'j'.repeat(39)}… (5000 characters) from SLUICE_JOB_NAME)`
+    );
+  });
+
+  it('masks credentials of a URL it shows', () => {
+    expect(configError({ env: { REDIS_URL: 'http://user:secret@r:6379' } }).message).toBe(
+      `[SLUICE_CONFIG_INVALID] invalid configuration: 'redis.url' expected a redis:// or rediss:// URL (got "http://***@r:6379" from REDIS_URL)`
+    );
+  });
+});
+
+describe('loadConfig: --conf key=value', () => {
+  it('sets any key of the schema, converted to its type', () => {
+    const config = loadConfig({
+      conf: ['driver.taskTimeoutMs=30000', 'executor.readAhead=false', 'kafka.brokers=a:1,b:2', 'job.startingOffsets={"t":{"0":5}}'],
+    });
+    expect(config.driver.taskTimeoutMs).toBe(30000);
+    expect(config.executor.readAhead).toBe(false);
+    expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(config.job.startingOffsets).toEqual({ t: { '0': 5 } });
+  });
+
+  it('precedence: file < env < --conf < flags; a later --conf wins', () => {
+    const path = file({ driver: { batches: 1, historySize: 7, leaseTtlMs: 5000 } });
+    const config = loadConfig({
+      file: path,
+      env: { SLUICE_DRIVER_BATCHES: '2', SLUICE_DRIVER_HISTORY_SIZE: '8' },
+      conf: ['driver.batches=3', 'driver.historySize=9', 'driver.historySize=10'],
+      flags: flags({ 'driver.batches': '4' }),
+    });
+    expect(config.driver).toMatchObject({ batches: 4, historySize: 10, leaseTtlMs: 5000 });
+  });
+
+  it.each([
+    ['driver.batches', "--conf 'driver.batches': expected key=value, e.g. --conf driver.taskTimeoutMs=30000"],
+    ['=5', "--conf '=5': expected key=value, e.g. --conf driver.taskTimeoutMs=30000"],
+    ['driver.bogus=1', '--conf driver.bogus: unknown configuration key (keys are <section>.<name>, e.g. driver.taskTimeoutMs)'],
+    [
+      'job.rateOverrides.t=1',
+      '--conf job.rateOverrides.t: unknown configuration key (keys are <section>.<name>, e.g. driver.taskTimeoutMs)',
+    ],
+    ['batches=1', '--conf batches: unknown configuration key (keys are <section>.<name>, e.g. driver.taskTimeoutMs)'],
+    ['job.batchIntervalMs=0x10', "--conf job.batchIntervalMs: expected a decimal integer, got '0x10'"],
+    ['job.batchIntervalMs=', '--conf job.batchIntervalMs is empty: give a value for job.batchIntervalMs or leave it unset for the default'],
+  ])('refuses %s', (entry, message) => {
+    expect(configError({ conf: [entry] }).message).toBe(`[SLUICE_CONFIG_INVALID] ${message}`);
+  });
+
+  it('names --conf as the source of a value the schema refuses', () => {
+    expect(configError({ conf: ['job.batchIntervalMs=0'] }).message).toBe(
+      "[SLUICE_CONFIG_INVALID] invalid configuration: 'job.batchIntervalMs' Too small: expected number to be >0 (got 0 from --conf job.batchIntervalMs)"
+    );
+  });
+});
+
+describe('loadConfig: flags', () => {
+  it.each(['0x10', '1e3', '  12 ', '12abc', '1.5'])("refuses a number flag that is not a plain decimal integer: '%s'", (raw) => {
+    expect(configError({ flags: [{ key: 'job.batchIntervalMs', value: raw, source: '--batch-interval-ms' }] }).message).toBe(
+      `[SLUICE_CONFIG_INVALID] --batch-interval-ms: expected a decimal integer, got '${raw}'`
+    );
+  });
+
+  it('a switch (true) sets a boolean key and is refused elsewhere', () => {
+    expect(loadConfig({ flags: [{ key: 'driver.standby', value: true, source: '--standby' }] }).driver.standby).toBe(true);
+    expect(configError({ flags: [{ key: 'driver.batches', value: true, source: '--batches' }] }).message).toBe(
+      '[SLUICE_CONFIG_INVALID] --batches: needs a value'
+    );
   });
 });

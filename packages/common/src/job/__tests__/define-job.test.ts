@@ -113,6 +113,7 @@ describe('defineJob', () => {
       (d) => ({ ...d, name: 'a}b' }),
       "'name' letters, digits, dot, dash and underscore only",
     ],
+    ['a name of 201 characters', (d) => ({ ...d, name: 'j'.repeat(201) }), "'name' Too big: expected string to have <=200 characters"],
     ['process not a function', (d) => ({ ...d, process: 'records => records' }), "'process' must be a function"],
     ['process missing', (d) => ({ ...d, process: undefined }), "'process' must be a function"],
     [
@@ -128,7 +129,7 @@ describe('defineJob', () => {
     [
       'bad startingOffsets',
       (d) => ({ ...d, source: { topics: ['t'], startingOffsets: 'beginning' } }),
-      "'source.startingOffsets' Invalid input",
+      `'source.startingOffsets' expected 'earliest', 'latest', {"timestamp": ms} or {"topic": {"partition": offset}}`,
     ],
     ['negative batch interval', (d) => ({ ...d, batch: { intervalMs: -1 } }), "'batch.intervalMs' Too small: expected number to be >0"],
     ['unknown top-level key', (d) => ({ ...d, sinks: [] }), 'unknown key(s) sinks'],
@@ -138,7 +139,7 @@ describe('defineJob', () => {
 
   it('names every problem at once', () => {
     expect(jobError({ name: '', source: { topics: ['t'] }, process: 1, sink: {} })).toBe(
-      "[SLUICE_JOB_INVALID] invalid job definition: 'name' letters, digits, dot, dash and underscore only; 'process' must be a function; " +
+      "[SLUICE_JOB_INVALID] invalid job definition: 'name' Too small: expected string to have >=1 characters; 'process' must be a function; " +
         "'sink' must be a sink (e.g. redisSink(), redisCounterSink({ key }), idempotentSink({ write }))"
     );
   });
