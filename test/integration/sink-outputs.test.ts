@@ -1,8 +1,8 @@
 import type Redis from 'ioredis';
-import type { DeadLetterEntry } from '@sluice/common';
 import { uniqueName } from '../helpers/env';
 import { assertExactlyOnce } from '../helpers/invariants';
-import { createTopic, endOffsets, produceValues, withProducer } from '../helpers/kafka';
+import { deadLetterValue, listDeadLetters } from '../helpers/dlq';
+import { createTopic, endOffsets, produceToPartition, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
 import { auditCounts, checkpoint, redis } from '../helpers/redis';
 
@@ -23,16 +23,7 @@ async function topicWithMalformedRecord(prefix: string): Promise<{ topic: string
   const topic = uniqueName(prefix);
   await createTopic(topic, partitions);
   await produceValues(topic, values, partitions);
-  await withProducer((p) =>
-    p.send({
-      topic,
-      acks: -1,
-      messages: [
-        { value: 'malformed', partition: 1 },
-        { value: 'v-after', partition: 1 },
-      ],
-    })
-  );
+  await produceToPartition(topic, 1, ['malformed', 'v-after']);
   return { topic, offset: values.length / partitions };
 }
 
@@ -53,15 +44,10 @@ describe('outputs the sink cannot commit', () => {
 
     expect(await checkpoint(client, topic)).toEqual(await endOffsets(topic));
     assertExactlyOnce(await auditCounts(client, topic), [...values, 'v-after']);
-    const list = sluice(['dlq', 'list', '--name', topic, '--json']);
-    await list.succeeds(30_000);
-    const entries = list.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as DeadLetterEntry);
-    expect(entries.map((e) => [e.id, Buffer.from(e.letter.value as string, 'base64').toString(), e.letter.reason, e.letter.error])).toEqual(
-      [[`${topic}:1:${offset}`, 'malformed', 'output', problem]]
-    );
+    const entries = await listDeadLetters(topic);
+    expect(entries.map((e) => [e.id, deadLetterValue(e), e.letter.reason, e.letter.error])).toEqual([
+      [`${topic}:1:${offset}`, 'malformed', 'output', problem],
+    ]);
   });
 
   it('fail (default): the driver stops naming the topic, partition, offset and field; the executor lives on', async () => {
