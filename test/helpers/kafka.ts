@@ -67,6 +67,11 @@ export async function withProducer<T>(fn: (producer: Producer) => Promise<T>, op
   }
 }
 
+/** Produces `values` to one partition, in order. */
+export async function produceToPartition(topic: string, partition: number, values: string[]): Promise<void> {
+  await withProducer((producer) => producer.send({ topic, acks: -1, messages: values.map((value) => ({ value, partition })) }));
+}
+
 /** Produces `values` spread round-robin over `partitions`, in batches. */
 export async function produceValues(topic: string, values: string[], partitions: number): Promise<void> {
   await withProducer(async (producer) => {

@@ -48,10 +48,13 @@ describe('CheckpointStore.commitChunk', () => {
         { op: 'hincrby', key: 'k', field: 'a', by: 1 },
         { op: 'hincrby', key: 'k', field: 'b', by: 0.5 },
       ],
-      /non-integer 0\.5/,
+      /writes\[1\]: by must be an integer \(Number\.isSafeInteger\), got 0\.5$/,
     ],
   ])('applies nothing when one write is invalid: %s', async (_, writes, message) => {
-    await expect(store.commitChunk(epoch, tp, 0n, 10n, writes)).rejects.toMatchObject({ code: 'SLUICE_PROCESS_FAILED', message });
+    // toThrow, not toMatchObject: jest's toMatchObject takes any string for a RegExp.
+    const commit = store.commitChunk(epoch, tp, 0n, 10n, writes);
+    await expect(commit).rejects.toMatchObject({ code: 'SLUICE_PROCESS_FAILED' });
+    await expect(commit).rejects.toThrow(message);
     expect(await store.client.exists(store.keys.output('k'))).toBe(0);
     expect(await store.readOffset(tp)).toBe(0n);
   });
@@ -181,8 +184,8 @@ describe('CheckpointStore: concurrent commits in one call', () => {
     const [committed, skipped, invalid, after] = await Promise.allSettled([
       store.commitChunk(epoch, tp(0), 0n, 10n, hit('a')),
       store.commitChunk(epoch, tp(1), 0n, 10n, hit('again')),
-      // Same sink key as the others, with a non-integer increment.
-      store.commitChunk(epoch, tp(2), 0n, 10n, [...hit('b'), ...hit('c', 0.5)]),
+      // Same sink key as the others, written as if it were a string.
+      store.commitChunk(epoch, tp(2), 0n, 10n, [...hit('b'), { op: 'incrby', key: 'h', by: 1 }]),
       store.commitChunk(epoch, tp(3), 0n, 10n, [...hit('d'), { op: 'set', key: 's', value: 'x' }]),
     ]);
     expect(counted()).toEqual({ calls: 1, entries: 4 });
@@ -190,13 +193,47 @@ describe('CheckpointStore: concurrent commits in one call', () => {
     expect(skipped).toEqual({ status: 'fulfilled', value: { status: 'skipped', storedOffset: 10n } });
     expect(invalid.status === 'rejected' && invalid.reason).toMatchObject({ code: 'SLUICE_PROCESS_FAILED' });
     expect(invalid.status === 'rejected' && (invalid.reason as Error).message).toBe(
-      `[SLUICE_PROCESS_FAILED] t:2 [0, 10): sink output cannot be applied: hincrby on ${store.keys.output('h')} by a non-integer 0.5`
+      `[SLUICE_PROCESS_FAILED] t:2 [0, 10): sink output cannot be applied: incrby on ${store.keys.output('h')}, which holds a hash`
     );
     expect(after).toEqual({ status: 'fulfilled', value: { status: 'committed' } });
     expect(await store.client.hgetall(store.keys.output('h'))).toEqual({ first: '1', a: '1', d: '1' });
     expect(await store.client.get(store.keys.output('s'))).toBe('x');
     const offsets = await store.readOffsets();
     expect([0, 1, 2, 3].map((p) => offsets.get(`t:${p}`))).toEqual([10n, 10n, 0n, 10n]);
+  });
+
+  it('refuses malformed writes (a custom sink) before the call, alone; the other commits of the turn commit', async () => {
+    const counted = callsFrom();
+    const malformed = [...hit('b'), { op: 'hset', key: 'h', field: { not: 'a field' }, value: 'v' }] as unknown as RedisWrite[];
+    const [good, refused, notAnArray] = await Promise.allSettled([
+      store.commitChunk(epoch, tp(0), 0n, 10n, hit('a')),
+      store.commitChunk(epoch, tp(1), 0n, 10n, malformed),
+      store.commitChunk(epoch, tp(2), 0n, 10n, null as unknown as RedisWrite[]),
+    ]);
+    expect(good).toEqual({ status: 'fulfilled', value: { status: 'committed' } });
+    expect([refused, notAnArray].map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual([
+      '[SLUICE_PROCESS_FAILED] t:1 [0, 10): sink output cannot be applied: writes[1]: field must be a string, number or Buffer, got object',
+      '[SLUICE_PROCESS_FAILED] t:2 [0, 10): sink output cannot be applied: the writes must be an array of RedisWrite, got null',
+    ]);
+    expect(counted()).toEqual({ calls: 1, entries: 1 });
+    expect(await store.client.hgetall(store.keys.output('h'))).toEqual({ a: '1' });
+  });
+
+  it('stores Buffers byte for byte and numbers as their decimal text', async () => {
+    const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80]);
+    const writes: RedisWrite[] = [
+      { op: 'hset', key: 'bin', field: bytes, value: 1.5 },
+      { op: 'rpush', key: 'list', value: bytes },
+      { op: 'sadd', key: 'set', member: 42 },
+    ];
+    // Through a stage too: a split range's later piece keeps its writes as JSON in Redis first.
+    await expect(store.commitChunk(epoch, tp(0), 5n, 10n, writes, 5n)).resolves.toEqual({ status: 'staged' });
+    await expect(store.commitChunk(epoch, tp(0), 0n, 5n, [])).resolves.toEqual({ status: 'committed' });
+    await expect(store.applyStage(epoch, tp(0), 5n)).resolves.toEqual({ status: 'committed' });
+    expect(await store.client.hkeysBuffer(store.keys.output('bin'))).toEqual([bytes]);
+    expect(await store.client.hget(store.keys.output('bin'), bytes)).toBe('1.5');
+    expect(await store.client.lrangeBuffer(store.keys.output('list'), 0, -1)).toEqual([bytes]);
+    expect(await store.client.smembers(store.keys.output('set'))).toEqual(['42']);
   });
 
   it('checks each commit of one call against the key types the commits before it left', async () => {

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { Job as BullJob, Queue } from 'bullmq';
-import { deadLetterPrefix, deadLetterQueueName, type DeadLetterEntry } from '@sluice/common';
+import { deadLetterPrefix, deadLetterQueueName } from '@sluice/common';
+import { deadLetterValue, listDeadLetters } from '../helpers/dlq';
 import { uniqueName } from '../helpers/env';
 import { createTopic, endOffsets, produceValues, withProducer } from '../helpers/kafka';
 import { jobArgs, killAll, sluice } from '../helpers/processes';
@@ -19,17 +20,6 @@ const coordinates = (i: number): { partition: number; offset: number } => ({
   partition: i % partitions,
   offset: Math.floor(i / partitions),
 });
-
-async function listDlq(name: string): Promise<DeadLetterEntry[]> {
-  const list = sluice(['dlq', 'list', '--name', name, '--json', '--limit', '10000']);
-  await list.succeeds(30_000);
-  return list.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as DeadLetterEntry);
-}
-
-const valueOf = (e: DeadLetterEntry): string => Buffer.from(e.letter.value as string, 'base64').toString('utf8');
 
 describe('poison records', () => {
   let client: Redis;
@@ -70,10 +60,10 @@ describe('poison records', () => {
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
 
     // The queue holds exactly the poison records, with their coordinates, reason and attempts.
-    const entries = await listDlq(topic);
-    expect(entries.map(valueOf).sort()).toEqual([...poison].sort());
+    const entries = await listDeadLetters(topic);
+    expect(entries.map(deadLetterValue).sort()).toEqual([...poison].sort());
     for (const e of entries) {
-      const v = valueOf(e);
+      const v = deadLetterValue(e);
       expect(e.id).toBe(`${e.letter.topic}:${e.letter.partition}:${e.letter.offset}`);
       expect(e.state).toBe('waiting');
       if (v === big) expect(e.letter.reason).toBe('oversized');
@@ -103,7 +93,7 @@ describe('poison records', () => {
     const after = await auditCounts(client, topic);
     expect(new Set(after.keys())).toEqual(new Set(all));
     expect([...after.values()].every((n) => n === 1)).toBe(true);
-    expect((await listDlq(topic)).length).toBe(0);
+    expect((await listDeadLetters(topic)).length).toBe(0);
 
     // A second replay finds nothing to do; an entry sent back to waiting (as after a crash between
     // the commit and BullMQ's completion) is recognised as replayed and applies nothing.
@@ -154,6 +144,6 @@ describe('poison records', () => {
     const stored = (await checkpoint(client, topic))[`${topic}:${partition}`];
     expect(stored === undefined || Number(stored) <= Number(offset)).toBe(true);
     // No dead letters under `fail`.
-    expect(await listDlq(topic)).toEqual([]);
+    expect(await listDeadLetters(topic)).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { uniqueName } from '../helpers/env';
 import { assertExactlyOnce } from '../helpers/invariants';
 import { createTopic, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
-import { auditCounts, redis } from '../helpers/redis';
+import { auditCounts, keysOf, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(60_000);
@@ -42,7 +42,10 @@ describe('gRPC security', () => {
     tokenFile = join(pki.dir, 'token');
     writeFileSync(tokenFile, `${token}\n`);
   });
-  afterAll(() => client.quit());
+  afterAll(async () => {
+    await killAll();
+    await client.quit();
+  });
 
   const tlsEnv = (mode: 'tls' | 'mtls', extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
     SLUICE_GRPC_TLS: mode,
@@ -162,6 +165,27 @@ describe('gRPC security', () => {
       });
     });
 
+    it('an executor whose certificate the driver does not trust logs the handshake error and never registers', async () => {
+      const stranger = otherPki.issue('stranger');
+      const executor = sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', address, '--id', 'untrusted-cert'], {
+        ...tlsEnv('mtls', {
+          SLUICE_GRPC_TOKEN_FILE: tokenFile,
+          SLUICE_GRPC_TLS_CERT_FILE: stranger.certFile,
+          SLUICE_GRPC_TLS_KEY_FILE: stranger.keyFile,
+        }),
+        SLUICE_EXECUTOR_HEARTBEAT_INTERVAL_MS: '200',
+        LOG_LEVEL: 'info',
+      });
+      // TLS 1.3: the driver refuses the certificate after the handshake, which gRPC reports as a dropped connection.
+      await executor.waitForOutput(/TLS handshake with the driver failed/, 20_000);
+      expect(executor.stderr).toMatch(
+        /"err":"\[SLUICE_RPC\] Register at driver [^"]*: UNAVAILABLE [^"]*\(the server closed the connection right after the TLS handshake: it does not accept this certificate\)"/
+      );
+      expect(executor.stderr).not.toMatch(/registered with the driver/);
+      const executors = (await (await fetch(`${httpUrl}/api/v1/executors`)).json()) as unknown[];
+      expect(executors).toEqual([]);
+    });
+
     it('an executor trusting another CA logs a clear error and never registers', async () => {
       const executor = sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', address, '--id', 'wrong-ca'], {
         ...tlsEnv('mtls', { SLUICE_GRPC_TOKEN_FILE: tokenFile, SLUICE_GRPC_TLS_CA_FILE: otherPki.caFile }),
@@ -176,5 +200,56 @@ describe('gRPC security', () => {
       const executors = (await (await fetch(`${httpUrl}/api/v1/executors`)).json()) as unknown[];
       expect(executors).toEqual([]);
     });
+  });
+
+  /**
+   * TLS material that does not parse or match is refused at start-up, before anything listens or
+   * connects: one line naming the configuration key and the file.
+   */
+  it('driver and executor refuse to start with a garbage certificate, a key not the certificate’s, or a garbage CA', async () => {
+    const ca = readFileSync(pki.caFile, 'utf8');
+    const body = ca.split('\n').slice(1, -2).join('\n');
+    const garbage = join(pki.dir, 'garbage.pem');
+    const corruptBundle = join(pki.dir, 'corrupt-bundle.pem');
+    const otherKey = pki.issue('other').keyFile;
+    writeFileSync(garbage, 'not a certificate\n');
+    // A bundle whose second certificate lost characters in its middle.
+    writeFileSync(corruptBundle, `${ca}-----BEGIN CERTIFICATE-----\n${body.slice(0, 40)}${body.slice(90)}\n-----END CERTIFICATE-----\n`);
+    const badMaterial = [
+      {
+        env: { SLUICE_GRPC_TLS_CERT_FILE: garbage },
+        line: `grpc.tlsCertFile (${garbage}) holds no PEM certificate (no -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- block)`,
+      },
+      {
+        env: { SLUICE_GRPC_TLS_KEY_FILE: otherKey },
+        line: `grpc.tlsKeyFile (${otherKey}) is not the private key of the certificate in grpc.tlsCertFile (${node.certFile})`,
+      },
+      {
+        env: { SLUICE_GRPC_TLS_CA_FILE: corruptBundle },
+        // Followed by OpenSSL's reason.
+        line: `grpc.tlsCaFile (${corruptBundle}) holds a certificate that does not parse (certificate 2 of 2): `,
+      },
+    ];
+    const topic = uniqueName('grpcsec-bad-tls');
+    const cases = await Promise.all(
+      (['driver', 'executor'] as const).flatMap((role) =>
+        badMaterial.map(async ({ env, line }) => {
+          const roleArgs = role === 'driver' ? ['--grpc-port', String(await freePort())] : ['--driver', '127.0.0.1:1'];
+          const proc = sluice([role, ...jobArgs('examples/audit', topic), ...roleArgs], { ...tlsEnv('mtls', env), LOG_LEVEL: 'info' });
+          // Exits by itself (with a CA it cannot read, the driver used to start and lock every executor out).
+          const { code } = await proc.exit(30_000);
+          // All stderr says is the one line: no HTTP server, no 'executor started', no connection attempt.
+          const stderr = proc.stderr.trimEnd();
+          const prefix = `sluice: [SLUICE_CONFIG_INVALID] ${line}`;
+          return { role, code, stderr: stderr.startsWith(prefix) ? prefix : stderr };
+        })
+      )
+    );
+    expect(cases).toEqual(
+      (['driver', 'executor'] as const).flatMap((role) =>
+        badMaterial.map(({ line }) => ({ role, code: 1, stderr: `sluice: [SLUICE_CONFIG_INVALID] ${line}` }))
+      )
+    );
+    expect(await keysOf(client, topic)).toEqual([]);
   });
 });

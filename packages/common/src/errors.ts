@@ -149,6 +149,16 @@ export class ProcessFailedError extends SluiceError {
   }
 }
 
+/**
+ * `process` returned something the job's sink cannot commit (see `Sink.validate`). `problem` names
+ * the output and its field; the executor turns it into a {@link ProcessFailedError} naming the record.
+ */
+export class InvalidOutputError extends SluiceError {
+  constructor(readonly problem: string) {
+    super('SLUICE_PROCESS_FAILED', problem, { retriable: true, details: { problem } });
+  }
+}
+
 /** A request from the network is malformed or asks for something outside this process's job. */
 export class InvalidRequestError extends SluiceError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -30,11 +30,13 @@ export type {
   JobDefinition,
   ProcessContext,
   ProcessResult,
+  RedisValue,
   RedisWrite,
   Sink,
   SourceSettings,
 } from './job/types';
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
+export { sinkOutputs } from './sinks/outputs';
 
 // Configuration, errors, logging
 export { readConfigFile, readSecretFile } from './config/files';

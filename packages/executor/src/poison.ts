@@ -1,7 +1,9 @@
 import {
+  InvalidOutputError,
   ProcessFailedError,
   SluiceError,
   recordBytes,
+  sinkOutputs,
   toDeadLetter,
   type DeadLetter,
   type ErrorPolicy,
@@ -11,16 +13,16 @@ import {
 } from '@sluice/common';
 
 /**
- * Poison records: records the job's code cannot handle (`process` or `decode` throws) or that are
- * above `deadLetter.maxRecordBytes`.
+ * Poison records: records the job's code cannot handle (`process` or `decode` throws, or `process`
+ * returns an output the sink's `validate` refuses) or that are above `deadLetter.maxRecordBytes`.
  *
  * - `fail`: the chunk fails with an error naming the topic, partition and first poison offset; the
  *   driver retries the task up to `driver.maxTaskFailures`, then stops the job (oversized records
  *   fail without retries: a retry cannot change their size).
  * - `dead-letter`: oversized records are dead-lettered at once (without calling the job). When
- *   `process` or `decode` throws, the task fails as under `fail` until its attempt index reaches
+ *   `process` or `decode` fails, the task fails as under `fail` until its attempt index reaches
  *   `maxAttempts - 1`; that attempt re-runs `process` record by record on the chunk, dead-letters
- *   exactly the records that throw, and commits the outputs of the others with the offset advance.
+ *   exactly the records that fail, and commits the outputs of the others with the offset advance.
  *   The dead letters are added before the commit, under deterministic ids, so a crash in between
  *   only re-adds the same ids on the retry.
  */
@@ -41,10 +43,10 @@ export const defaultPoisonSettings: PoisonSettings = {
   deadLetter: () => Promise.reject(new Error('no dead-letter queue configured')),
 };
 
-const toArray = (result: unknown): unknown[] =>
-  !result ? [] : Array.isArray(result) ? (result as unknown[]) : Array.from(result as Iterable<unknown>);
+const messageOf = (e: unknown): string => (e instanceof InvalidOutputError ? e.problem : e instanceof Error ? e.message : String(e));
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** How a failure of `process` reads: it threw, or it returned outputs the sink cannot commit. */
+const processFailure = (e: unknown): string => (e instanceof InvalidOutputError ? 'process returned an invalid output' : 'process failed');
 
 /** Runs `decode` (if any) and `process` on one chunk under the poison policy; resolves to the outputs to commit. */
 export async function processChunk(
@@ -63,7 +65,7 @@ export async function processChunk(
     poison.push(toDeadLetter(r, reason, error, failures + 1, context.batchId));
   const failed = (offset: bigint, what: string, cause: unknown): ProcessFailedError =>
     new ProcessFailedError(
-      `job '${context.job}' ${what} failed on ${where} at offset ${offset} (chunk ${chunk}): ${messageOf(cause)}`,
+      `job '${context.job}' ${what} on ${where} at offset ${offset} (chunk ${chunk}): ${messageOf(cause)}`,
       {
         topic: context.topic,
         partition: context.partition,
@@ -102,7 +104,7 @@ export async function processChunk(
         try {
           value = await job.decode(r);
         } catch (e) {
-          if (!deadLetterNow) throw failed(r.offset, 'decode', e);
+          if (!deadLetterNow) throw failed(r.offset, 'decode failed', e);
           letter(r, 'decode', messageOf(e));
           continue;
         }
@@ -112,33 +114,34 @@ export async function processChunk(
     }
   }
 
+  // A record whose outputs the sink would refuse is as poison as one on which `process` throws.
+  const run = async (part: SourceRecord[]): Promise<unknown[]> => sinkOutputs(await job.process(part, context), job.sink);
   let outputs: unknown[];
   try {
-    outputs = input.length === 0 && records.length > 0 ? [] : toArray(await job.process(input, context));
+    outputs = input.length === 0 && records.length > 0 ? [] : await run(input);
   } catch (e) {
     if (!deadLetterNow) {
-      // Name the first poison record: re-run record by record up to the first that throws.
+      // Name the first poison record: re-run record by record up to the first that fails.
       for (let i = 0; i < input.length; i++) {
         try {
-          await job.process([input[i] as SourceRecord], context);
+          await run([input[i] as SourceRecord]);
         } catch (single) {
-          throw failed((input[i] as SourceRecord).offset, 'process', single);
+          throw failed((input[i] as SourceRecord).offset, processFailure(single), single);
         }
       }
       throw new ProcessFailedError(
-        `job '${context.job}' process failed on ${where} chunk ${chunk} (no single record fails alone): ${messageOf(e)}`,
+        `job '${context.job}' ${processFailure(e)} on ${where} chunk ${chunk} (no single record fails alone): ${messageOf(e)}`,
         { topic: context.topic, partition: context.partition, from: String(context.fromOffset), until: String(context.untilOffset) },
         e
       );
     }
-    // Isolate: every record alone; the ones that throw are dead-lettered, the others' outputs commit.
+    // Isolate: every record alone; the ones that fail are dead-lettered, the others' outputs commit.
     outputs = [];
     for (let i = 0; i < input.length; i++) {
       try {
-        const out = toArray(await job.process([input[i] as SourceRecord], context));
-        for (const o of out) outputs.push(o);
+        for (const o of await run([input[i] as SourceRecord])) outputs.push(o);
       } catch (single) {
-        letter(raw[i] as SourceRecord, 'process', messageOf(single));
+        letter(raw[i] as SourceRecord, single instanceof InvalidOutputError ? 'output' : 'process', messageOf(single));
       }
     }
   }

@@ -1,7 +1,8 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import {
   fromServiceError,
   grpcSecurity,
+  isSluiceError,
   loadServices,
   type GrpcSecurity,
   type Logger,
@@ -25,6 +26,9 @@ export interface RegistrationOptions {
 /** How grpc-js reports a failed TLS handshake (OpenSSL's and Node's wording). */
 const tlsFailure = /certificate|SSL|TLS|handshake|self[- ]signed|altnames|unable to verify/i;
 
+/** grpc-js puts the time into some messages (`Failed to connect (2026-...Z)`): not part of what went wrong. */
+const withoutTimes = (message: string): string => message.replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '');
+
 type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: Res) => void) => void;
 interface DriverClient extends grpc.Client {
   Register: Unary<object, WireRegisterResponse>;
@@ -40,6 +44,7 @@ interface DriverClient extends grpc.Client {
  */
 export class DriverRegistration {
   private readonly clients: DriverClient[];
+  private readonly security: GrpcSecurity;
   private current = 0;
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
@@ -50,7 +55,7 @@ export class DriverRegistration {
     private readonly options: RegistrationOptions,
     private readonly logger: Logger
   ) {
-    const security = options.security ?? grpcSecurity();
+    const security = (this.security = options.security ?? grpcSecurity());
     const Driver = loadServices().Driver;
     this.clients = options.driverAddresses.map(
       (address) => new Driver(address, security.channelCredentials(), security.clientOptions) as unknown as DriverClient
@@ -59,6 +64,7 @@ export class DriverRegistration {
 
   start(): void {
     const beat = (): void => {
+      const driver = this.driverAddress;
       this.beat()
         .catch((e: Error) => {
           if (this.registered) this.unregisteredSince = Date.now();
@@ -67,24 +73,35 @@ export class DriverRegistration {
           // A driver that is still starting is normal; say each distinct failure once, and only
           // once it has lasted a few heartbeats (e.g. a driver refusing this job).
           const persistent = Date.now() - this.unregisteredSince > 3 * this.options.heartbeatIntervalMs;
-          if (persistent && e.message !== this.lastReported) {
-            if (tlsFailure.test(e.message)) {
-              // Certificates do not fix themselves: say what to check, loudly, once per distinct error.
-              this.logger.error(
-                { err: e.message },
-                'TLS handshake with the driver failed; not registered (check grpc.tls, grpc.tlsCaFile, grpc.tlsCertFile, grpc.tlsServerName on both sides)'
-              );
-            } else {
-              this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
-            }
-            this.lastReported = e.message;
-          }
+          const failure = withoutTimes(e.message);
+          if (!persistent || failure === this.lastReported) return undefined;
+          this.lastReported = failure;
+          return this.report(e, driver);
         })
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(beat, this.options.heartbeatIntervalMs);
         });
     };
     this.timer = setTimeout(beat, 0);
+  }
+
+  /** Says why registering fails: a TLS problem as an error naming what to check, anything else as a warning. */
+  private async report(e: Error, driver: string): Promise<void> {
+    let reason: string | undefined = tlsFailure.test(e.message) ? e.message : undefined;
+    if (reason === undefined && isSluiceError(e) && e.details.grpcStatus === grpc.status.UNAVAILABLE) {
+      // A driver that refuses this executor's certificate only drops the connection, as far as gRPC can tell.
+      const refusal = await this.security.handshakeRefusal(driver, Math.max(1000, this.options.heartbeatIntervalMs)).catch(() => undefined);
+      if (refusal !== undefined) reason = `${e.message} (${refusal})`;
+    }
+    if (reason === undefined) {
+      this.logger.warn({ err: e.message }, 'not registered with the driver; retrying');
+      return;
+    }
+    // Certificates do not fix themselves: say what to check, loudly, once per distinct error.
+    this.logger.error(
+      { err: reason },
+      'TLS handshake with the driver failed; not registered (check grpc.tls, grpc.tlsCaFile, grpc.tlsCertFile, grpc.tlsServerName on both sides)'
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import { readConfigFile, readSecretFile } from '../config/files';
+import { readSecretFile, readTlsFiles } from '../config/files';
 import type { SluiceConfig } from '../config/schema';
 
 /**
@@ -23,7 +23,8 @@ export function redactUrl(url: string): string {
 /**
  * A client for `target`, not connected unless `extra` says otherwise. A user or password file in
  * the configuration replaces the URL's; TLS (a `rediss://` URL) gets the CA, client certificate and
- * key from their files. Files are read now: an unreadable one fails naming its key.
+ * key from their files. Files are read now: an unreadable one, or TLS material that does not parse
+ * or match, fails naming its key and path.
  */
 export function createRedis(target: RedisTarget, extra: RedisOptions = {}): Redis {
   if (typeof target === 'string') return new Redis(target, extra);
@@ -35,11 +36,12 @@ export function createRedis(target: RedisTarget, extra: RedisOptions = {}): Redi
   if (target.username !== undefined) url.username = '';
   if (target.passwordFile !== undefined) url.password = '';
   if (url.protocol === 'rediss:') {
-    options.tls = {
-      ...(target.tlsCaFile === undefined ? {} : { ca: [readConfigFile('redis.tlsCaFile', target.tlsCaFile)] }),
-      ...(target.tlsCertFile === undefined ? {} : { cert: readConfigFile('redis.tlsCertFile', target.tlsCertFile) }),
-      ...(target.tlsKeyFile === undefined ? {} : { key: readConfigFile('redis.tlsKeyFile', target.tlsKeyFile) }),
-    };
+    const { ca, cert, key } = readTlsFiles({
+      ca: { key: 'redis.tlsCaFile', path: target.tlsCaFile },
+      cert: { key: 'redis.tlsCertFile', path: target.tlsCertFile },
+      key: { key: 'redis.tlsKeyFile', path: target.tlsKeyFile },
+    });
+    options.tls = { ...(ca && { ca: [ca] }), ...(cert && { cert }), ...(key && { key }) };
   }
   return new Redis(url.toString(), options);
 }

@@ -11,11 +11,13 @@ import type Redis from 'ioredis';
 export const scriptNames = ['commitChunks', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'replayDeadLetter'] as const;
 export type ScriptName = (typeof scriptNames)[number];
 
+export type ScriptArg = string | number | Buffer;
+
 export type ScriptReply = [string, ...(string | null)[]];
 
 export type ScriptedRedis = Redis & {
-  // Arrays are flattened into arguments by ioredis (and avoid spreading huge argument lists).
-  [K in ScriptName]: (...args: Array<string | number | Array<string | number>>) => Promise<ScriptReply>;
+  // Arrays are flattened into arguments by ioredis (and avoid spreading huge argument lists); Buffers go byte for byte.
+  [K in ScriptName]: (...args: Array<ScriptArg | Array<ScriptArg>>) => Promise<ScriptReply>;
 };
 
 const luaDir = join(__dirname, 'lua');

@@ -1,10 +1,11 @@
 import type Redis from 'ioredis';
 import { CheckpointConflictError, FencedError, RedisUnavailableError, SluiceError } from '../errors';
-import type { RedisWrite } from '../job/types';
+import type { RedisValue, RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
+import { redisWritesProblem } from '../sinks/outputs';
 import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
-import { registerScripts, type ScriptedRedis, type ScriptReply } from './scripts';
+import { registerScripts, type ScriptArg, type ScriptedRedis, type ScriptReply } from './scripts';
 
 /** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
 export interface BatchPlan {
@@ -285,6 +286,15 @@ export class CheckpointStore {
     writes: RedisWrite[],
     pieceStart?: bigint
   ): Promise<ChunkCommitResult> {
+    // Writes come from sinks, which may be user code: a malformed one fails this commit alone.
+    const problem = redisWritesProblem(writes);
+    if (problem !== undefined) {
+      return Promise.reject(
+        new SluiceError('SLUICE_PROCESS_FAILED', `${partitionKey(tp)} [${from}, ${until}): sink output cannot be applied: ${problem}`, {
+          details: { topic: tp.topic, partition: tp.partition, from: String(from), until: String(until) },
+        })
+      );
+    }
     const mode = pieceStart === undefined ? 'commit' : 'stage';
     return this.enqueue({
       tp,
@@ -303,6 +313,9 @@ export class CheckpointStore {
    * (replay-dead-letter-n.lua): a repeated replay is `skipped`.
    */
   async commitReplay(entryId: string, replayedKey: string, writes: RedisWrite[]): Promise<ChunkCommitResult> {
+    const problem = redisWritesProblem(writes);
+    if (problem !== undefined)
+      throw new SluiceError('SLUICE_PROCESS_FAILED', `dead letter ${entryId}: sink output cannot be applied: ${problem}`);
     const keys = [replayedKey];
     const args = this.encodeWrites(writes, keys, new Map());
     const reply = await this.redis.replayDeadLetter([keys.length, ...keys, entryId, String(Date.now()), ...args]);
@@ -316,7 +329,7 @@ export class CheckpointStore {
    * Appends the writes as script arguments (op, key index, arg1, arg2) to `args` (returned), and
    * each sink key not in `keyIndex` yet to `keys` (the scripts' KEYS, 1-based).
    */
-  private encodeWrites(writes: RedisWrite[], keys: string[], keyIndex: Map<string, number>, args: string[] = []): string[] {
+  private encodeWrites(writes: RedisWrite[], keys: string[], keyIndex: Map<string, number>, args: ScriptArg[] = []): ScriptArg[] {
     for (const w of writes) {
       const key = this.keys.output(w.key);
       let index = keyIndex.get(key);
@@ -371,24 +384,25 @@ export class CheckpointStore {
   }
 
   private async send(commits: QueuedCommit[]): Promise<void> {
-    const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
-    const keyIndex = new Map<string, number>();
-    // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
-    // thousands of distinct outputs into a call would overflow the stack.
-    const args: string[] = [String(commits.length)];
-    for (const c of commits) {
-      args.push(partitionKey(c.tp), String(c.from), String(c.until), c.epoch, c.mode, c.pieceStart, String(c.writes.length));
-      this.encodeWrites(c.writes, keys, keyIndex, args);
-      for (const key of c.stageKeys) {
-        if (keyIndex.has(key)) continue;
-        keys.push(key);
-        keyIndex.set(key, keys.length);
-      }
-    }
-    this.commitStats.calls++;
-    this.commitStats.entries += commits.length;
     let replies: ScriptReply[];
+    // Everything inside the try: called without await (from flush), a throw would be an unhandled rejection.
     try {
+      const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
+      const keyIndex = new Map<string, number>();
+      // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
+      // thousands of distinct outputs into a call would overflow the stack.
+      const args: ScriptArg[] = [String(commits.length)];
+      for (const c of commits) {
+        args.push(partitionKey(c.tp), String(c.from), String(c.until), c.epoch, c.mode, c.pieceStart, String(c.writes.length));
+        this.encodeWrites(c.writes, keys, keyIndex, args);
+        for (const key of c.stageKeys) {
+          if (keyIndex.has(key)) continue;
+          keys.push(key);
+          keyIndex.set(key, keys.length);
+        }
+      }
+      this.commitStats.calls++;
+      this.commitStats.entries += commits.length;
       replies = (await this.redis.commitChunks(keys.length, keys, args)) as unknown as ScriptReply[];
     } catch (e) {
       for (const c of commits) c.reject(e);
@@ -476,20 +490,22 @@ function chunkResult(c: QueuedCommit, reply: ScriptReply): ChunkCommitResult {
   return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
 }
 
-function writeArgs(w: RedisWrite): [string, string] {
+const scriptArg = (v: RedisValue): ScriptArg => (typeof v === 'number' ? String(v) : v);
+
+function writeArgs(w: RedisWrite): [ScriptArg, ScriptArg] {
   switch (w.op) {
     case 'hincrby':
-      return [w.field, String(w.by)];
+      return [scriptArg(w.field), String(w.by)];
     case 'incrby':
       return [String(w.by), ''];
     case 'hset':
-      return [w.field, w.value];
+      return [scriptArg(w.field), scriptArg(w.value)];
     case 'set':
-      return [w.value, ''];
+      return [scriptArg(w.value), ''];
     case 'sadd':
-      return [w.member, ''];
+      return [scriptArg(w.member), ''];
     case 'rpush':
-      return [w.value, ''];
+      return [scriptArg(w.value), ''];
   }
 }
 

@@ -18,7 +18,7 @@ import { createRedis, redisTargetUrl, type RedisTarget } from '../checkpoint/con
  * attempts; `sluice dlq replay` tries these again).
  */
 
-export type PoisonReason = 'process' | 'decode' | 'oversized';
+export type PoisonReason = 'process' | 'decode' | 'output' | 'oversized';
 
 /** What the queue holds per poison record. Bytes are base64, offsets and timestamps decimal strings. */
 export interface DeadLetter {
@@ -29,7 +29,10 @@ export interface DeadLetter {
   key: string | null;
   value: string | null;
   headers: Array<{ key: string; value: string | null }>;
-  /** Why it is poison: `process` or `decode` threw, or the record is above `deadLetter.maxRecordBytes`. */
+  /**
+   * Why it is poison: `process` or `decode` threw, `process` returned an `output` the sink cannot
+   * commit, or the record is above `deadLetter.maxRecordBytes`.
+   */
   reason: PoisonReason;
   /** The error's message. */
   error: string;

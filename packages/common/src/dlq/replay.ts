@@ -3,6 +3,7 @@ import { createRedis, type RedisTarget } from '../checkpoint/connection';
 import { type CheckpointStore } from '../checkpoint/store';
 import type { Job, ProcessContext } from '../job/types';
 import type { Logger } from '../logging';
+import { sinkOutputs } from '../sinks/outputs';
 import {
   DeadLetterQueue,
   deadLetterPrefix,
@@ -73,8 +74,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
           attempt: entry.attemptsMade,
           logger: logger.child({ topic: letter.topic, partition: letter.partition, offset: letter.offset, replay: true }),
         };
-        const result = await job.process([record], context);
-        const outputs = !result ? [] : Array.isArray(result) ? (result as unknown[]) : Array.from(result);
+        const outputs = sinkOutputs(await job.process([record], context), job.sink);
         const outcome = await job.sink.commit(outputs, {
           context,
           commit: (writes) => store.commitReplay(String(entry.id), deadLetterReplayedKey(jobName), writes),

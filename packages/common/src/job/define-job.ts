@@ -43,7 +43,11 @@ const jobSchema = z
     decode: z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
     onError: z.enum(['fail', 'dead-letter']).optional(),
     sink: z.custom<{ commit: unknown }>(
-      (v) => typeof v === 'object' && v !== null && typeof (v as { commit?: unknown }).commit === 'function',
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as { commit?: unknown }).commit === 'function' &&
+        ['undefined', 'function'].includes(typeof (v as { validate?: unknown }).validate),
       'must be a sink (e.g. redisSink(), redisCounterSink({ key }), idempotentSink({ write }))'
     ),
   })

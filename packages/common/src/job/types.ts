@@ -16,14 +16,20 @@ export interface ProcessContext {
   logger: Logger;
 }
 
-/** A write that a Redis sink applies in the same Lua script that advances the offset. */
+/** A hash field, set member or value: a Buffer is stored byte for byte, a number as its decimal text. */
+export type RedisValue = string | number | Buffer;
+
+/**
+ * A write that a Redis sink applies in the same Lua script that advances the offset. `key` is a
+ * non-empty name inside the job's namespace; `by` is an integer.
+ */
 export type RedisWrite =
-  | { op: 'hincrby'; key: string; field: string; by: number }
+  | { op: 'hincrby'; key: string; field: RedisValue; by: number }
   | { op: 'incrby'; key: string; by: number }
-  | { op: 'hset'; key: string; field: string; value: string }
-  | { op: 'set'; key: string; value: string }
-  | { op: 'sadd'; key: string; member: string }
-  | { op: 'rpush'; key: string; value: string };
+  | { op: 'hset'; key: string; field: RedisValue; value: RedisValue }
+  | { op: 'set'; key: string; value: RedisValue }
+  | { op: 'sadd'; key: string; member: RedisValue }
+  | { op: 'rpush'; key: string; value: RedisValue };
 
 /**
  * How a sink reaches the checkpoint: the executor hands each sink a committer for one chunk.
@@ -48,6 +54,13 @@ export interface Sink<Out> {
   readonly kind: string;
   /** What the sink promises: exactly-once only when output is atomic with the offset advance. */
   readonly guarantee: DeliveryGuarantee;
+  /**
+   * What is wrong with one output of `process`, in terms of its fields (`value must be a string,
+   * number or Buffer, got object`), or undefined when the sink can commit it. The executor asks
+   * before committing: a record with an invalid output fails under the job's `onError` policy
+   * (dead-lettered, or the task fails), with a message naming the record and the output.
+   */
+  validate?(output: unknown): string | undefined;
   commit(outputs: Out[], committer: ChunkCommitter): Promise<CommitOutcome>;
 }
 

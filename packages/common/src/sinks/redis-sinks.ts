@@ -1,4 +1,6 @@
-import type { ChunkCommitter, CommitOutcome, ProcessContext, RedisWrite, Sink } from '../job/types';
+import type { ChunkCommitter, CommitOutcome, ProcessContext, RedisValue, RedisWrite, Sink } from '../job/types';
+import { JobError } from '../errors';
+import { counterOutputProblem, redisWriteProblem, sinkKeyProblem } from './outputs';
 
 /**
  * Built-in sinks. Keys given to Redis sinks are names inside the job's namespace: key `counts` of
@@ -14,26 +16,31 @@ export function redisSink(): Sink<RedisWrite> {
   return {
     kind: 'redis',
     guarantee: 'exactly-once',
+    validate: redisWriteProblem,
     commit: (outputs: RedisWrite[], committer: ChunkCommitter): Promise<CommitOutcome> => committer.commit(outputs),
   };
 }
 
 /**
- * Exactly-once counters in one Redis hash: `process` returns field names (each counts 1) or
+ * Exactly-once counters in one Redis hash: `process` returns fields (each counts 1) or
  * `[field, increment]` pairs. Increments are summed per chunk before the commit, so the script
  * receives one HINCRBY per distinct field.
  */
-export function redisCounterSink(options: { key: string }): Sink<string | [string, number]> {
+export function redisCounterSink(options: { key: string }): Sink<RedisValue | [RedisValue, number]> {
+  // Checked when the job module loads: every commit would otherwise be refused.
+  const keyProblem = sinkKeyProblem((options as Partial<typeof options> | undefined)?.key, 'redisCounterSink: options.key');
+  if (keyProblem !== undefined) throw new JobError(keyProblem);
   return {
     kind: 'redis-counter',
     guarantee: 'exactly-once',
+    validate: counterOutputProblem,
     commit: (outputs, committer) => {
-      const sums = new Map<string, number>();
+      const sums = new Map<RedisValue, number>();
       for (let i = 0; i < outputs.length; i++) {
-        const out = outputs[i] as string | [string, number];
+        const out = outputs[i] as RedisValue | [RedisValue, number];
         // No tuple per output: word counts return one string per word.
-        const field = typeof out === 'string' ? out : out[0];
-        const by = typeof out === 'string' ? 1 : out[1];
+        const field = Array.isArray(out) ? out[0] : out;
+        const by = Array.isArray(out) ? out[1] : 1;
         sums.set(field, (sums.get(field) ?? 0) + by);
       }
       const writes: RedisWrite[] = [];

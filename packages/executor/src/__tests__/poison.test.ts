@@ -1,4 +1,13 @@
-import { createLogger, defineJob, redisCounterSink, type DeadLetter, type ProcessContext, type SourceRecord } from '@sluice/common';
+import {
+  createLogger,
+  defineJob,
+  redisCounterSink,
+  redisSink,
+  type DeadLetter,
+  type ProcessContext,
+  type RedisWrite,
+  type SourceRecord,
+} from '@sluice/common';
 import { processChunk, type PoisonSettings } from '../poison';
 
 const record = (offset: number, value: string): SourceRecord => ({
@@ -66,5 +75,58 @@ describe('processChunk', () => {
     expect(dl.letters.map((l) => [l.offset, l.reason])).toEqual([['2', 'oversized']]);
     const fail = settings('fail', 10);
     await expect(processChunk(job, input, context(0), fail.s)).rejects.toMatchObject({ retriable: false });
+  });
+
+  describe('outputs the sink cannot commit', () => {
+    // Record 'bad' gives a hash field that is an object: Redis would store it as "[object Object]".
+    const malformed = defineJob({
+      name: 'j',
+      source: { topics: ['t'] },
+      process: (rs: SourceRecord[]): RedisWrite[] =>
+        rs.map((r) => {
+          const v = String(r.value);
+          return { op: 'hincrby', key: 'k', field: v === 'bad' ? ({ v } as unknown as string) : v, by: 1 };
+        }),
+      sink: redisSink(),
+    });
+
+    it('fail: names the offset of the first record with one, and the field', async () => {
+      const { s, letters } = settings('fail');
+      await expect(processChunk(malformed, records, context(5), s)).rejects.toMatchObject({
+        code: 'SLUICE_PROCESS_FAILED',
+        retriable: true,
+        message:
+          "[SLUICE_PROCESS_FAILED] job 'j' process returned an invalid output on t-0 at offset 11 (chunk [10, 15)): " +
+          'outputs[0]: field must be a string, number or Buffer, got object',
+        details: { topic: 't', partition: 0, offset: '11', from: '10', until: '15' },
+      });
+      expect(letters).toEqual([]);
+    });
+
+    it('dead-letter: dead-letters exactly those records (reason output) at the attempt limit, the others commit', async () => {
+      const { s, letters } = settings('dead-letter');
+      await expect(processChunk(malformed, records, context(0), s)).rejects.toThrow(/invalid output on t-0 at offset 11/);
+      const { outputs, deadLettered } = await processChunk(malformed, records, context(1), s);
+      expect(outputs).toEqual(['a', 'c', 'e'].map((field) => ({ op: 'hincrby', key: 'k', field, by: 1 })));
+      expect(deadLettered).toBe(2);
+      const problem = 'outputs[0]: field must be a string, number or Buffer, got object';
+      expect(letters.map((l) => [l.offset, l.reason, l.error])).toEqual([
+        ['11', 'output', problem],
+        ['13', 'output', problem],
+      ]);
+    });
+
+    it('a chunk whose outputs are refused although no single record gives a bad one is named as the chunk', async () => {
+      const aggregate = defineJob({
+        name: 'j',
+        source: { topics: ['t'] },
+        process: (rs: SourceRecord[]) => (rs.length > 1 ? [null as unknown as RedisWrite] : []),
+        sink: redisSink(),
+      });
+      await expect(processChunk(aggregate, records, context(0), settings('fail').s)).rejects.toThrow(
+        "job 'j' process returned an invalid output on t-0 chunk [10, 15) (no single record fails alone): " +
+          'outputs[0]: not a RedisWrite object ({ op, key, ... }): got null'
+      );
+    });
   });
 });

@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createPki } from '../../../../../test/helpers/certs';
 import { kafkajsSecurity } from '../kafkajs/security';
 import type { KafkaClientConfig } from '../types';
 
@@ -28,17 +29,31 @@ describe('kafkajsSecurity: the TLS and SASL settings every kafkajs client gets',
   });
 
   it('passes the CA, client certificate, key and rejectUnauthorized to kafkajs ssl', () => {
+    const pki = createPki('kafka-sec');
+    const client = pki.issue('client');
     const security = kafkajsSecurity({
       ...base,
       ssl: true,
-      sslCaFile: file('ca.pem', 'CA'),
-      sslCertFile: file('cert.pem', 'CERT'),
-      sslKeyFile: file('key.pem', 'KEY'),
+      sslCaFile: pki.caFile,
+      sslCertFile: client.certFile,
+      sslKeyFile: client.keyFile,
       sslRejectUnauthorized: false,
     });
     expect(security).toEqual({
-      ssl: { rejectUnauthorized: false, ca: [Buffer.from('CA')], cert: Buffer.from('CERT'), key: Buffer.from('KEY') },
+      ssl: {
+        rejectUnauthorized: false,
+        ca: [readFileSync(pki.caFile)],
+        cert: readFileSync(client.certFile),
+        key: readFileSync(client.keyFile),
+      },
     });
+  });
+
+  it('refuses TLS files that do not parse, naming the key and path (see readTlsFiles)', () => {
+    const garbage = file('ca.pem', 'CA');
+    expect(() => kafkajsSecurity({ ...base, ssl: true, sslCaFile: garbage })).toThrow(
+      `[SLUICE_CONFIG_INVALID] kafka.sslCaFile (${garbage}) holds no PEM certificate (no -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- block)`
+    );
   });
 
   it('verifies brokers by default', () => {

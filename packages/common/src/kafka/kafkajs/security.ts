@@ -1,20 +1,26 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
-import { readConfigFile, readSecretFile } from '../../config/files';
+import { readSecretFile, readTlsFiles } from '../../config/files';
 import type { KafkaClientConfig } from '../types';
 
 /**
  * The one place where every kafkajs client of sluice (offset oracle, range readers, group offset
- * publisher, the operator CLI's admin) gets its TLS and SASL settings. Files are read when a
- * client is created, so a rotated Secret is picked up by the next connection.
+ * publisher, the operator CLI's admin) gets its TLS and SASL settings. Files are read (and TLS
+ * material checked, see readTlsFiles) when a client is created, so a rotated Secret is picked up by
+ * the next connection.
  */
 export function kafkajsSecurity(config: KafkaClientConfig): { ssl?: ConnectionOptions | boolean; sasl?: SASLOptions } {
   const out: { ssl?: ConnectionOptions | boolean; sasl?: SASLOptions } = {};
   if (config.ssl === true) {
     const tls: ConnectionOptions = { rejectUnauthorized: config.sslRejectUnauthorized ?? true };
-    if (config.sslCaFile !== undefined) tls.ca = [readConfigFile('kafka.sslCaFile', config.sslCaFile)];
-    if (config.sslCertFile !== undefined) tls.cert = readConfigFile('kafka.sslCertFile', config.sslCertFile);
-    if (config.sslKeyFile !== undefined) tls.key = readConfigFile('kafka.sslKeyFile', config.sslKeyFile);
+    const { ca, cert, key } = readTlsFiles({
+      ca: { key: 'kafka.sslCaFile', path: config.sslCaFile },
+      cert: { key: 'kafka.sslCertFile', path: config.sslCertFile },
+      key: { key: 'kafka.sslKeyFile', path: config.sslKeyFile },
+    });
+    if (ca) tls.ca = [ca];
+    if (cert) tls.cert = cert;
+    if (key) tls.key = key;
     out.ssl = tls;
   }
   const mechanism = config.saslMechanism ?? 'none';
