@@ -47,6 +47,7 @@ export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 export { createRedis, redisTargetUrl, type RedisTarget } from './checkpoint';
 export {
   asRedisOutage,
+  checkRedisAccess,
   CheckpointStore,
   jobKeys,
   redactUrl,
@@ -55,6 +56,7 @@ export {
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type RedisRole,
 } from './checkpoint';
 
 // Dead-letter queue (BullMQ) of poison records

@@ -8,6 +8,7 @@ import {
   asRedisOutage,
   createKafkajsGroupOffsetPublisher,
   CheckpointConflictError,
+  checkRedisAccess,
   ConfigError,
   isDependencyOutage,
   isSluiceError,
@@ -249,7 +250,8 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   /**
-   * Opens the HTTP server, takes the leader lease (failing with SLUICE_LEASE_HELD while another live
+   * Opens the HTTP server, checks its Redis ACL user may run every command the driver needs (failing
+   * with SLUICE_REDIS_NOPERM), takes the leader lease (failing with SLUICE_LEASE_HELD while another live
    * driver holds it, or, as a standby, waiting until it lapses or {@link stop}), a new epoch (fencing
    * every older driver), and opens the Driver service. A standby binds no gRPC port: executors
    * looking for the leader find only the leader answering.
@@ -258,6 +260,7 @@ export class Driver extends EventEmitter implements DriverView {
     this.startedAt = Date.now();
     this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
     this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
+    await checkRedisAccess(this.deps.store, 'driver', this.logger);
     const standby = this.config.driver.standby;
     if (standby) this.state = 'standby';
     if (!(await this.lease.acquire(standby, this.stopController.signal))) return;

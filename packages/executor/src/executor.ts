@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  checkRedisAccess,
   CheckpointStore,
   createKafkajsOffsetOracle,
   createKafkajsRangeReader,
@@ -47,8 +48,9 @@ export class Executor {
     const subscription = subscriptionOf(job.source, config.job);
     // Redis first: without it no task can commit, so fail at start-up with a clear error.
     const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
-    // Kafka too: a probe connection now, rather than a first task failing later.
     try {
+      await checkRedisAccess(store, 'executor', log);
+      // Kafka too: a probe connection now, rather than a first task failing later.
       await (await createKafkajsOffsetOracle(config.kafka, log)).close();
     } catch (e) {
       await store.close();

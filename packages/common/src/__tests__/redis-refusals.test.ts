@@ -1,4 +1,5 @@
 import { asRedisRefusal } from '../checkpoint/refusals';
+import { commandsCalledBy, scriptSources } from '../checkpoint/scripts';
 import { isSluiceError } from '../errors';
 
 /** Redis's replies refusing a command to an ACL user (7.0 and 7.2 wordings) become coded errors naming user, command and keys. */
@@ -50,5 +51,23 @@ describe('asRedisRefusal', () => {
   it('leaves every other error as it is', () => {
     const other = new Error('NOSCRIPT No matching script');
     expect(asRedisRefusal(other, 'app', evalsha as never)).toBe(other);
+  });
+});
+
+describe('commandsCalledBy', () => {
+  it('finds the commands of a script, through redis.call and its alias, with its includes', () => {
+    const commitChunks = scriptSources().find((s) => s.name === 'commitChunks')?.lua as string;
+    expect(commandsCalledBy(commitChunks).sort()).toEqual([
+      'GET',
+      'HDEL',
+      'HGET',
+      'HINCRBY',
+      'HSET',
+      'INCRBY',
+      'RPUSH',
+      'SADD',
+      'SET',
+      'TYPE',
+    ]);
   });
 });
