@@ -140,8 +140,8 @@ export class Driver extends EventEmitter implements DriverView {
   /** Rejects once a stop request has waited `shutdownTimeoutMs` for the batch in flight. */
   private readonly shutdownExpired: Promise<never>;
   private expireShutdown: (e: SluiceError) => void = () => undefined;
-  /** Set when another driver took the lease: this one is fenced and stops. */
-  private leaseLostTo: string | null | undefined;
+  /** Why this driver stopped leading: another driver took the lease (it is fenced), or renewing it failed. */
+  private leaseEnded: Error | undefined;
   private readonly speculation: SpeculationSettings | undefined;
   epoch = '';
   /** gRPC port the Driver service is bound to (known after {@link start}). */
@@ -249,28 +249,39 @@ export class Driver extends EventEmitter implements DriverView {
     return this.registry.describe();
   }
 
+  /** This driver holds the leader lease now (taken, and renewed within its TTL). */
+  get leading(): boolean {
+    return this.lease.held;
+  }
+
   /**
    * Opens the HTTP server, checks its Redis ACL user may run every command the driver needs (failing
-   * with SLUICE_REDIS_NOPERM), takes the leader lease (failing with SLUICE_LEASE_HELD while another live
-   * driver holds it, or, as a standby, waiting until it lapses or {@link stop}), a new epoch (fencing
-   * every older driver), and opens the Driver service. A standby binds no gRPC port: executors
-   * looking for the leader find only the leader answering.
+   * with SLUICE_REDIS_NOPERM), takes the leader lease (failing with SLUICE_LEASE_HELD while another live driver holds it, or, as a
+   * standby, waiting until it lapses or {@link stop}), a new epoch (fencing every older driver), and
+   * opens the Driver service. A standby binds no gRPC port: executors looking for the leader find
+   * only the leader answering.
    */
   async start(): Promise<void> {
     this.startedAt = Date.now();
     this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
     this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
+    const signal = this.stopController.signal;
     await checkRedisAccess(this.deps.store, 'driver', this.logger);
     const standby = this.config.driver.standby;
-    if (standby) this.state = 'standby';
-    if (!(await this.lease.acquire(standby, this.stopController.signal))) return;
-    this.metrics.leader.set(1);
+    this.state = standby ? 'standby' : 'waiting-for-executors';
+    if (!(await this.lease.acquire(standby, signal))) return;
     this.epoch = await this.deps.store.takeEpoch();
-    this.lease.startRenewing(this.epoch, (owner) => {
-      this.metrics.leader.set(0);
-      this.leaseLostTo = owner;
-      this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
-      this.stop();
+    this.lease.startRenewing(this.epoch, {
+      lost: (owner) => {
+        this.leaseEnded = new LeaseLostError(this.job, owner);
+        this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
+        this.stop();
+      },
+      failed: (e) => {
+        this.leaseEnded = e;
+        this.logger.error({ err: e.message }, 'leader lease cannot be renewed; stopping');
+        this.stop();
+      },
     });
     const { server, port } = await startDriverService(this.registry, {
       job: this.settings.name,
@@ -334,12 +345,12 @@ export class Driver extends EventEmitter implements DriverView {
       loop.catch(() => undefined);
       throw await this.fencedAs(e);
     }
-    if (this.leaseLostTo !== undefined) throw new LeaseLostError(this.job, this.leaseLostTo);
+    if (this.leaseEnded !== undefined) throw this.leaseEnded;
   }
 
   /** A fenced epoch while another driver holds the lease means this one lost it (paused, cut off). */
   private async fencedAs(e: unknown): Promise<unknown> {
-    if (this.leaseLostTo !== undefined) return new LeaseLostError(this.job, this.leaseLostTo);
+    if (this.leaseEnded !== undefined) return this.leaseEnded;
     if (!isSluiceError(e) || e.code !== 'SLUICE_FENCED') return e;
     const holder = await readLeaseHolder(this.deps.store.client, this.job).catch(() => null);
     return holder !== null && holder.owner !== this.driverId ? new LeaseLostError(this.job, holder.owner) : e;
@@ -434,7 +445,6 @@ export class Driver extends EventEmitter implements DriverView {
     await this.mirror?.close();
     await this.http.close();
     await this.lease.release();
-    this.metrics.leader.set(0);
     this.registry.close();
     await new Promise<void>((resolve) => (this.server ? this.server.tryShutdown(() => resolve()) : resolve()));
     this.server?.forceShutdown();

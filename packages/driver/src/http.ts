@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deadLetterQueueSize, type BatchSummary, type CheckpointStore, type Logger } from '@sluice/common';
+import { deadLetterQueueSize, readLeaseHolder, type BatchSummary, type CheckpointStore, type Logger } from '@sluice/common';
 import { lagReport } from './lag';
 import type { DriverMetrics } from './metrics';
 import type { OffsetsView } from './offsets-view';
@@ -25,8 +25,10 @@ export interface ActiveBatch {
 /** What the HTTP API reads from the driver. */
 export interface DriverView {
   readonly job: string;
-  /** Id of this driver, the holder of the leader lease. */
+  /** Id of this driver. */
   readonly driverId: string;
+  /** This driver holds the leader lease now. */
+  readonly leading: boolean;
   readonly epoch: string;
   readonly state: DriverState;
   readonly startedAt: number;
@@ -120,10 +122,11 @@ export class DriverHttpServer {
     const v = this.view;
     switch (route) {
       case '/status': {
-        const [totals, latest] = await Promise.all([v.store.totals(), v.store.history(1)]);
+        const [totals, latest, holder] = await Promise.all([v.store.totals(), v.store.history(1), readLeaseHolder(v.store.client, v.job)]);
         return {
           job: v.job,
-          leader: v.driverId,
+          // The lease's holder in Redis, but not this driver once its own lease lapsed (renewals failing for a TTL).
+          leader: holder !== null && (holder.owner !== v.driverId || v.leading) ? holder.owner : null,
           epoch: v.epoch,
           state: v.state,
           startedAt: v.startedAt,
@@ -177,6 +180,7 @@ export class DriverHttpServer {
 
   private async metrics(res: ServerResponse): Promise<void> {
     const m = this.view.metrics;
+    m.leader.set(this.view.leading ? 1 : 0);
     m.executorsLive.set(this.view.executors().filter((e) => e.state === 'alive').length);
     try {
       m.setLag(lagReport(await withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets')));
@@ -200,6 +204,7 @@ export class DriverHttpServer {
     // Waiting for executors counts as ready: executors reach the driver through its Service, which
     // routes only to ready pods.
     if (state !== 'running' && state !== 'waiting-for-executors') reasons.push(`driver is ${state}`);
+    if (!this.view.leading) reasons.push('this driver does not hold the leader lease');
     const checks = await Promise.allSettled([
       withTimeout(this.view.store.client.ping(), 2000, 'Redis PING'),
       withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets'),
