@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createDriver, type BatchEvent } from '@sluice/driver';
 import { Executor } from '@sluice/executor';
-import { prepare, type CommonFlags } from './options';
+import { configFromFlags, prepare, type CommonFlags } from './options';
 import { BatchReporter } from './progress';
 
 /** Runs until a signal or the stop condition; SIGTERM/SIGINT let the batch in flight commit first. */
@@ -79,11 +79,15 @@ export async function runCommand(flags: CommonFlags & { executors: string }): Pr
   if (flags.until !== undefined) driverArgs.push('--until', flags.until);
   if (flags.httpPort !== undefined) driverArgs.push('--http-port', flags.httpPort);
 
+  // Local mode fails at once when Redis cannot be reached, unless a start-up wait is configured.
+  const waitsForRedis = configFromFlags(flags, 'driver').redis.startupTimeoutMs !== undefined;
+  const env = waitsForRedis ? process.env : { ...process.env, SLUICE_REDIS_STARTUP_TIMEOUT_MS: '0' };
+
   const children: ChildProcess[] = [];
   const start = (role: string, args: string[]): ChildProcess => {
     // Own process groups: a terminal's Ctrl-C reaches only `run`, which stops the driver first
     // (its batch in flight commits) and the executors after it.
-    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env });
     children.push(child);
     process.stderr.write(`sluice run: started ${role} (pid ${child.pid})\n`);
     return child;

@@ -57,6 +57,8 @@ export {
   type CommitCallLimits,
   type JobKeys,
   type RedisRole,
+  type RedisWait,
+  type StoreOptions,
 } from './checkpoint';
 
 // Dead-letter queue (BullMQ) of poison records

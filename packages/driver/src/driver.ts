@@ -151,7 +151,7 @@ export class Driver extends EventEmitter implements DriverView {
   readonly driverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   readonly metrics = new DriverMetrics();
   readonly offsets: OffsetsView;
-  state: DriverState = 'waiting-for-executors';
+  state: DriverState = 'waiting-for-redis';
   startedAt = Date.now();
   private readonly lease: LeaderLease;
   private readonly grpc: GrpcSecurity;
@@ -255,8 +255,9 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   /**
-   * Opens the HTTP server, checks its Redis ACL user may run every command the driver needs (failing
-   * with SLUICE_REDIS_NOPERM), takes the leader lease (failing with SLUICE_LEASE_HELD while another live driver holds it, or, as a
+   * Opens the HTTP server, waits for Redis (`redis.startupTimeoutMs`; not ready meanwhile), checks
+   * its ACL user may run every command the driver needs (failing with SLUICE_REDIS_NOPERM), takes
+   * the leader lease (failing with SLUICE_LEASE_HELD while another live driver holds it, or, as a
    * standby, waiting until it lapses or {@link stop}), a new epoch (fencing every older driver), and
    * opens the Driver service. A standby binds no gRPC port: executors looking for the leader find
    * only the leader answering.
@@ -266,6 +267,8 @@ export class Driver extends EventEmitter implements DriverView {
     this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
     this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
     const signal = this.stopController.signal;
+    this.state = 'waiting-for-redis';
+    if (!(await this.deps.store.reach({ timeoutMs: this.config.redis.startupTimeoutMs, signal, logger: this.logger }))) return;
     await checkRedisAccess(this.deps.store, 'driver', this.logger);
     const standby = this.config.driver.standby;
     this.state = standby ? 'standby' : 'waiting-for-executors';
@@ -337,7 +340,7 @@ export class Driver extends EventEmitter implements DriverView {
    * back; then the planned batch is replayed.
    */
   async run(): Promise<void> {
-    if (this.epoch === '') return; // stopped while standing by
+    if (this.epoch === '') return; // stopped before it led (waiting for Redis, or standing by)
     const loop = this.loop();
     try {
       await Promise.race([loop, this.shutdownExpired]);

@@ -1,16 +1,34 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deadLetterQueueSize, readLeaseHolder, type BatchSummary, type CheckpointStore, type Logger } from '@sluice/common';
+import {
+  asRedisOutage,
+  deadLetterQueueSize,
+  isDependencyOutage,
+  readLeaseHolder,
+  type BatchSummary,
+  type CheckpointStore,
+  type Logger,
+} from '@sluice/common';
 import { lagReport } from './lag';
 import type { DriverMetrics } from './metrics';
 import type { OffsetsView } from './offsets-view';
 import type { ExecutorInfo } from './registry';
 import { uiHandler } from './ui';
 
-/** `standby`: waiting for the leader lease; `*-unavailable`: paused until that dependency answers again. */
+/**
+ * `waiting-for-redis`: started while Redis cannot be reached; `standby`: waiting for the leader lease;
+ * `*-unavailable`: paused until that dependency answers again.
+ */
 export type DriverState =
-  'standby' | 'waiting-for-executors' | 'running' | 'redis-unavailable' | 'kafka-unavailable' | 'stopping' | 'stopped';
+  | 'waiting-for-redis'
+  | 'standby'
+  | 'waiting-for-executors'
+  | 'running'
+  | 'redis-unavailable'
+  | 'kafka-unavailable'
+  | 'stopping'
+  | 'stopped';
 
 /** A batch planned and dispatched, not yet committed. */
 export interface ActiveBatch {
@@ -111,7 +129,7 @@ export class DriverHttpServer {
       if (uiHandler(req, res)) return;
       throw new HttpError(404, `no such path: ${path}`);
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : 500;
+      const status = e instanceof HttpError ? e.status : isDependencyOutage(asRedisOutage(e)) ? 503 : 500;
       if (status === 500) this.logger.warn({ err: (e as Error).message, path: req.url }, 'HTTP request failed');
       if (!res.headersSent) json(res, status, { error: (e as Error).message });
       else res.end();
@@ -205,6 +223,8 @@ export class DriverHttpServer {
     // routes only to ready pods.
     if (state !== 'running' && state !== 'waiting-for-executors') reasons.push(`driver is ${state}`);
     if (!this.view.leading) reasons.push('this driver does not hold the leader lease');
+    // Redis is not asked before it was first reached: the start-up wait owns that connection.
+    if (state === 'waiting-for-redis') return json(res, 503, { status: 'not ready', reason: reasons.join('; ') });
     const checks = await Promise.allSettled([
       withTimeout(this.view.store.client.ping(), 2000, 'Redis PING'),
       withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets'),
