@@ -62,9 +62,14 @@ export class OwnRedis {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<OwnRedis> {
-    const server = new OwnRedis(await freePort());
+    const server = await OwnRedis.reserve();
     await server.start();
     return server;
+  }
+
+  /** A port and data dir, with no server yet: nothing listens until {@link start}. */
+  static async reserve(): Promise<OwnRedis> {
+    return new OwnRedis(await freePort());
   }
 
   get url(): string {

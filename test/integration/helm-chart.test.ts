@@ -119,7 +119,7 @@ describe('Helm chart: lint and render', () => {
     ]);
     expect([container(executor).livenessProbe.httpGet, container(executor).readinessProbe.httpGet]).toEqual([
       { path: '/healthz', port: 'http' },
-      { path: '/healthz', port: 'http' },
+      { path: '/readyz', port: 'http' },
     ]);
 
     // SIGKILL comes only after the process had its whole shutdown timeout to drain.

@@ -4,11 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { CheckpointStore, isSluiceError } from '@sluice/common';
 import { createPki } from '../helpers/certs';
 import { uniqueName } from '../helpers/env';
+import { driverUrl } from '../helpers/fault';
 import { assertExactlyOnce } from '../helpers/invariants';
 import { createTopic, produceValues } from '../helpers/kafka';
-import { freePort, killAll, sluice } from '../helpers/processes';
+import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
 import { auditCounts, keysOf } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
@@ -30,6 +32,9 @@ describe('Redis ACL and TLS', () => {
   let wrongPasswordFile: string;
   let tls: { caFile: string; certFile: string; keyFile: string };
   const password = 'redis-secret';
+  const sluiceCommands = '-@all +@read +@write +@scripting +@transaction +@connection +@keyspace -@dangerous +info';
+  /** ACL users a test created, deleted after it. */
+  const users: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-redis-acl-'));
@@ -57,7 +62,7 @@ describe('Redis ACL and TLS', () => {
         'appendonly no',
         'user default off',
         // What sluice needs: data commands, Lua scripts, MULTI, INFO (BullMQ checks the version); nothing dangerous.
-        `user sluice on >${password} resetkeys ~sluice:* resetchannels &sluice:* -@all +@read +@write +@scripting +@transaction +@connection +@keyspace -@dangerous +info`,
+        `user sluice on >${password} resetkeys ~sluice:* resetchannels &sluice:* ${sluiceCommands}`,
         `user admin on >admin-secret ~* &* +@all`,
       ].join('\n')
     );
@@ -73,7 +78,62 @@ describe('Redis ACL and TLS', () => {
     await once(server, 'exit');
     rmSync(dir, { recursive: true, force: true });
   });
-  afterEach(killAll);
+  afterEach(async () => {
+    await killAll();
+    for (const user of users.splice(0)) await admin.call('ACL', 'DELUSER', user);
+  });
+
+  /** A new ACL user with `rules`, and the environment of a sluice process logging in as it. */
+  async function aclUser(rules: string): Promise<{ name: string; env: NodeJS.ProcessEnv }> {
+    const name = uniqueName('acl');
+    await admin.call('ACL', 'SETUSER', name, 'on', `>${password}`, 'resetkeys', 'resetchannels', ...rules.split(' '));
+    users.push(name);
+    return {
+      name,
+      env: {
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        SLUICE_REDIS_USERNAME: name,
+        SLUICE_REDIS_PASSWORD_FILE: passwordFile,
+        LOG_LEVEL: 'info',
+      },
+    };
+  }
+
+  /** Polls `/readyz` of a driver until it exits; the statuses it answered (0: not listening). */
+  async function readinessUntilExit(driver: SluiceProcess): Promise<number[]> {
+    const url = await driverUrl(driver);
+    const statuses: number[] = [];
+    while (driver.child.exitCode === null) {
+      statuses.push(
+        await fetch(`${url}/readyz`).then(
+          (r) => r.status,
+          () => 0
+        )
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return statuses;
+  }
+
+  /**
+   * A driver (or executor) whose user may not do what it needs exits at start-up with exit code 1
+   * and `expected` as its one error line, promptly, never ready, having written nothing.
+   */
+  async function refusedAtStartUp(role: 'driver' | 'executor', env: NodeJS.ProcessEnv, expected: (job: string) => string): Promise<void> {
+    const topic = uniqueName(`noperm-${role}`);
+    await createTopic(topic, 1);
+    const started = Date.now();
+    const proc =
+      role === 'driver'
+        ? sluice(['driver', ...jobArgs('examples/audit', topic), '--grpc-port', String(await freePort())], env)
+        : sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', '127.0.0.1:1'], env);
+    const readiness = role === 'driver' ? readinessUntilExit(proc) : Promise.resolve([]);
+    expect((await proc.exit(30_000)).code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(proc.stderr.split('\n').filter((line) => line.startsWith('sluice: '))).toEqual([`sluice: ${expected(topic)}`]);
+    expect(await readiness).not.toContain(200);
+    expect(await keysOf(admin, topic)).toEqual([]);
+  }
 
   async function runAudit(redisEnv: NodeJS.ProcessEnv): Promise<{ topic: string; values: string[] }> {
     const topic = uniqueName('redisacl');
@@ -140,5 +200,57 @@ describe('Redis ACL and TLS', () => {
       SLUICE_REDIS_TLS_KEY_FILE: tls.keyFile,
     });
     assertExactlyOnce(await auditCounts(admin, topic), values);
+  });
+
+  describe('a user without the permissions a process needs: SLUICE_REDIS_NOPERM at start-up, naming the user and what to grant', () => {
+    const withoutScripting = `~sluice:* ${sluiceCommands.replace(' +@scripting', '')}`;
+    const scriptingRefused = (role: string, user: string): string =>
+      `[SLUICE_REDIS_NOPERM] Redis user '${user}' may not run EVAL, which the ${role} needs for its Lua scripts (run by EVAL, then EVALSHA): ` +
+      `grant it, e.g. ACL SETUSER ${user} +eval (or one of its categories: +@scripting) [Redis: NOPERM this user has no permissions to run the 'eval' command]`;
+    const keysRefused = (role: string, user: string, job: string): string =>
+      `[SLUICE_REDIS_NOPERM] Redis user '${user}' may not read and write sluice:{${job}}:offsets, one of the ${role}'s keys: ` +
+      `its key patterns must include ~sluice:{${job}}:*, e.g. ACL SETUSER ${user} ~sluice:{${job}}:*`;
+
+    it('a driver without +@scripting', async () => {
+      const user = await aclUser(withoutScripting);
+      await refusedAtStartUp('driver', user.env, () => scriptingRefused('driver', user.name));
+    });
+
+    it("a driver whose key patterns leave out the job's keys", async () => {
+      const user = await aclUser(`~sluice:{another-job}:* ${sluiceCommands}`);
+      await refusedAtStartUp('driver', user.env, (job) => keysRefused('driver', user.name, job));
+    });
+
+    it('an executor, likewise', async () => {
+      const noScripting = await aclUser(withoutScripting);
+      await refusedAtStartUp('executor', noScripting.env, () => scriptingRefused('executor', noScripting.name));
+      const otherKeys = await aclUser(`~sluice:{another-job}:* ${sluiceCommands}`);
+      await refusedAtStartUp('executor', otherKeys.env, (job) => keysRefused('executor', otherKeys.name, job));
+    });
+
+    it('a refusal at run time is coded too, naming the user, the command and the keys (here: a sink key left out)', async () => {
+      const job = uniqueName('noperm-sink');
+      const user = await aclUser(`~sluice:{${job}}:offsets ~sluice:{${job}}:epoch ~sluice:{${job}}:stages ${sluiceCommands}`);
+      const store = await CheckpointStore.connect({ url: `redis://127.0.0.1:${port}`, username: user.name, passwordFile }, job);
+      try {
+        const epoch = await store.takeEpoch();
+        // The connection's first script call goes by EVAL (by EVALSHA after that).
+        const commit = store.commitChunk(epoch, { topic: 't', partition: 0 }, 0n, 1n, [{ op: 'hincrby', key: 'audit', field: 'v', by: 1 }]);
+        const error = await commit.then(
+          () => undefined,
+          (e: unknown) => e
+        );
+        expect(isSluiceError(error)).toBe(true);
+        expect((error as Error).message).toBe(
+          `[SLUICE_REDIS_NOPERM] Redis user '${user.name}' may not read and write one of ` +
+            `sluice:{${job}}:offsets, sluice:{${job}}:epoch, sluice:{${job}}:stages, sluice:{${job}}:out:audit (EVAL): ` +
+            `its key patterns must include ~sluice:{${job}}:*, e.g. ACL SETUSER ${user.name} ~sluice:{${job}}:* ` +
+            '[Redis: NOPERM this user has no permissions to access one of the keys used as arguments]'
+        );
+        expect(await store.readOffset({ topic: 't', partition: 0 })).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
   });
 });

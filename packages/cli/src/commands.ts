@@ -128,11 +128,15 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ...flagArgs({ ...flags, grpcPort: String(port), minExecutors: flags.minExecutors ?? String(count) }, driverFlags),
   ];
 
+  // Local mode fails at once when Redis cannot be reached, unless a start-up wait is configured.
+  const waitsForRedis = driverConfig.redis.startupTimeoutMs !== undefined;
+  const env = waitsForRedis ? process.env : { ...process.env, SLUICE_REDIS_STARTUP_TIMEOUT_MS: '0' };
+
   const children = new Set<ChildProcess>();
   const start = (name: string, role: string, args: string[]): ChildProcess => {
     // Own process groups: a terminal's Ctrl-C reaches only `run`, which stops the driver first
     // (its batch in flight commits) and the executors after it.
-    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env });
     children.add(child);
     child.once('exit', () => children.delete(child));
     process.stderr.write(`sluice run: started ${name} (pid ${child.pid})\n`);

@@ -12,6 +12,7 @@ export const errorCodes = [
   'SLUICE_RANGE_NOT_VISIBLE',
   'SLUICE_KAFKA_UNAVAILABLE',
   'SLUICE_REDIS_UNAVAILABLE',
+  'SLUICE_REDIS_NOPERM',
   'SLUICE_CHECKPOINT_CONFLICT',
   'SLUICE_FENCED',
   'SLUICE_TASK_FAILED',
@@ -117,6 +118,58 @@ export class RedisUnavailableError extends SluiceError {
   constructor(message: string, cause?: unknown) {
     super('SLUICE_REDIS_UNAVAILABLE', message, { retriable: true, cause });
   }
+}
+
+/** What a Redis ACL user was refused: a command, or the keys it names. */
+export interface RedisRefusal {
+  user: string;
+  /** The command refused, or whose keys or script were (upper case, e.g. `EVALSHA`, `SCRIPT|LOAD`). */
+  command: string;
+  /** `script-command`: a command inside the Lua script `command` runs (Redis does not say which). */
+  refused: 'command' | 'keys' | 'script-command';
+  keys: string[];
+  /** Why the process needs it, as a clause: "which the driver needs for the leader lease". */
+  neededFor?: string;
+  /** The command's ACL categories, when known (e.g. `@scripting`): granting one of them grants it. */
+  categories?: string[];
+  /** Redis's own reply, kept in the message (ioredis recognises a refused INFO by its `NOPERM`). */
+  reply?: string;
+}
+
+/**
+ * The Redis ACL user may not run a command sluice needs, or not on the job's keys: retrying cannot
+ * help. Names the user, the command and the keys, and what to grant.
+ */
+export class RedisPermissionError extends SluiceError {
+  constructor(readonly refusal: RedisRefusal) {
+    const { user, command, keys } = refusal;
+    super('SLUICE_REDIS_NOPERM', refusalMessage(refusal), { details: { user, command, refused: refusal.refused, keys } });
+  }
+}
+
+function refusalMessage({ user, command, refused, keys, neededFor, categories = [], reply }: RedisRefusal): string {
+  const said = reply === undefined ? '' : ` [Redis: ${reply}]`;
+  if (refused === 'script-command') {
+    return (
+      `Redis user '${user}' may not run one of the commands of the Lua script ${command} runs on ${keys.join(', ')} ` +
+      `(Redis does not say which; the start-up check of a driver or executor names it)${said}`
+    );
+  }
+  if (refused === 'command') {
+    const why = neededFor === undefined ? '' : `, ${neededFor}`;
+    const orCategory = categories.length > 0 ? ` (or one of its categories: ${categories.map((c) => `+${c}`).join(' ')})` : '';
+    return `Redis user '${user}' may not run ${command}${why}: grant it, e.g. ACL SETUSER ${user} +${command.toLowerCase()}${orCategory}${said}`;
+  }
+  const pattern = keyPatternFor(keys);
+  const why = neededFor === undefined ? ` (${command})` : `, ${neededFor}`;
+  const which = keys.length > 1 ? `one of ${keys.join(', ')}` : keys.join(', ');
+  return `Redis user '${user}' may not read and write ${which}${why}: its key patterns must include ${pattern}, e.g. ACL SETUSER ${user} ${pattern}${said}`;
+}
+
+/** The ACL key pattern that covers `keys`: the job's namespace `~sluice:{<job>}:*` for a job's keys. */
+function keyPatternFor(keys: string[]): string {
+  const job = keys.map((key) => /^sluice:\{([^}]*)\}:/.exec(key)?.[1]).find((j) => j !== undefined);
+  return job === undefined ? keys.map((key) => `~${key}`).join(' ') : `~sluice:{${job}}:*`;
 }
 
 /** The stored offset is neither the start of the range nor inside it: the plan and the checkpoint disagree. */

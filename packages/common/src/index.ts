@@ -58,6 +58,7 @@ export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 export { createRedis, redisTargetUrl, type RedisTarget } from './checkpoint';
 export {
   asRedisOutage,
+  checkRedisAccess,
   CheckpointStore,
   jobKeys,
   redactUrl,
@@ -66,6 +67,9 @@ export {
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type RedisRole,
+  type RedisWait,
+  type StoreOptions,
 } from './checkpoint';
 
 // Dead-letter queue (BullMQ) of poison records

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { CheckpointStore } from './checkpoint/store';
@@ -23,6 +24,14 @@ export async function readLeaseHolder(redis: Redis, job: string): Promise<LeaseH
   return owner === null ? null : { owner, ttlMs: Math.max(0, ttl) };
 }
 
+/** What a driver hears from its lease after taking it. */
+export interface LeaseEvents {
+  /** Another driver took the lease (or it expired and could not be taken again). */
+  lost(owner: string | null): void;
+  /** A renewal failed for a reason trying again cannot cure (e.g. the ACL user may not run the script). */
+  failed(error: Error): void;
+}
+
 /**
  * The leader lease of a job: `SET sluice:{job}:leader <driverId> PX ttl NX` at start, renewed every
  * ttl/3 while its owner lives (compare-and-pexpire), deleted on a clean stop (compare-and-delete).
@@ -32,6 +41,8 @@ export async function readLeaseHolder(redis: Redis, job: string): Promise<LeaseH
 export class LeaderLease {
   private timer: NodeJS.Timeout | undefined;
   private owned = false;
+  /** When the lease lapses unless renewed (performance.now() ms): counted from when the last SET or renewal was sent. */
+  private expiresAt = 0;
 
   constructor(
     private readonly store: CheckpointStore,
@@ -40,8 +51,9 @@ export class LeaderLease {
     private readonly logger: Logger
   ) {}
 
+  /** This driver holds the lease now: taken, and taken or renewed less than a TTL ago. */
   get held(): boolean {
-    return this.owned;
+    return this.owned && performance.now() < this.expiresAt;
   }
 
   private get redis(): ScriptedRedis {
@@ -66,10 +78,7 @@ export class LeaderLease {
       if (signal?.aborted) return false;
       let holder: LeaseHolder | null;
       try {
-        if ((await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) === 'OK') {
-          this.owned = true;
-          return true;
-        }
+        if (await this.take()) return true;
         holder = await readLeaseHolder(this.redis, this.store.job);
       } catch (e) {
         // Redis restarting is no reason to stop waiting: a standby must outlive the outage to take over.
@@ -95,31 +104,49 @@ export class LeaderLease {
     }
   }
 
+  /** `SET ... NX`: true when this driver took the lease. */
+  private async take(): Promise<boolean> {
+    const sent = performance.now();
+    if ((await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) !== 'OK') return false;
+    this.owned = true;
+    this.expiresAt = sent + this.ttlMs;
+    return true;
+  }
+
   /**
-   * Renews every ttl/3; calls `onLost` once if another driver took the lease.
+   * Renews every ttl/3; tells `events` once if another driver took the lease, or if a renewal
+   * failed for a reason other than Redis being unreachable (then the lease is given up). While
+   * Redis cannot be reached renewals go on, and the lease lapses once they failed for a TTL.
    * @param epoch the epoch this driver took under the lease: an expired lease is taken again only
    *   while no other driver has taken a newer epoch since (one that led and stopped meanwhile).
    */
-  startRenewing(epoch: string, onLost: (owner: string | null) => void): void {
+  startRenewing(epoch: string, events: LeaseEvents): void {
     const renew = async (): Promise<void> => {
       try {
+        const sent = performance.now();
         const reply = await this.redis.renewLease(this.key, this.driverId, this.ttlMs);
-        if (reply[0] === 'ok') return;
+        if (reply[0] === 'ok') {
+          this.expiresAt = sent + this.ttlMs;
+          return;
+        }
         // Expired (e.g. a long pause) but nobody took it: take it again, unless a newer epoch says
         // another driver led meanwhile (then this one is fenced anyway).
-        if (
-          reply[1] === null &&
-          (await this.store.currentEpoch()) === epoch &&
-          (await this.redis.set(this.key, this.driverId, 'PX', this.ttlMs, 'NX')) === 'OK'
-        ) {
+        if (reply[1] === null && (await this.store.currentEpoch()) === epoch && (await this.take())) {
           this.logger.warn('leader lease had expired; taken again');
           return;
         }
-        this.owned = false;
-        this.stopRenewing();
-        onLost(reply[1] ?? null);
+        this.giveUp();
+        events.lost(reply[1] ?? null);
       } catch (e) {
-        this.logger.warn({ err: (e as Error).message }, 'leader lease renewal failed; retrying');
+        if (!isDependencyOutage(asRedisOutage(e))) {
+          this.giveUp();
+          events.failed(e as Error);
+          return;
+        }
+        this.logger.warn(
+          { err: (e as Error).message, held: this.held },
+          this.held ? 'leader lease renewal failed; retrying' : 'leader lease lapsed: renewals failed for longer than its TTL; retrying'
+        );
       }
     };
     // One renewal at a time. While Redis is down each one waits for its reconnection attempts,
@@ -135,6 +162,11 @@ export class LeaderLease {
       Math.max(100, Math.floor(this.ttlMs / 3))
     );
     this.timer.unref();
+  }
+
+  private giveUp(): void {
+    this.owned = false;
+    this.stopRenewing();
   }
 
   stopRenewing(): void {

@@ -8,6 +8,7 @@ import {
   asRedisOutage,
   createKafkajsGroupOffsetPublisher,
   CheckpointConflictError,
+  checkRedisAccess,
   ConfigError,
   isDependencyOutage,
   isSluiceError,
@@ -139,8 +140,8 @@ export class Driver extends EventEmitter implements DriverView {
   /** Rejects once a stop request has waited `shutdownTimeoutMs` for the batch in flight. */
   private readonly shutdownExpired: Promise<never>;
   private expireShutdown: (e: SluiceError) => void = () => undefined;
-  /** Set when another driver took the lease: this one is fenced and stops. */
-  private leaseLostTo: string | null | undefined;
+  /** Why this driver stopped leading: another driver took the lease (it is fenced), or renewing it failed. */
+  private leaseEnded: Error | undefined;
   private readonly speculation: SpeculationSettings | undefined;
   epoch = '';
   /** gRPC port the Driver service is bound to (known after {@link start}). */
@@ -150,7 +151,7 @@ export class Driver extends EventEmitter implements DriverView {
   readonly driverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   readonly metrics = new DriverMetrics();
   readonly offsets: OffsetsView;
-  state: DriverState = 'waiting-for-executors';
+  state: DriverState = 'waiting-for-redis';
   startedAt = Date.now();
   private readonly lease: LeaderLease;
   private readonly grpc: GrpcSecurity;
@@ -248,26 +249,42 @@ export class Driver extends EventEmitter implements DriverView {
     return this.registry.describe();
   }
 
+  /** This driver holds the leader lease now (taken, and renewed within its TTL). */
+  get leading(): boolean {
+    return this.lease.held;
+  }
+
   /**
-   * Opens the HTTP server, takes the leader lease (failing with SLUICE_LEASE_HELD while another live
-   * driver holds it, or, as a standby, waiting until it lapses or {@link stop}), a new epoch (fencing
-   * every older driver), and opens the Driver service. A standby binds no gRPC port: executors
-   * looking for the leader find only the leader answering.
+   * Opens the HTTP server, waits for Redis (`redis.startupTimeoutMs`; not ready meanwhile), checks
+   * its ACL user may run every command the driver needs (failing with SLUICE_REDIS_NOPERM), takes
+   * the leader lease (failing with SLUICE_LEASE_HELD while another live driver holds it, or, as a
+   * standby, waiting until it lapses or {@link stop}), a new epoch (fencing every older driver), and
+   * opens the Driver service. A standby binds no gRPC port: executors looking for the leader find
+   * only the leader answering.
    */
   async start(): Promise<void> {
     this.startedAt = Date.now();
     this.httpUrl = await this.http.listen(this.config.driver.host, this.config.driver.httpPort);
     this.logger.info(`HTTP server (UI, API, metrics) at ${this.httpUrl}`);
+    const signal = this.stopController.signal;
+    this.state = 'waiting-for-redis';
+    if (!(await this.deps.store.reach({ timeoutMs: this.config.redis.startupTimeoutMs, signal, logger: this.logger }))) return;
+    await checkRedisAccess(this.deps.store, 'driver', this.logger);
     const standby = this.config.driver.standby;
-    if (standby) this.state = 'standby';
-    if (!(await this.lease.acquire(standby, this.stopController.signal))) return;
-    this.metrics.leader.set(1);
+    this.state = standby ? 'standby' : 'waiting-for-executors';
+    if (!(await this.lease.acquire(standby, signal))) return;
     this.epoch = await this.deps.store.takeEpoch();
-    this.lease.startRenewing(this.epoch, (owner) => {
-      this.metrics.leader.set(0);
-      this.leaseLostTo = owner;
-      this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
-      this.stop();
+    this.lease.startRenewing(this.epoch, {
+      lost: (owner) => {
+        this.leaseEnded = new LeaseLostError(this.job, owner);
+        this.logger.error({ holder: owner }, 'leader lease taken by another driver; stopping (its epoch fences this one)');
+        this.stop();
+      },
+      failed: (e) => {
+        this.leaseEnded = e;
+        this.logger.error({ err: e.message }, 'leader lease cannot be renewed; stopping');
+        this.stop();
+      },
     });
     const { server, port } = await startDriverService(this.registry, {
       job: this.settings.name,
@@ -323,7 +340,7 @@ export class Driver extends EventEmitter implements DriverView {
    * back; then the planned batch is replayed.
    */
   async run(): Promise<void> {
-    if (this.epoch === '') return; // stopped while standing by
+    if (this.epoch === '') return; // stopped before it led (waiting for Redis, or standing by)
     const loop = this.loop();
     try {
       await Promise.race([loop, this.shutdownExpired]);
@@ -331,12 +348,12 @@ export class Driver extends EventEmitter implements DriverView {
       loop.catch(() => undefined);
       throw await this.fencedAs(e);
     }
-    if (this.leaseLostTo !== undefined) throw new LeaseLostError(this.job, this.leaseLostTo);
+    if (this.leaseEnded !== undefined) throw this.leaseEnded;
   }
 
   /** A fenced epoch while another driver holds the lease means this one lost it (paused, cut off). */
   private async fencedAs(e: unknown): Promise<unknown> {
-    if (this.leaseLostTo !== undefined) return new LeaseLostError(this.job, this.leaseLostTo);
+    if (this.leaseEnded !== undefined) return this.leaseEnded;
     if (!isSluiceError(e) || e.code !== 'SLUICE_FENCED') return e;
     const holder = await readLeaseHolder(this.deps.store.client, this.job).catch(() => null);
     return holder !== null && holder.owner !== this.driverId ? new LeaseLostError(this.job, holder.owner) : e;
@@ -431,7 +448,6 @@ export class Driver extends EventEmitter implements DriverView {
     await this.mirror?.close();
     await this.http.close();
     await this.lease.release();
-    this.metrics.leader.set(0);
     this.registry.close();
     await new Promise<void>((resolve) => (this.server ? this.server.tryShutdown(() => resolve()) : resolve()));
     this.server?.forceShutdown();

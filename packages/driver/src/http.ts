@@ -1,16 +1,34 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deadLetterQueueSize, type BatchSummary, type CheckpointStore, type Logger } from '@sluice/common';
+import {
+  asRedisOutage,
+  deadLetterQueueSize,
+  isDependencyOutage,
+  readLeaseHolder,
+  type BatchSummary,
+  type CheckpointStore,
+  type Logger,
+} from '@sluice/common';
 import { lagReport } from './lag';
 import type { DriverMetrics } from './metrics';
 import type { OffsetsView } from './offsets-view';
 import type { ExecutorInfo } from './registry';
 import { uiHandler } from './ui';
 
-/** `standby`: waiting for the leader lease; `*-unavailable`: paused until that dependency answers again. */
+/**
+ * `waiting-for-redis`: started while Redis cannot be reached; `standby`: waiting for the leader lease;
+ * `*-unavailable`: paused until that dependency answers again.
+ */
 export type DriverState =
-  'standby' | 'waiting-for-executors' | 'running' | 'redis-unavailable' | 'kafka-unavailable' | 'stopping' | 'stopped';
+  | 'waiting-for-redis'
+  | 'standby'
+  | 'waiting-for-executors'
+  | 'running'
+  | 'redis-unavailable'
+  | 'kafka-unavailable'
+  | 'stopping'
+  | 'stopped';
 
 /** A batch planned and dispatched, not yet committed. */
 export interface ActiveBatch {
@@ -25,8 +43,10 @@ export interface ActiveBatch {
 /** What the HTTP API reads from the driver. */
 export interface DriverView {
   readonly job: string;
-  /** Id of this driver, the holder of the leader lease. */
+  /** Id of this driver. */
   readonly driverId: string;
+  /** This driver holds the leader lease now. */
+  readonly leading: boolean;
   readonly epoch: string;
   readonly state: DriverState;
   readonly startedAt: number;
@@ -109,7 +129,7 @@ export class DriverHttpServer {
       if (uiHandler(req, res)) return;
       throw new HttpError(404, `no such path: ${path}`);
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : 500;
+      const status = e instanceof HttpError ? e.status : isDependencyOutage(asRedisOutage(e)) ? 503 : 500;
       if (status === 500) this.logger.warn({ err: (e as Error).message, path: req.url }, 'HTTP request failed');
       if (!res.headersSent) json(res, status, { error: (e as Error).message });
       else res.end();
@@ -120,10 +140,11 @@ export class DriverHttpServer {
     const v = this.view;
     switch (route) {
       case '/status': {
-        const [totals, latest] = await Promise.all([v.store.totals(), v.store.history(1)]);
+        const [totals, latest, holder] = await Promise.all([v.store.totals(), v.store.history(1), readLeaseHolder(v.store.client, v.job)]);
         return {
           job: v.job,
-          leader: v.driverId,
+          // The lease's holder in Redis, but not this driver once its own lease lapsed (renewals failing for a TTL).
+          leader: holder !== null && (holder.owner !== v.driverId || v.leading) ? holder.owner : null,
           epoch: v.epoch,
           state: v.state,
           startedAt: v.startedAt,
@@ -177,6 +198,7 @@ export class DriverHttpServer {
 
   private async metrics(res: ServerResponse): Promise<void> {
     const m = this.view.metrics;
+    m.leader.set(this.view.leading ? 1 : 0);
     m.executorsLive.set(this.view.executors().filter((e) => e.state === 'alive').length);
     try {
       m.setLag(lagReport(await withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets')));
@@ -200,6 +222,9 @@ export class DriverHttpServer {
     // Waiting for executors counts as ready: executors reach the driver through its Service, which
     // routes only to ready pods.
     if (state !== 'running' && state !== 'waiting-for-executors') reasons.push(`driver is ${state}`);
+    if (!this.view.leading) reasons.push('this driver does not hold the leader lease');
+    // Redis is not asked before it was first reached: the start-up wait owns that connection.
+    if (state === 'waiting-for-redis') return json(res, 503, { status: 'not ready', reason: reasons.join('; ') });
     const checks = await Promise.allSettled([
       withTimeout(this.view.store.client.ping(), 2000, 'Redis PING'),
       withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets'),

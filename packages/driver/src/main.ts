@@ -3,8 +3,9 @@ import { Driver, resolveJobSettings } from './driver';
 import { checkSubscription } from './subscription';
 
 /**
- * Builds a driver after checking, in order, everything that can be wrong at start-up: Kafka
- * reachable, every topic present, Redis reachable. Nothing is written to Redis before all pass.
+ * Builds a driver after checking Kafka is reachable and every topic present. Redis is reached by
+ * {@link Driver.start}, which waits for it with the HTTP server up (not ready meanwhile) and checks
+ * its ACL user's permissions before writing anything.
  */
 export async function createDriver(config: SluiceConfig, job: Job, logger: Logger): Promise<Driver> {
   const settings = resolveJobSettings(job, config);
@@ -13,7 +14,7 @@ export async function createDriver(config: SluiceConfig, job: Job, logger: Logge
   const oracle = await createKafkajsOffsetOracle(config.kafka, logger);
   try {
     await checkSubscription(oracle, settings.subscription);
-    const store = await CheckpointStore.connect(config.redis, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    const store = CheckpointStore.open(config.redis, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
     return new Driver(settings, config, { oracle, store, logger, grpc });
   } catch (e) {
     await oracle.close();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  checkRedisAccess,
   CheckpointStore,
   createKafkajsOffsetOracle,
   createKafkajsRangeReader,
@@ -45,17 +46,26 @@ export class Executor {
     // Certificate, key and token files first: an unreadable one fails before anything connects.
     const grpc = grpcSecurity(config.grpc);
     const subscription = subscriptionOf(job.source, config.job);
-    // Redis first: without it no task can commit, so fail at start-up with a clear error.
-    const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
-    // Kafka too: a probe connection now, rather than a first task failing later.
-    try {
-      await (await createKafkajsOffsetOracle(config.kafka, log)).close();
-    } catch (e) {
-      await store.close();
-      throw e;
-    }
     const running = { tasks: (): number => 0 };
     const metrics = new ExecutorMetrics(() => running.tasks());
+    // Health first: while it waits for Redis the executor is alive (/healthz) but not ready (/readyz).
+    const readiness = { notReady: 'waiting for Redis' as string | undefined };
+    const http = await startMetricsServer(metrics, config.executor.host, config.executor.httpPort, () => readiness.notReady);
+    const store = CheckpointStore.open(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
+    const failed = async (e: unknown): Promise<never> => {
+      http.server.closeAllConnections();
+      http.server.close();
+      await store.close();
+      throw e;
+    };
+    // Redis first: without it no task can commit. Started before Redis, the executor waits for it.
+    await store.reach({ timeoutMs: config.redis.startupTimeoutMs, logger: log }).catch(failed);
+    await checkRedisAccess(store, 'executor', log).catch(failed);
+    // Kafka too: a probe connection now, rather than a first task failing later.
+    readiness.notReady = 'connecting to Kafka';
+    await createKafkajsOffsetOracle(config.kafka, log)
+      .then((oracle) => oracle.close())
+      .catch(failed);
     const reader = createKafkajsRangeReader(config.kafka, config.executor.slots, log, {
       // A range of one chunk is one Fetch and one commit, where the Fetch weighs most.
       readAhead: config.executor.readAhead ? { maxRangeRecords: config.executor.maxChunkRecords } : undefined,
@@ -86,20 +96,12 @@ export class Executor {
     );
     running.tasks = () => service.runningTasks;
     let port: number;
-    let http: { server: Server; url: string };
-    try {
-      http = await startMetricsServer(metrics, config.executor.host, config.executor.httpPort);
-    } catch (e) {
-      await Promise.all([reader.close(), store.close()]);
-      throw e;
-    }
     try {
       port = await service.listen();
     } catch (e) {
-      http.server.close();
       // Open connections would keep the process alive after the error is reported.
-      await Promise.all([reader.close(), store.close()]);
-      throw e;
+      await reader.close();
+      return failed(e);
     }
     const registration = new DriverRegistration(
       {
@@ -117,6 +119,7 @@ export class Executor {
     );
     registration.start();
     service.health.setStatus('', 'SERVING');
+    readiness.notReady = undefined;
     log.info({ port, http: http.url, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
     return new Executor(
       id,

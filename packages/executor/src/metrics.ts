@@ -47,8 +47,23 @@ export class ExecutorMetrics {
   }
 }
 
-/** `/metrics` and `/healthz` of an executor. Returns the bound URL. */
-export async function startMetricsServer(metrics: ExecutorMetrics, host: string, port: number): Promise<{ server: Server; url: string }> {
+function health(path: string, notReady: () => string | undefined): [number, Record<string, string>] {
+  if (path === '/healthz') return [200, { status: 'ok' }];
+  if (path !== '/readyz') return [404, { error: `no such path: ${path}` }];
+  const reason = notReady();
+  return reason === undefined ? [200, { status: 'ready' }] : [503, { status: 'not ready', reason }];
+}
+
+/**
+ * `/metrics`, `/healthz` and `/readyz` of an executor. `notReady` says why the executor is not ready
+ * (undefined once it serves tasks). Returns the bound URL.
+ */
+export async function startMetricsServer(
+  metrics: ExecutorMetrics,
+  host: string,
+  port: number,
+  notReady: () => string | undefined
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/metrics') {
@@ -64,9 +79,9 @@ export async function startMetricsServer(metrics: ExecutorMetrics, host: string,
       );
       return;
     }
-    const status = path === '/healthz' ? 200 : 404;
+    const [status, body] = health(path, notReady);
     res.writeHead(status, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(status === 200 ? { status: 'ok' } : { error: `no such path: ${path}` }));
+    res.end(JSON.stringify(body));
   });
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);

@@ -1,4 +1,5 @@
 import type { CheckpointStore } from '../checkpoint/store';
+import { RedisPermissionError } from '../errors';
 import { LeaderLease } from '../lease';
 import { createLogger } from '../logging';
 
@@ -45,12 +46,14 @@ describe('LeaderLease.startRenewing', () => {
     const redis = redisDownThenUp();
     const lease = new LeaderLease(redis.store, 'driver-1', 3000, createLogger('silent'));
     const lost: Array<string | null> = [];
-    lease.startRenewing('7', (owner) => lost.push(owner));
+    const failed: unknown[] = [];
+    lease.startRenewing('7', { lost: (owner) => lost.push(owner), failed: (e) => failed.push(e) });
     // Redis down for five renewal intervals, then back.
     await jest.advanceTimersByTimeAsync(5000);
     redis.up();
     await jest.advanceTimersByTimeAsync(1000);
     expect(lost).toEqual([]);
+    expect(failed).toEqual([]);
     // The renewal that waited for Redis and the next tick's: the ticks while it waited started none.
     expect(redis.renewals()).toBe(2);
     lease.stopRenewing();
@@ -88,5 +91,32 @@ describe('LeaderLease.acquire', () => {
     holder = null; // its lease lapsed
     await expect(acquired).resolves.toBe(true);
     expect(holder).toBe('driver-1');
+  });
+});
+
+describe('LeaderLease renewal refused', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('a renewal that trying again cannot cure (the ACL user may not run the script) gives the lease up at once and reports why', async () => {
+    jest.useFakeTimers();
+    const refused = new RedisPermissionError({ user: 'sluice', command: 'EVALSHA', refused: 'command', keys: [] });
+    let renewals = 0;
+    const redis = {
+      set: (): Promise<'OK'> => Promise.resolve('OK'),
+      renewLease: (): Promise<never> => {
+        renewals++;
+        return Promise.reject(refused);
+      },
+    };
+    const store = { client: redis, keys: { leader: 'sluice:{j}:leader' }, job: 'j' } as unknown as CheckpointStore;
+    const lease = new LeaderLease(store, 'driver-1', 3000, createLogger('silent'));
+    await expect(lease.acquire()).resolves.toBe(true);
+    expect(lease.held).toBe(true);
+    const failed: unknown[] = [];
+    lease.startRenewing('1', { lost: () => failed.push('lost'), failed: (e) => failed.push(e) });
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(failed).toEqual([refused]);
+    expect(renewals).toBe(1);
+    expect(lease.held).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { readSecretFile, readTlsFiles } from '../config/files';
 import type { SluiceConfig } from '../config/schema';
+import { codeRefusals } from './refusals';
 
 /**
  * The one place where sluice's Redis connections (checkpoint store, dead-letter queue, its replay
@@ -24,10 +25,16 @@ export function redactUrl(url: string): string {
  * A client for `target`, not connected unless `extra` says otherwise. A user or password file in
  * the configuration replaces the URL's; TLS (a `rediss://` URL) gets the CA, client certificate and
  * key from their files. Files are read now: an unreadable one, or TLS material that does not parse
- * or match, fails naming its key and path.
+ * or match, fails naming its key and path. A command the ACL user may not run fails with
+ * SLUICE_REDIS_NOPERM naming the user, the command and its keys.
  */
 export function createRedis(target: RedisTarget, extra: RedisOptions = {}): Redis {
-  if (typeof target === 'string') return new Redis(target, extra);
+  const redis = typeof target === 'string' ? new Redis(target, extra) : new Redis(...urlAndOptions(target, extra));
+  codeRefusals(redis);
+  return redis;
+}
+
+function urlAndOptions(target: Exclude<RedisTarget, string>, extra: RedisOptions): [string, RedisOptions] {
   const url = new URL(target.url);
   const options: RedisOptions = { ...extra };
   if (target.username !== undefined) options.username = target.username;
@@ -43,5 +50,5 @@ export function createRedis(target: RedisTarget, extra: RedisOptions = {}): Redi
     });
     options.tls = { ...(ca && { ca: [ca] }), ...(cert && { cert }), ...(key && { key }) };
   }
-  return new Redis(url.toString(), options);
+  return [url.toString(), options];
 }

@@ -10,7 +10,7 @@ const outageMessages = [
   /^BUSY\b/,
   /Connection is closed/,
   /Stream isn't writeable/,
-  /\bE(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NOTFOUND)\b/,
+  /\bE(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NOTFOUND|AI_AGAIN)\b/,
   /max retries per request/i,
 ];
 

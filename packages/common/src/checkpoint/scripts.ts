@@ -8,7 +8,15 @@ import type Redis from 'ioredis';
  * is replaced by `lua/includes/<name>.lua` (code several scripts share). They are registered once
  * per connection; ioredis runs them by EVALSHA and reloads them on NOSCRIPT (e.g. after SCRIPT FLUSH).
  */
-export const scriptNames = ['commitChunks', 'writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'replayDeadLetter'] as const;
+export const scriptNames = [
+  'commitChunks',
+  'writePlan',
+  'commitBatch',
+  'renewLease',
+  'releaseLease',
+  'replayDeadLetter',
+  'checkAccess',
+] as const;
 export type ScriptName = (typeof scriptNames)[number];
 
 export type ScriptArg = string | number | Buffer;
@@ -34,13 +42,38 @@ function withIncludes(lua: string, file: string): string {
   });
 }
 
+export interface ScriptSource {
+  name: ScriptName;
+  /** With its includes in place. */
+  lua: string;
+  /** Undefined when the caller passes the key count. */
+  numberOfKeys?: number;
+}
+
+let sources: ScriptSource[] | undefined;
+
+/** Every script, read once. */
+export function scriptSources(): ScriptSource[] {
+  sources ??= readdirSync(luaDir)
+    .filter((f) => f.endsWith('.lua'))
+    .map((file) => {
+      const match = /^(.+)-(\d+|n)\.lua$/.exec(file);
+      if (!match) throw new Error(`Lua script ${file} must be named <name>-<numKeys>.lua`);
+      const [, name, keys] = match as unknown as [string, string, string];
+      const lua = withIncludes(readFileSync(join(luaDir, file), 'utf8'), file);
+      return { name: toCamel(name) as ScriptName, lua, ...(keys === 'n' ? {} : { numberOfKeys: Number(keys) }) };
+    });
+  return sources;
+}
+
+/** The Redis commands a script calls: `redis.call('HSET', ...)`, or the same through a local alias `rcall`. */
+export function commandsCalledBy(lua: string): string[] {
+  return [...new Set([...lua.matchAll(/\b(?:redis\.p?call|rcall)\(\s*'([A-Za-z]+)'/g)].map((m) => (m[1] as string).toUpperCase()))];
+}
+
 export function registerScripts(redis: Redis): ScriptedRedis {
-  for (const file of readdirSync(luaDir).filter((f) => f.endsWith('.lua'))) {
-    const match = /^(.+)-(\d+|n)\.lua$/.exec(file);
-    if (!match) throw new Error(`Lua script ${file} must be named <name>-<numKeys>.lua`);
-    const [, name, keys] = match as unknown as [string, string, string];
-    const lua = withIncludes(readFileSync(join(luaDir, file), 'utf8'), file);
-    redis.defineCommand(toCamel(name), keys === 'n' ? { lua } : { lua, numberOfKeys: Number(keys) });
+  for (const { name, lua, numberOfKeys } of scriptSources()) {
+    redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
   }
   return redis as ScriptedRedis;
 }

@@ -1,10 +1,14 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
-import { CheckpointConflictError, FencedError, RedisUnavailableError, SluiceError } from '../errors';
+import { CheckpointConflictError, FencedError, isDependencyOutage, isSluiceError, RedisUnavailableError, SluiceError } from '../errors';
+import type { Logger } from '../logging';
 import type { RedisValue, RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { redisWritesProblem } from '../sinks/outputs';
 import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
+import { asRedisOutage } from './outage';
 import { registerScripts, type ScriptArg, type ScriptedRedis, type ScriptReply } from './scripts';
 
 /** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
@@ -98,6 +102,24 @@ interface QueuedCommit {
 
 const entryArgs = (c: QueuedCommit): number => 7 + 4 * c.writes.length;
 
+export interface StoreOptions {
+  connectTimeoutMs?: number;
+  commitCallLimits?: Partial<CommitCallLimits>;
+}
+
+/** A process started while Redis is unreachable: how long it waits, and who hears of each retry. */
+export interface RedisWait {
+  /** Give up after this long: 0 at the first failure, undefined never (`redis.startupTimeoutMs`). */
+  timeoutMs?: number;
+  /** Ends the wait early (the process is asked to stop). */
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** First pause between attempts to reach Redis at start-up; doubled each time up to the maximum. */
+const REACH_BACKOFF_MS = 250;
+const MAX_REACH_BACKOFF_MS = 5000;
+
 interface SerializedPlan {
   id: number;
   epoch: string;
@@ -117,43 +139,87 @@ export class CheckpointStore {
   /** Chunk commits waiting for the next call, sent together once the current turn of the event loop ends. */
   private queued: QueuedCommit[] = [];
 
+  /** The last error of the connection itself (refused, timed out, TLS, password): what a failed command does not say. */
+  private lastConnectionError: Error | undefined;
+
   private constructor(
     private readonly redis: ScriptedRedis,
     readonly job: string,
+    private readonly target: RedisTarget,
     private readonly limits: CommitCallLimits
   ) {
     this.keys = jobKeys(job);
+    // Connection errors surface through the failing command; remember the last one for the message
+    // (ioredis would otherwise print them to stderr, and the command only says "Connection is closed").
+    redis.on('error', (e: Error) => (this.lastConnectionError = e));
   }
 
-  /** Connects and checks Redis answers; fails fast with a clear error instead of retrying forever. */
-  static async connect(
-    target: RedisTarget,
-    job: string,
-    options: { connectTimeoutMs?: number; commitCallLimits?: Partial<CommitCallLimits> } = {}
-  ): Promise<CheckpointStore> {
+  /** A store whose connection {@link reach} opens. */
+  static open(target: RedisTarget, job: string, options: StoreOptions = {}): CheckpointStore {
     const redis = createRedis(target, {
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? (typeof target === 'string' ? undefined : target.connectTimeoutMs) ?? 3000,
       // Commands fail fast while disconnected rather than queueing without bound.
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
-      retryStrategy: (times) => Math.min(times * 100, 1000),
+      // Until Redis was first reached, a failed connection ends: reach() tries again, with its own backoff and log.
+      retryStrategy: () => null,
       // Concurrent reads (and commit calls split by the size cap) leave in one socket write.
       enableAutoPipelining: true,
     });
-    // Connection errors surface through the failing command; remember the last one for the message
-    // (ioredis would otherwise print them to stderr, and the command only says "Connection is closed").
-    let lastConnectionError: Error | undefined;
-    redis.on('error', (e: Error) => (lastConnectionError = e));
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (e) {
-      redis.disconnect();
-      const cause = lastConnectionError ?? (e as Error);
-      throw new RedisUnavailableError(`cannot reach Redis at ${redisTargetUrl(target)}: ${cause.message}`, cause);
+    return new CheckpointStore(registerScripts(redis), job, target, { ...defaultCommitCallLimits, ...options.commitCallLimits });
+  }
+
+  /** Connects and checks Redis answers; fails fast with a clear error instead of retrying forever. */
+  static async connect(target: RedisTarget, job: string, options: StoreOptions = {}): Promise<CheckpointStore> {
+    const store = CheckpointStore.open(target, job, options);
+    await store.reach({ timeoutMs: 0 });
+    return store;
+  }
+
+  /**
+   * Connects and checks Redis answers. While it cannot be reached (down, restarting, loading, its
+   * name not resolvable yet) tries again with backoff, logging each failure, for up to `timeoutMs`.
+   * A failure that trying again cannot cure (a refused password, TLS, ACL) fails at once.
+   * @returns false when `signal` stopped the wait.
+   * @throws RedisUnavailableError naming the URL and the last cause; RedisPermissionError (PING refused).
+   */
+  async reach({ timeoutMs, signal, logger }: RedisWait = {}): Promise<boolean> {
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      this.lastConnectionError = undefined;
+      try {
+        if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect();
+        await this.redis.ping();
+        // From now on ioredis reconnects by itself after an outage, while commands wait or fail fast.
+        this.redis.options.retryStrategy = (times) => Math.min(times * 100, 1000);
+        return true;
+      } catch (e) {
+        // Between attempts nothing reconnects: commands meanwhile (HTTP probes) fail at once. (A
+        // connection that failed has ended already; closing it again would hide the next one's error.)
+        if (this.redis.status !== 'end') this.redis.disconnect();
+        if (isSluiceError(e) && e.code === 'SLUICE_REDIS_NOPERM') throw e;
+        const cause = this.lastConnectionError ?? (e as Error);
+        const url = redisTargetUrl(this.target);
+        if (!isDependencyOutage(asRedisOutage(cause)) || timeoutMs === 0) {
+          throw new RedisUnavailableError(`cannot reach Redis at ${url}: ${cause.message}`, cause);
+        }
+        const waited = performance.now() - started;
+        if (timeoutMs !== undefined && waited >= timeoutMs) {
+          throw new RedisUnavailableError(
+            `cannot reach Redis at ${url}: ${cause.message} (still failing after ${Math.round(waited)} ms, redis.startupTimeoutMs ${timeoutMs})`,
+            cause
+          );
+        }
+        const backoffMs = Math.min(REACH_BACKOFF_MS * 2 ** (attempt - 1), MAX_REACH_BACKOFF_MS, (timeoutMs ?? Infinity) - waited);
+        logger?.warn(
+          { redis: url, attempt, err: cause.message, retryInMs: Math.round(backoffMs), startupTimeoutMs: timeoutMs ?? 'none' },
+          'Redis cannot be reached yet; not ready, trying again'
+        );
+        await delay(backoffMs, undefined, { signal }).catch(() => undefined);
+        if (signal?.aborted) return false;
+      }
     }
-    return new CheckpointStore(registerScripts(redis), job, { ...defaultCommitCallLimits, ...options.commitCallLimits });
   }
 
   /** Raw client, for sink reads in tests and tools. */

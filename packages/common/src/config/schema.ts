@@ -118,6 +118,12 @@ export const configSchema = z
           .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
           .default('redis://127.0.0.1:6379'),
         connectTimeoutMs: positiveInt.default(3000),
+        /**
+         * A driver or executor started while Redis cannot be reached waits for it (not ready), trying
+         * again with backoff, for at most this long; unset: for as long as it takes (as on Kubernetes,
+         * where Redis may start after sluice); 0: fails at once (`sluice run` does, unless this is set).
+         */
+        startupTimeoutMs: z.number().int().min(0).optional(),
         /** ACL user (Redis 6+); overrides a user in the URL. */
         username: z.string().min(1).optional(),
         /** File holding the password (a mounted Secret); overrides a password in the URL. */

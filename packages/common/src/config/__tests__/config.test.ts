@@ -627,3 +627,20 @@ describe('loadConfig: flags', () => {
     );
   });
 });
+
+describe('loadConfig: redis.startupTimeoutMs', () => {
+  it('is unset by default: a process started while Redis is unreachable waits for as long as it takes', () => {
+    expect(loadConfig().redis.startupTimeoutMs).toBeUndefined();
+  });
+
+  it('comes from SLUICE_REDIS_STARTUP_TIMEOUT_MS; 0 means fail at once', () => {
+    expect(loadConfig({ env: { SLUICE_REDIS_STARTUP_TIMEOUT_MS: '30000' } }).redis.startupTimeoutMs).toBe(30000);
+    expect(loadConfig({ env: { SLUICE_REDIS_STARTUP_TIMEOUT_MS: '0' } }).redis.startupTimeoutMs).toBe(0);
+  });
+
+  it('refuses a negative time, naming the key', () => {
+    expect(configError({ env: { SLUICE_REDIS_STARTUP_TIMEOUT_MS: '-1' } }).message).toBe(
+      "[SLUICE_CONFIG_INVALID] invalid configuration: 'redis.startupTimeoutMs' Too small: expected number to be >=0 (got -1 from SLUICE_REDIS_STARTUP_TIMEOUT_MS)"
+    );
+  });
+});

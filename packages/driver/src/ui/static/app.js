@@ -180,7 +180,7 @@
     setText('started-at', fmtTime(status.startedAt));
     setText('uptime', fmtDuration(status.uptimeMs));
     setText('batch-interval', fmtMs(status.batchIntervalMs));
-    setText('leader', String(status.leader));
+    setText('leader', status.leader ?? 'none (no live lease)');
     setText('epoch', String(status.epoch));
     setText('topics', (status.topics || []).join(', ') || '–');
     setText('total-batches', fmtInt(status.totals.batches));

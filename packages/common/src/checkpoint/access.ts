@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { isSluiceError, RedisPermissionError, type RedisRefusal } from '../errors';
+import type { Logger } from '../logging';
+import type { JobKeys } from './keys';
+import { redisUser } from './refusals';
+import { commandsCalledBy, scriptSources, type ScriptName, type ScriptedRedis } from './scripts';
+import type { CheckpointStore } from './store';
+
+/**
+ * The start-up check of a driver's or an executor's Redis permissions: before it does anything,
+ * a process asks Redis whether its ACL user may run every command it will send, on the job's own
+ * keys, and fails with SLUICE_REDIS_NOPERM naming the user and the command or key pattern missing.
+ *
+ * Nothing is run to find out: `ACL DRYRUN` and `ACL GETUSER` are admin commands a job's user does
+ * not have, and trying the commands themselves would write. The check is one call of a Lua script
+ * (check-access-0.lua) that asks `redis.acl_check_cmd` about each command, so it also proves the
+ * user may run scripts, which both roles need for every commit.
+ */
+
+export type RedisRole = 'driver' | 'executor';
+
+/** A command as the role sends it; arguments ACLs do not look at are placeholders. */
+type Words = [string, ...string[]];
+
+/** One question to Redis, and what a "no" means. */
+interface Check {
+  words: Words;
+  refused: RedisRefusal['refused'];
+  neededFor: string;
+}
+
+const scriptsOf: Record<RedisRole, ScriptName[]> = {
+  driver: ['writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'commitChunks'],
+  executor: ['commitChunks'],
+};
+
+/** The job's keys each role reads and writes (sink keys, named by the job, are checked as they are written). */
+function keysOf(role: RedisRole, k: JobKeys): string[] {
+  return role === 'driver'
+    ? [k.offsets, k.epoch, k.leader, k.planned, k.committed, k.batches, k.stages, k.totals]
+    : [k.offsets, k.epoch, k.stages];
+}
+
+/** What each role sends outside its scripts, exactly as the checkpoint store and the lease send it. */
+function directCommandsOf(role: RedisRole, k: JobKeys): Array<{ words: Words; neededFor: string }> {
+  const needs = (what: string): string => `which the ${role} needs for ${what}`;
+  const [lease, epoch, checkpoint, history] = [
+    needs('the leader lease'),
+    needs('the fencing epoch'),
+    needs('reading the checkpoint'),
+    needs('the batch history'),
+  ];
+  if (role === 'executor') {
+    return [
+      { words: ['GET', k.epoch], neededFor: epoch },
+      { words: ['HGET', k.offsets, 'topic:0'], neededFor: checkpoint },
+    ];
+  }
+  return [
+    { words: ['SET', k.leader, 'driver-id', 'PX', '10000', 'NX'], neededFor: lease },
+    { words: ['GET', k.leader], neededFor: lease },
+    { words: ['PTTL', k.leader], neededFor: lease },
+    { words: ['INCR', k.epoch], neededFor: epoch },
+    { words: ['GET', k.epoch], neededFor: epoch },
+    { words: ['HGETALL', k.offsets], neededFor: checkpoint },
+    { words: ['HGET', k.offsets, 'topic:0'], neededFor: checkpoint },
+    { words: ['GET', k.committed], neededFor: checkpoint },
+    { words: ['HGET', k.planned, 'plan'], neededFor: checkpoint },
+    { words: ['HGET', k.stages, 'topic:0@0'], neededFor: checkpoint },
+    { words: ['XREVRANGE', k.batches, '+', '-', 'COUNT', '1'], neededFor: history },
+    { words: ['HGETALL', k.totals], neededFor: history },
+  ];
+}
+
+/**
+ * Every question, in the order a refusal is reported: the scripting commands themselves (a "no"
+ * to those would make every key look refused), then each key through a script declaring it (EVAL
+ * needs read and write access to its keys), then each command on a key now known to be allowed.
+ */
+function checksOf(role: RedisRole, k: JobKeys): Check[] {
+  const scripts = scriptSources().filter((s) => scriptsOf[role].includes(s.name));
+  const scripting = `which the ${role} needs for its Lua scripts (run by EVAL, then EVALSHA)`;
+  // ioredis sends a script by EVAL the first time on a connection, by EVALSHA after that.
+  const sha = createHash('sha1').update('return 1').digest('hex');
+  const keys = keysOf(role, k);
+  return [
+    { words: ['EVAL', 'return 1', '0'], refused: 'command', neededFor: scripting },
+    { words: ['EVALSHA', sha, '0'], refused: 'command', neededFor: scripting },
+    ...keys.map((key): Check => ({ words: ['EVAL', 'return 1', '1', key], refused: 'keys', neededFor: `one of the ${role}'s keys` })),
+    ...directCommandsOf(role, k).map((c): Check => ({ ...c, refused: 'command' })),
+    ...scripts.flatMap(({ name, lua }) =>
+      commandsCalledBy(lua).map((command): Check => ({
+        words: [command, keys[0] as string],
+        refused: 'command',
+        neededFor: `which the ${role} needs for its Lua script ${name}`,
+      }))
+    ),
+  ];
+}
+
+/**
+ * Fails with SLUICE_REDIS_NOPERM when the store's ACL user may not run a command `role` needs on
+ * the job's keys. On Redis before 7.0 (no `redis.acl_check_cmd`) only scripting is checked.
+ */
+export async function checkRedisAccess(store: CheckpointStore, role: RedisRole, logger: Logger): Promise<void> {
+  const redis = store.client as ScriptedRedis;
+  const user = redisUser(redis);
+  const checks = checksOf(role, store.keys);
+  let reply: Array<string | number>;
+  try {
+    reply = (await redis.checkAccess(checks.flatMap(({ words }) => [words.length, ...words]))) as Array<string | number>;
+  } catch (e) {
+    // The check is a script: a user who may not run scripts is refused it outright.
+    if (!isSluiceError(e) || e.code !== 'SLUICE_REDIS_NOPERM') throw e;
+    throw await described(redis, { ...(e as RedisPermissionError).refusal, neededFor: checks[0]?.neededFor });
+  }
+  if (reply[0] === 'unsupported') {
+    logger.info({ user }, 'Redis before 7.0 cannot check ACL permissions ahead: a refused command fails as it runs');
+    return;
+  }
+  const refused = checks.find((_, i) => Number(reply[i + 1]) !== 1);
+  if (!refused) return;
+  const [command, ...args] = refused.words;
+  const keys = refused.refused === 'keys' ? [args[args.length - 1] as string] : [];
+  throw await described(redis, { user, command, keys, refused: refused.refused, neededFor: refused.neededFor });
+}
+
+/** The refusal with the ACL categories of its command, which the message offers as a grant (when Redis tells them). */
+async function described(redis: ScriptedRedis, refusal: RedisRefusal): Promise<RedisPermissionError> {
+  if (refusal.refused !== 'command') return new RedisPermissionError(refusal);
+  const info = (await redis.command('INFO', refusal.command).catch(() => [])) as unknown[][];
+  const categories = (info[0]?.[6] as string[] | undefined)?.filter((c) => c !== '@slow' && c !== '@fast');
+  return new RedisPermissionError({ ...refusal, ...(categories?.length ? { categories } : {}) });
+}

@@ -1,0 +1,130 @@
+import { createLogger, jobKeys, loadConfig, type CheckpointStore, type OffsetOracle } from '@sluice/common';
+import { Driver, type DriverJobSettings } from '../driver';
+
+/**
+ * A driver claims to lead (status API, /readyz, sluice_leader) only while its lease is live: once
+ * its renewals have failed for longer than the lease's TTL it names no leader and is not ready,
+ * though Redis still answers its reads.
+ */
+
+const job = 'leadership';
+const keys = jobKeys(job);
+
+/** A method answering `value`. */
+const answers =
+  <T>(value: T) =>
+  (): Promise<T> =>
+    Promise.resolve(value);
+
+/** Redis as the driver sees it: the lease key with its expiry; renewals fail once `failRenewals` was called. */
+function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
+  let lease: { owner: string; expiresAt: number } | null = null;
+  let renewalsFail = false;
+  const live = (): typeof lease => (lease !== null && Date.now() < lease.expiresAt ? lease : null);
+  const client = {
+    options: {},
+    ping: answers('PONG'),
+    set: (key: string, owner: string, _px: 'PX', ttlMs: number): Promise<'OK' | null> => {
+      expect(key).toBe(keys.leader);
+      if (live()) return Promise.resolve(null);
+      lease = { owner, expiresAt: Date.now() + ttlMs };
+      return Promise.resolve('OK');
+    },
+    get: (key: string): Promise<string | null> => Promise.resolve(key === keys.leader ? (live()?.owner ?? null) : null),
+    pttl: (): Promise<number> => Promise.resolve(live() ? (live() as { expiresAt: number }).expiresAt - Date.now() : -2),
+    renewLease: (_key: string, owner: string, ttlMs: number): Promise<Array<string | null>> => {
+      // Retried as an outage: the renewal cannot tell whether Redis will answer it again.
+      if (renewalsFail) return Promise.reject(new Error('BUSY Redis is busy running a script'));
+      if (live()?.owner !== owner) return Promise.resolve(['lost', live()?.owner ?? null]);
+      lease = { owner, expiresAt: Date.now() + ttlMs };
+      return Promise.resolve(['ok']);
+    },
+    releaseLease: answers(['ok']),
+    checkAccess: answers(['unsupported']),
+  };
+  const store = {
+    job,
+    keys,
+    client,
+    reach: answers(true),
+    takeEpoch: answers('1'),
+    currentEpoch: answers('1'),
+    readOffsets: answers(new Map()),
+    totals: answers({ batches: 0, records: 0, bytes: 0 }),
+    history: answers([]),
+    close: answers(undefined),
+  } as unknown as CheckpointStore;
+  return { store, failRenewals: () => (renewalsFail = true) };
+}
+
+const oracle = {
+  listPartitions: (topics: string[]) => Promise.resolve(topics.map((topic) => ({ topic, partition: 0 }))),
+  offsetBounds: answers({ latest: new Map(), earliest: new Map() }),
+  close: answers(undefined),
+} as unknown as OffsetOracle;
+
+const settings: DriverJobSettings = {
+  name: job,
+  topics: ['t'],
+  subscription: { kind: 'topics', topics: ['t'] },
+  failOnDataLoss: true,
+  startingOffsets: 'earliest',
+  batchIntervalMs: 1000,
+  maxRatePerPartition: 0,
+  minRatePerPartition: 1,
+  maxRecordsPerBatch: 0,
+  rateOverrides: {},
+  backpressure: false,
+  initialRate: 0,
+  minPartitions: 0,
+};
+
+async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, label: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('Driver leadership', () => {
+  it('once its lease renewals have failed for longer than the TTL, it names no leader and is not ready', async () => {
+    const config = loadConfig({
+      conf: ['driver.leaseTtlMs=1000', 'driver.httpPort=0', 'driver.grpcPort=0', 'driver.consumerGroup='],
+    });
+    const redis = fakeRedis();
+    const driver = new Driver(settings, config, { oracle, store: redis.store, logger: createLogger('silent') });
+    try {
+      await driver.start();
+      expect(await get(`${driver.httpUrl}/readyz`)).toEqual({ status: 200, body: { status: 'ready', state: 'waiting-for-executors' } });
+      expect((await get(`${driver.httpUrl}/api/v1/status`)).body.leader).toBe(driver.driverId);
+      expect(driver.leading).toBe(true);
+
+      redis.failRenewals();
+      const started = Date.now();
+      const notReady = await until(
+        async () => {
+          const ready = await get(`${driver.httpUrl}/readyz`);
+          return ready.status === 503 ? ready.body : undefined;
+        },
+        '/readyz 503',
+        4000
+      );
+      // Not before the lease could have lapsed: the last renewal was at most a third of the TTL ago.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000 - 1000 / 3 - 50);
+      expect(notReady).toEqual({ status: 'not ready', reason: 'this driver does not hold the leader lease' });
+      expect(driver.leading).toBe(false);
+      expect((await get(`${driver.httpUrl}/api/v1/status`)).body.leader).toBeNull();
+      expect(await (await fetch(`${driver.httpUrl}/metrics`)).text()).toMatch(/^sluice_leader 0$/m);
+    } finally {
+      await driver.close();
+    }
+  });
+});
