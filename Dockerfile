@@ -21,6 +21,8 @@ COPY tsconfig.json tsconfig.base.json ./
 COPY proto proto
 COPY deploy/copy-assets.js deploy/
 COPY packages packages
+# The revision sluice_build_info reports (`docker build --build-arg SLUICE_REVISION=$(git rev-parse HEAD)`).
+ARG SLUICE_REVISION=""
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime

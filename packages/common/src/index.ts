@@ -36,12 +36,13 @@ export type {
 } from './job/types';
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
 
-// Configuration, errors, logging
+// Configuration, errors, logging, metrics
 export { readConfigFile, readSecretFile } from './config/files';
 export { configSchema, loadConfig, type ConfigSources, type SluiceConfig, type StartingOffsets, type TopicAssignment } from './config';
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
+export { buildInfo, createProcessRegistry, type BuildInfo } from './metrics';
 
 // Checkpoint store (Redis + Lua)
 export { createRedis, redisTargetUrl, type RedisTarget } from './checkpoint';
