@@ -20,6 +20,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY proto proto
 COPY deploy/copy-assets.js deploy/
+COPY deploy/build-info.js deploy/
 COPY packages packages
 # The revision sluice_build_info reports (`docker build --build-arg SLUICE_REVISION=$(git rev-parse HEAD)`).
 ARG SLUICE_REVISION=""

@@ -1,8 +1,7 @@
 // Post-build steps tsc does not do: copy the Lua scripts next to the compiled checkpoint store,
 // copy the driver's web UI (static files plus the charting library, uPlot, so the UI needs no CDN)
-// next to the compiled UI handler, record the source revision, and make the CLI entry point executable.
-const { spawnSync } = require('node:child_process');
-const { cpSync, mkdirSync, writeFileSync } = require('node:fs');
+// next to the compiled UI handler, and make the CLI entry point executable.
+const { cpSync, mkdirSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const packages = join(__dirname, '..', 'packages');
 const root = join(packages, 'common');
@@ -14,12 +13,6 @@ cpSync(join(packages, 'driver', 'src', 'ui', 'static'), ui, { recursive: true })
 const uplot = join(dirname(require.resolve('uplot/package.json')), 'dist');
 for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) cpSync(join(uplot, file), join(ui, file));
 cpSync(join(uplot, '..', 'LICENSE'), join(ui, 'uPlot.LICENSE.txt')); // MIT: ships with the copy
-
-// The source revision `sluice_build_info` reports: SLUICE_REVISION (the image build passes it, as
-// the build context holds no .git), else the checkout's HEAD, else unknown ('').
-const git = process.env.SLUICE_REVISION ? null : spawnSync('git', ['rev-parse', 'HEAD'], { cwd: __dirname, encoding: 'utf8' });
-const revision = process.env.SLUICE_REVISION || (git && git.status === 0 ? git.stdout.trim() : '');
-writeFileSync(join(root, 'dist', 'build-info.json'), JSON.stringify({ revision }) + '\n');
 
 // npm links the `sluice` bin before the first build, so the built entry point needs its own exec bit.
 require('node:fs').chmodSync(join(packages, 'cli', 'dist', 'main.js'), 0o755);
