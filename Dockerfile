@@ -21,7 +21,10 @@ COPY tsconfig.json tsconfig.base.json LICENSE ./
 COPY proto proto
 COPY examples/load/job.js examples/load/
 COPY deploy/copy-assets.js deploy/
+COPY deploy/build-info.js deploy/
 COPY packages packages
+# The revision sluice_build_info reports (`docker build --build-arg SLUICE_REVISION=$(git rev-parse HEAD)`).
+ARG SLUICE_REVISION=""
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime

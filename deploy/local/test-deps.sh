@@ -2,7 +2,7 @@
 # The programs sluice's tests run besides Node, Kafka and Redis: installs whichever are missing.
 #
 #   test-deps.sh           install what is missing (Debian packages with apt-get, as root or with sudo;
-#                          Helm built by deploy/helm/install-helm.sh); silent when everything is there
+#                          Helm and promtool built by deploy/helm/install-*.sh); silent when everything is there
 #   test-deps.sh --check   install nothing: list each requirement, and for the missing ones how they would
 #                          be installed; exit 1 if any is missing
 #
@@ -13,6 +13,7 @@ set -euo pipefail
 
 HERE="$(cd "${BASH_SOURCE[0]%/*}" && pwd)"
 INSTALL_HELM="$HERE/../helm/install-helm.sh"
+INSTALL_PROMTOOL="$HERE/../helm/install-promtool.sh"
 
 # One requirement a line: the program (a name looked up on PATH, or an absolute path, which may be a
 # glob such as /usr/lib/postgresql/*/bin/initdb), the Debian package providing it, and what needs it.
@@ -64,7 +65,7 @@ install_packages() {
 }
 
 check() {
-  local entry program package why missing=0 helm
+  local entry program package why missing=0 tool
   for entry in "${REQUIREMENTS[@]}"; do
     IFS='|' read -r program package why <<<"$entry"
     if present "$program"; then
@@ -74,11 +75,17 @@ check() {
       missing=1
     fi
   done
-  # Built, not packaged: install-helm.sh builds it from the Go module proxy (for the chart tests).
-  if helm="$(bash "$INSTALL_HELM" --check)"; then
-    echo "ok       helm ($helm)"
+  # Built, not packaged: from the Go module proxy, for the chart tests (Helm) and its rules (promtool).
+  if tool="$(bash "$INSTALL_HELM" --check)"; then
+    echo "ok       helm ($tool)"
   else
-    echo "missing  $helm"
+    echo "missing  $tool"
+    missing=1
+  fi
+  if tool="$(bash "$INSTALL_PROMTOOL" --check)"; then
+    echo "ok       promtool ($tool)"
+  else
+    echo "missing  $tool"
     missing=1
   fi
   return "$missing"
@@ -90,6 +97,9 @@ case "${1:-}" in
     bash "$INSTALL_HELM" --check >/dev/null \
       || log "Helm is not built yet: deploy/helm/install-helm.sh builds it (about 100 s on 2 cores, once)"
     bash "$INSTALL_HELM" >/dev/null
+    bash "$INSTALL_PROMTOOL" --check >/dev/null \
+      || log "promtool is not built yet: deploy/helm/install-promtool.sh builds it (about 3.5 min on 2 cores, once)"
+    bash "$INSTALL_PROMTOOL" >/dev/null
     ;;
   --check) check ;;
   *) sed -n '2,/^set /{/^#/p}' "$0" >&2; exit 2 ;;

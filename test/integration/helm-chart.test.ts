@@ -213,7 +213,7 @@ describe('Helm chart: lint and render', () => {
         type: 'prometheus',
         metadata: {
           serverAddress: 'http://prometheus-operated.monitoring:9090',
-          query: `max(sluice_lag_offsets{stat="total",namespace="default",service="${driverName}"})`,
+          query: `sum(sluice_partition_lag_offsets{namespace="default",service="${driverName}"})`,
           threshold: '5000',
           activationThreshold: '0',
         },
@@ -221,7 +221,7 @@ describe('Helm chart: lint and render', () => {
     ]);
     // The gauge the query names is the driver's: name and label as the code declares them.
     const metrics = readFileSync(join(repoRoot, 'packages', 'driver', 'src', 'metrics.ts'), 'utf8');
-    expect(metrics).toMatch(/name: 'sluice_lag_offsets',[^}]*labelNames: \['stat'\]/);
+    expect(metrics).toMatch(/name: 'sluice_partition_lag_offsets',[^}]*labelNames: \['topic', 'partition'\]/);
 
     const monitor = find(objects, 'ServiceMonitor', release);
     expect(monitor.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '15s' }]);

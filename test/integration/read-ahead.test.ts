@@ -10,7 +10,7 @@ jest.setTimeout(120_000);
 
 async function readAheadRecords(metricsUrl: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-  return sampleValue(parsePrometheus(text), 'sluice_read_ahead_records_total');
+  return sampleValue(parsePrometheus(text), 'sluice_executor_read_ahead_records_total');
 }
 
 describe('executor read-ahead against a real broker', () => {

@@ -21,8 +21,8 @@ import { provisionTestPrograms } from '../helpers/global-setup';
  * programs it needs on a fresh machine. The machine's packages are shared and must stay, so the
  * script runs with a PATH of its own from which chromium and kcat are missing, and with an apt-get
  * and a sudo that record their calls; the apt-get "installs" a package by putting a program of that
- * name on that PATH. The script and install-helm.sh run from a copy of their directories whose
- * .cache holds a stand-in Helm binary, and everything is readable by `nobody` for the sudo case.
+ * name on that PATH. The script and the Go tool builders run from a copy of their directories
+ * whose .cache holds stand-in Helm and promtool binaries, and everything is readable by `nobody` for the sudo case.
  */
 const fake = (body: string): string => `#!/bin/bash\n${body}\n`;
 const fakeAptGet = fake(`echo "apt-get $* (DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-})" >>"$FAKE_LOG"
@@ -49,12 +49,18 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-test-deps-'));
   chmodSync(dir, 0o755);
   const copy = join(dir, 'repo');
-  for (const file of ['deploy/local/test-deps.sh', 'deploy/helm/install-helm.sh']) {
+  for (const file of [
+    'deploy/local/test-deps.sh',
+    'deploy/helm/go-tool.sh',
+    'deploy/helm/install-helm.sh',
+    'deploy/helm/install-promtool.sh',
+  ]) {
     mkdirSync(dirname(join(copy, file)), { recursive: true });
     copyFileSync(join(repoRoot, file), join(copy, file));
   }
   script = join(copy, 'deploy', 'local', 'test-deps.sh');
   writeExecutable(join(copy, '.cache', 'helm', 'v-test', 'helm'), fake('exit 0'));
+  writeExecutable(join(copy, '.cache', 'promtool', 'v-test', 'promtool'), fake('exit 0'));
   // PATH: every program of the real one but `hidden` and the two stand-ins; writable, for apt-get.
   bin = join(dir, 'bin');
   mkdirSync(bin);
@@ -89,7 +95,7 @@ function run(args: string[], options: { env?: Record<string, string>; asUser?: '
   if (options.asUser && process.getuid?.() === 0) command.unshift('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups');
   const r = spawnSync(command[0] as string, command.slice(1), {
     encoding: 'utf8',
-    env: { PATH: bin, HOME: dir, HELM_VERSION: 'v-test', FAKE_LOG: log, ...options.env },
+    env: { PATH: bin, HOME: dir, HELM_VERSION: 'v-test', PROMTOOL_VERSION: 'v-test', FAKE_LOG: log, ...options.env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -122,6 +128,7 @@ describe('deploy/local/test-deps.sh', () => {
         'ok       openssl',
         'missing  chromium (apt-get install chromium): the web UI test (headless browser)',
         `ok       helm (${dir}/repo/.cache/helm/v-test/helm)`,
+        `ok       promtool (${dir}/repo/.cache/promtool/v-test/promtool)`,
         '',
       ],
     ]);

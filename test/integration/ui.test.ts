@@ -14,7 +14,7 @@ jest.setTimeout(120_000);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test-artifacts');
 
-const charts = ['input-rate', 'scheduling-delay', 'processing-time', 'total-delay'].flatMap((c) => [
+const charts = ['input-rate', 'scheduling-delay', 'processing-time', 'total-delay', 'lag'].flatMap((c) => [
   `chart-${c}-timeline`,
   `chart-${c}-histogram`,
 ]);
@@ -136,8 +136,32 @@ describe('driver web UI', () => {
     }
     await expectText(page, 'total-batches', /\d/);
 
+    // Lag over time: the records left to read when each batch was planned, 250 per partition less
+    // each batch until the backlog is read.
+    const lagHistory = await waitFor(
+      async () => {
+        const samples = await api<Array<{ batch: number; time: number; lag: string }>>('lag/history');
+        return samples.some((s) => s.batch === 5) ? samples : undefined;
+      },
+      { timeoutMs: 15_000, label: 'the lag of batch 5' }
+    );
+    const byBatch = Object.fromEntries(lagHistory.filter((s) => s.batch <= 5).map((s) => [s.batch, s.lag]));
+    expect(byBatch).toEqual({ 1: '3000', 2: '2250', 3: '1500', 4: '750', 5: '0' });
+
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'ui-overview.png'), fullPage: true });
+
+    // A point of a timeline chart opens its batch: the leftmost is the oldest batch charted, batch 1.
+    for (const chart of ['chart-lag-timeline', 'chart-input-rate-timeline']) {
+      await page.goto(`${origin}/`);
+      const plot = page.locator(`[data-testid="${chart}"] .u-over`);
+      await plot.waitFor({ timeout: 10_000 });
+      const box = await plot.boundingBox();
+      await plot.click({ position: { x: 1, y: (box?.height ?? 2) / 2 } });
+      await expectText(page, 'batch-id', '1');
+      expect(new URL(page.url()).hash).toBe('#/batches/1');
+      await expectText(page, 'batch-status', 'committed');
+    }
 
     // Batch page, through the /batches/:id route: its ranges equal /api/v1/batches/:id.
     const { completed } = await api<{ completed: BatchSummary[] }>('batches?limit=50');
@@ -191,6 +215,10 @@ describe('driver web UI', () => {
       timeoutMs: 10_000,
       label: 'three lag rows',
     });
+    // Everything read: no record waits, so the oldest unprocessed record is 0 s old everywhere.
+    const ages = await Promise.all((await page.locator('[data-testid="lag-seconds"]').all()).map((c) => c.getAttribute('data-value')));
+    expect(ages).toEqual(['0', '0', '0']);
+    await expectText(page, 'lag-max-seconds', '0 ms');
 
     expect(foreign).toEqual([]);
     expect(problems).toEqual([]);

@@ -38,7 +38,7 @@ export type {
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
 export { sinkOutputs } from './sinks/outputs';
 
-// Configuration, errors, logging
+// Configuration, errors, logging, metrics
 export { readConfigFile, readSecretFile } from './config/files';
 export {
   configSchema,
@@ -53,6 +53,7 @@ export {
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
+export { buildInfo, createProcessRegistry, type BuildInfo } from './metrics';
 
 // Checkpoint store (Redis + Lua)
 export { createRedis, redisTargetUrl, type RedisTarget } from './checkpoint';

@@ -35,6 +35,7 @@ import { StickyAssignment } from './assignment';
 import { startDriverService } from './driver-service';
 import { GroupMirror } from './group-mirror';
 import { DriverHttpServer, type ActiveBatch, type DriverState, type DriverView } from './http';
+import { LagHistory, type LagSample } from './lag';
 import { DriverMetrics } from './metrics';
 import { OffsetsView } from './offsets-view';
 import { isTimestamp, planBatch } from './planner';
@@ -149,7 +150,8 @@ export class Driver extends EventEmitter implements DriverView {
   /** URL of the HTTP server (known after {@link start}), e.g. `http://127.0.0.1:4040`. */
   httpUrl = '';
   readonly driverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  readonly metrics = new DriverMetrics();
+  readonly metrics: DriverMetrics;
+  private readonly lags: LagHistory;
   readonly offsets: OffsetsView;
   state: DriverState = 'waiting-for-redis';
   startedAt = Date.now();
@@ -172,6 +174,8 @@ export class Driver extends EventEmitter implements DriverView {
   ) {
     super();
     this.currentTopics = settings.topics;
+    this.metrics = new DriverMetrics(settings.batchIntervalMs);
+    this.lags = new LagHistory(config.driver.historySize);
     this.shutdownExpired = new Promise<never>((_, reject) => (this.expireShutdown = reject));
     this.shutdownExpired.catch(() => undefined);
     this.logger = deps.logger.child({ component: 'driver', job: settings.name });
@@ -254,6 +258,10 @@ export class Driver extends EventEmitter implements DriverView {
     return this.lease.held;
   }
 
+  lagHistory(limit: number): LagSample[] {
+    return this.lags.newest(limit);
+  }
+
   /**
    * Opens the HTTP server, waits for Redis (`redis.startupTimeoutMs`; not ready meanwhile), checks
    * its ACL user may run every command the driver needs (failing with SLUICE_REDIS_NOPERM), takes
@@ -274,6 +282,9 @@ export class Driver extends EventEmitter implements DriverView {
     this.state = standby ? 'standby' : 'waiting-for-executors';
     if (!(await this.lease.acquire(standby, signal))) return;
     this.epoch = await this.deps.store.takeEpoch();
+    // Since the job's last commit, by whichever driver (its tasks committed about totalDelayMs after its time).
+    const [last] = await this.deps.store.history(1);
+    if (last) this.metrics.lastCommittedBatch.set((last.time + last.totalDelayMs) / 1000);
     this.lease.startRenewing(this.epoch, {
       lost: (owner) => {
         this.leaseEnded = new LeaseLostError(this.job, owner);
@@ -579,6 +590,7 @@ export class Driver extends EventEmitter implements DriverView {
     );
     const plan: BatchPlan = { id: lastCommitted + 1, epoch: this.epoch, time, ranges };
     if (skips.length > 0) plan.skips = skips;
+    this.lags.add(plan.id, time, ranges, latest);
     // The plan is durable before any task leaves: a crash from here on replays exactly these ranges.
     await this.deps.store.writePlan(plan);
     return plan;
@@ -651,7 +663,7 @@ export class Driver extends EventEmitter implements DriverView {
     } finally {
       this.active = undefined;
     }
-    this.recordMetrics(summary);
+    this.metrics.batchCommitted(plan, summary);
     this.rateEstimator?.compute(summary.time, summary.records, summary.processingMs, summary.schedulingDelayMs);
     // Off the critical path: the next batch does not wait for Kafka's group coordinator.
     this.mirror?.publish(new Map(plan.ranges.map((r) => [partitionKey(r), r.untilOffset])));
@@ -707,26 +719,10 @@ export class Driver extends EventEmitter implements DriverView {
     }
     return outcomes;
   }
-
-  private recordMetrics(summary: BatchSummary): void {
-    const m = this.metrics;
-    m.batches.inc({ outcome: 'committed' });
-    m.schedulingDelay.observe(seconds(summary.schedulingDelayMs));
-    m.processing.observe(seconds(summary.processingMs));
-    m.totalDelay.observe(seconds(summary.totalDelayMs));
-    m.records.inc(summary.records);
-    m.lostRecords.inc(summary.lostRecords ?? 0);
-    m.bytes.inc(summary.bytes);
-  }
 }
 
 function outageState(e: SluiceError): 'redis-unavailable' | 'kafka-unavailable' {
   return e.code === 'SLUICE_REDIS_UNAVAILABLE' ? 'redis-unavailable' : 'kafka-unavailable';
-}
-
-/** Applies to {@link Driver.recordMetrics}. */
-function seconds(ms: number): number {
-  return ms / 1000;
 }
 
 function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Pick<T, K> {

@@ -10,7 +10,7 @@ import {
   type CheckpointStore,
   type Logger,
 } from '@sluice/common';
-import { lagReport } from './lag';
+import { lagReport, type LagSample } from './lag';
 import type { DriverMetrics } from './metrics';
 import type { OffsetsView } from './offsets-view';
 import type { ExecutorInfo } from './registry';
@@ -45,7 +45,7 @@ export interface DriverView {
   readonly job: string;
   /** Id of this driver. */
   readonly driverId: string;
-  /** This driver holds the leader lease now. */
+  /** This driver holds the leader lease now: only the leader reports the job's gauges. */
   readonly leading: boolean;
   readonly epoch: string;
   readonly state: DriverState;
@@ -58,6 +58,8 @@ export interface DriverView {
   readonly store: CheckpointStore;
   readonly offsets: OffsetsView;
   readonly metrics: DriverMetrics;
+  /** The lag at each of the newest `limit` planned batches, newest first. */
+  lagHistory(limit: number): LagSample[];
 }
 
 class HttpError extends Error {
@@ -172,8 +174,12 @@ export class DriverHttpServer {
           latest: String(r.latest),
           earliest: String(r.earliest),
         }));
-      case '/lag':
-        return lagReport(await v.offsets.snapshot());
+      case '/lag': {
+        const { rows, oldest } = await v.offsets.withOldestRecords();
+        return lagReport(rows, oldest);
+      }
+      case '/lag/history':
+        return v.lagHistory(intParam(query, 'limit', 200));
       default: {
         const match = /^\/batches\/(\d+)$/.exec(route);
         if (match) {
@@ -200,10 +206,19 @@ export class DriverHttpServer {
     const m = this.view.metrics;
     m.leader.set(this.view.leading ? 1 : 0);
     m.executorsLive.set(this.view.executors().filter((e) => e.state === 'alive').length);
+    if (this.view.leading) await this.refreshJobGauges(m);
+    else m.setLag(undefined);
+    const body = await m.registry.metrics();
+    res.writeHead(200, { 'Content-Type': m.registry.contentType, 'Cache-Control': 'no-store' });
+    res.end(body);
+  }
+
+  /** Lag and dead-letter queue size, as of now: a scrape still answers when Kafka or Redis does not (the gauges keep their last values). */
+  private async refreshJobGauges(m: DriverMetrics): Promise<void> {
     try {
-      m.setLag(lagReport(await withTimeout(this.view.offsets.snapshot(), 3000, 'Kafka offsets')));
+      const { rows, oldest } = await withTimeout(this.view.offsets.withOldestRecords(), 3000, 'Kafka offsets');
+      m.setLag(lagReport(rows, oldest));
     } catch (e) {
-      // Scrapes still answer when Kafka does not; the lag gauges keep their last values.
       this.logger.debug({ err: (e as Error).message }, 'lag not refreshed for /metrics');
     }
     try {
@@ -211,9 +226,6 @@ export class DriverHttpServer {
     } catch (e) {
       this.logger.debug({ err: (e as Error).message }, 'dead-letter queue size not refreshed for /metrics');
     }
-    const body = await m.registry.metrics();
-    res.writeHead(200, { 'Content-Type': m.registry.contentType, 'Cache-Control': 'no-store' });
-    res.end(body);
   }
 
   private async ready(res: ServerResponse): Promise<void> {

@@ -1,5 +1,5 @@
 import { partitionKey, type CheckpointStore, type OffsetOracle, type TopicPartition } from '@sluice/common';
-import { sortPartitions, type PartitionOffsets } from './lag';
+import { sortPartitions, type OldestRecords, type PartitionOffsets } from './lag';
 
 /**
  * Checkpoint, latest and earliest offsets of every partition of the job, as one snapshot cached
@@ -9,6 +9,8 @@ import { sortPartitions, type PartitionOffsets } from './lag';
 export class OffsetsView {
   private cached: { at: number; rows: PartitionOffsets[] } | undefined;
   private inflight: Promise<PartitionOffsets[]> | undefined;
+  /** The timestamps of {@link withOldestRecords}, read once per snapshot. */
+  private oldest: { rows: PartitionOffsets[]; timestamps: Promise<Map<string, bigint | null>> } | undefined;
 
   constructor(
     private readonly oracle: OffsetOracle,
@@ -22,6 +24,26 @@ export class OffsetsView {
     if (this.cached && Date.now() - this.cached.at < this.maxAgeMs) return this.cached.rows;
     this.inflight ??= this.refresh().finally(() => (this.inflight = undefined));
     return this.inflight;
+  }
+
+  /**
+   * {@link snapshot}, and when the oldest record not yet processed of each lagging partition was
+   * written: one small read per lagging partition at its checkpoint, at most once per snapshot
+   * (so once per `maxAgeMs`). A partition whose read failed is left out of the timestamps.
+   */
+  async withOldestRecords(): Promise<{ rows: PartitionOffsets[]; oldest: OldestRecords }> {
+    const rows = await this.snapshot();
+    if (this.oldest?.rows !== rows) {
+      const lagging = rows
+        .filter((r) => r.latest > r.committed)
+        .map((r) => ({ topic: r.topic, partition: r.partition, fromOffset: r.committed, untilOffset: r.latest }));
+      const timestamps =
+        lagging.length === 0
+          ? Promise.resolve(new Map<string, bigint | null>())
+          : this.oracle.firstRecordTimestamps(lagging).catch(() => new Map<string, bigint | null>());
+      this.oldest = { rows, timestamps };
+    }
+    return { rows, oldest: { timestamps: await this.oldest.timestamps, now: Date.now() } };
   }
 
   private async refresh(): Promise<PartitionOffsets[]> {

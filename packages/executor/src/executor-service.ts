@@ -267,8 +267,6 @@ export class ExecutorService {
       const report = await Promise.race([this.runner.run(task, controller.signal), handedBack]);
       stopTimer?.({ status: report.status.toLowerCase() });
       this.metrics?.tasks.inc({ outcome: report.status.toLowerCase() });
-      this.metrics?.records.inc(report.records);
-      this.metrics?.bytes.inc(report.bytes);
       this.logger.debug(
         {
           task: task.taskId,

@@ -79,6 +79,11 @@ export class Executor {
       maxRecordBytes: config.deadLetter.maxRecordBytes,
       deadLetter: (letters) => deadLetters.add(letters),
     });
+    // Counted as committed, so that a task failing after some chunks does not leave them out.
+    runner.onChunkCommitted = (records, bytes) => {
+      metrics.records.inc(records);
+      metrics.bytes.inc(bytes);
+    };
     const service = new ExecutorService(
       runner,
       {

@@ -1,11 +1,16 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createProcessRegistry } from '@sluice/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
 
-/** An executor's Prometheus metrics: its own registry plus prom-client's default process metrics. */
+/**
+ * An executor's Prometheus metrics: its own registry, prom-client's default process metrics and
+ * `sluice_build_info`. Its own metrics are named `sluice_executor_*`, so that none means one thing
+ * here and another on the driver.
+ */
 export class ExecutorMetrics {
-  readonly registry = new Registry();
+  readonly registry = createProcessRegistry('executor');
   readonly taskDuration: Histogram<'status'>;
   readonly tasks: Counter<'outcome'>;
   readonly records: Counter;
@@ -15,29 +20,36 @@ export class ExecutorMetrics {
 
   constructor(runningTasks: () => number) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.taskDuration = new Histogram({
-      name: 'sluice_task_duration_seconds',
+      name: 'sluice_executor_task_duration_seconds',
       help: 'Duration of task attempts on this executor, by final status',
       labelNames: ['status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
     this.tasks = new Counter({
-      name: 'sluice_tasks_total',
-      help: 'Task attempts by outcome (committed, already_committed, failed)',
+      name: 'sluice_executor_tasks_total',
+      help: 'Task attempts by outcome (committed, already_committed, staged, failed)',
       labelNames: ['outcome'],
       registers,
     });
-    this.records = new Counter({ name: 'sluice_records_total', help: 'Records committed by this executor', registers });
-    this.bytes = new Counter({ name: 'sluice_bytes_total', help: 'Key and value bytes committed by this executor', registers });
+    this.records = new Counter({
+      name: 'sluice_executor_records_committed_total',
+      help: 'Records this executor committed (output and offset advance), each once, chunk by chunk',
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'sluice_executor_bytes_committed_total',
+      help: 'Key and value bytes of the records this executor committed',
+      registers,
+    });
     this.readAheadRecords = new Counter({
-      name: 'sluice_read_ahead_records_total',
+      name: 'sluice_executor_read_ahead_records_total',
       help: 'Records tasks took from the read-ahead (executor.readAhead) instead of fetching them',
       registers,
     });
     this.runningTasks = new Gauge({
-      name: 'sluice_running_tasks',
+      name: 'sluice_executor_running_tasks',
       help: 'Tasks running on this executor now',
       registers,
       collect() {

@@ -54,6 +54,9 @@ export interface TaskReport {
  * ALREADY_COMMITTED.
  */
 export class TaskRunner {
+  /** Called after each chunk committed (or staged), with its records and their key and value bytes, whatever becomes of the task. */
+  onChunkCommitted: (records: number, bytes: number) => void = () => undefined;
+
   constructor(
     private readonly job: Job,
     private readonly jobName: string,
@@ -222,6 +225,7 @@ export class TaskRunner {
         bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
       }
       report.bytes += bytes;
+      this.onChunkCommitted(records.length, bytes);
     }
     return outcome;
   }

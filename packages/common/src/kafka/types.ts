@@ -74,6 +74,14 @@ export interface OffsetOracle {
   offsetsForTimes(tps: TopicPartition[], timestampMs: bigint): Promise<Map<string, bigint>>;
   /** Every non-internal topic of the cluster, sorted, from fresh metadata on each call (regex subscriptions). */
   listTopics(): Promise<string[]>;
+  /**
+   * Per range, the timestamp (ms since the epoch) of the first record visible at or after
+   * `fromOffset` and before `untilOffset`, or null when there is none (only transaction markers,
+   * aborted or compacted records): with the checkpoint as `from`, the oldest record not yet
+   * processed. Reads about one record batch per partition, on a connection of its own, so it never
+   * delays the other calls. A range missing from the answer could not be read this time.
+   */
+  firstRecordTimestamps(ranges: OffsetRange[]): Promise<Map<string, bigint | null>>;
   close(): Promise<void>;
 }
 

@@ -35,6 +35,7 @@ function oracle(cluster: Record<string, number>, calls: string[] = []): OffsetOr
     latestOffsets: unused,
     offsetBounds: unused,
     offsetsForTimes: unused,
+    firstRecordTimestamps: unused,
     close: () => Promise.resolve(),
   };
 }

@@ -53,6 +53,8 @@ export function range(fromOffset: number, untilOffset: number): OffsetRange {
 
 export interface FakeRecord {
   offset: number;
+  /** Milliseconds after the batch's first timestamp (default 0). */
+  timestampDelta?: number;
   key?: string | null;
   value?: string | null;
   headers?: Record<string, string | string[]>;
@@ -60,6 +62,8 @@ export interface FakeRecord {
 
 export interface FakeBatch {
   firstOffset: number;
+  /** Default 1_700_000_000_000. */
+  firstTimestamp?: number;
   /** Defaults to the delta of the last record; larger when compaction removed the batch's tail. */
   lastOffsetDelta?: number;
   records: FakeRecord[];
@@ -89,6 +93,7 @@ async function encodeBatch(b: FakeBatch): Promise<EncodedBatch> {
   const encoded = records.map((r) =>
     Record({
       offsetDelta: r.offset - b.firstOffset,
+      timestampDelta: r.timestampDelta ?? 0,
       key:
         b.control !== undefined
           ? Buffer.from([0, 0, 0, b.control === 'commit' ? 1 : 0])
@@ -101,10 +106,11 @@ async function encodeBatch(b: FakeBatch): Promise<EncodedBatch> {
   );
   const lastRecordDelta = records.length > 0 ? (records[records.length - 1]?.offset ?? b.firstOffset) - b.firstOffset : 0;
   const lastOffsetDelta = b.lastOffsetDelta ?? lastRecordDelta;
+  const firstTimestamp = b.firstTimestamp ?? 1_700_000_000_000;
   const enc = await RecordBatch({
     firstOffset: Long.fromValue(b.firstOffset),
-    firstTimestamp: 1_700_000_000_000,
-    maxTimestamp: 1_700_000_000_000,
+    firstTimestamp,
+    maxTimestamp: firstTimestamp + Math.max(0, ...records.map((r) => r.timestampDelta ?? 0)),
     lastOffsetDelta,
     transactional: b.transactional === true || b.control !== undefined,
     producerId: Long.fromValue(b.producerId ?? -1),
@@ -136,6 +142,11 @@ export interface FakeLogOptions {
    * the first batch returns only a cut batch). Default: the limit is ignored.
    */
   byteLimits?: boolean;
+  /**
+   * With `byteLimits`: the first partition of a Fetch that has records gets its first batch whole,
+   * however large, as from a broker (only the partitions after it are cut).
+   */
+  wholeFirstBatch?: boolean;
 }
 
 /** Producer 7: committed txn 0..2 + COMMIT marker 3; aborted txn 4..5 + ABORT marker 6; then a plain record 7. */
@@ -151,6 +162,12 @@ export const transactionalLog: FakeLogOptions = {
 };
 
 type ProtocolResponse = typeof fetchV11Response;
+
+/** What a Fetch asks of one topic. */
+interface FetchedTopic {
+  topic: string;
+  partitions: Array<{ partition: number; fetchOffset: number; maxBytes: number }>;
+}
 
 /** kafkajs's Broker sends requests through a method keyed by a private symbol of this description. */
 const SEND_REQUEST = Symbol('private:Broker:sendRequest');
@@ -174,9 +191,16 @@ export class FakeLog {
   }
 
   /** The Fetch v11 response of the broker, as bytes. */
-  async fetch(topic: string, partition: number, fetchOffset: number, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
-    this.fetches.push(fetchOffset);
-    this.fetchLimits.push(maxBytes);
+  fetch(topic: string, partition: number, fetchOffset: number, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+    return this.fetchAll([{ topic, partitions: [{ partition, fetchOffset, maxBytes }] }]);
+  }
+
+  /** The Fetch v11 response to a request for several partitions, each answered from this log. */
+  async fetchAll(topics: FetchedTopic[]): Promise<Buffer> {
+    for (const { fetchOffset, maxBytes } of topics.flatMap((t) => t.partitions)) {
+      this.fetches.push(fetchOffset);
+      this.fetchLimits.push(maxBytes);
+    }
     const held = this.held;
     this.held = undefined;
     if (held !== undefined) await held;
@@ -185,37 +209,44 @@ export class FakeLog {
     const all = await this.batches();
     const hwm = this.opts.highWatermark ?? (all.length > 0 ? (all[all.length - 1]?.last ?? -1) + 1 : 0);
     const lso = this.opts.lastStableOffset ?? hwm;
-    if (fetchOffset < (this.opts.logStartOffset ?? 0) || fetchOffset > hwm) {
-      throw new KafkaJSOffsetOutOfRange(createErrorFromCode(1), { topic, partition });
-    }
-    // Like the broker: whole batches, starting with the one that contains fetchOffset, up to the LSO.
-    const selected = all
-      .filter((b) => b.last >= fetchOffset && b.first < lso)
-      .slice(0, this.opts.batchesPerFetch ?? Number.MAX_SAFE_INTEGER);
-    const lastReturned = selected.length > 0 ? (selected[selected.length - 1]?.last ?? -1) : -1;
-    const aborted = (this.opts.abortedTransactions ?? []).filter((t) => t.firstOffset <= lastReturned);
-    const whole = Buffer.concat(selected.map((b) => b.bytes));
-    const records = this.opts.byteLimits === true ? whole.subarray(0, maxBytes) : whole;
+    let wholeFirstBatch = this.opts.wholeFirstBatch === true;
     const out = new Encoder();
     out.writeInt32(0); // throttle_time_ms
     out.writeInt16(0); // error_code
     out.writeInt32(0); // session_id
-    out.writeInt32(1);
-    out.writeString(topic);
-    out.writeInt32(1);
-    out.writeInt32(partition);
-    out.writeInt16(0);
-    out.writeInt64(hwm);
-    out.writeInt64(lso);
-    out.writeInt64(this.opts.logStartOffset ?? 0);
-    out.writeInt32(aborted.length);
-    for (const t of aborted) {
-      out.writeInt64(t.producerId);
-      out.writeInt64(t.firstOffset);
+    out.writeInt32(topics.length);
+    for (const { topic, partitions } of topics) {
+      out.writeString(topic);
+      out.writeInt32(partitions.length);
+      for (const { partition, fetchOffset, maxBytes } of partitions) {
+        if (fetchOffset < (this.opts.logStartOffset ?? 0) || fetchOffset > hwm) {
+          throw new KafkaJSOffsetOutOfRange(createErrorFromCode(1), { topic, partition });
+        }
+        // Like the broker: whole batches, starting with the one that contains fetchOffset, up to the LSO.
+        const selected = all
+          .filter((b) => b.last >= fetchOffset && b.first < lso)
+          .slice(0, this.opts.batchesPerFetch ?? Number.MAX_SAFE_INTEGER);
+        const lastReturned = selected.length > 0 ? (selected[selected.length - 1]?.last ?? -1) : -1;
+        const aborted = (this.opts.abortedTransactions ?? []).filter((t) => t.firstOffset <= lastReturned);
+        const whole = Buffer.concat(selected.map((b) => b.bytes));
+        const limit = wholeFirstBatch ? Math.max(maxBytes, selected[0]?.bytes.length ?? 0) : maxBytes;
+        const records = this.opts.byteLimits === true ? whole.subarray(0, limit) : whole;
+        if (records.length > 0) wholeFirstBatch = false;
+        out.writeInt32(partition);
+        out.writeInt16(0);
+        out.writeInt64(hwm);
+        out.writeInt64(lso);
+        out.writeInt64(this.opts.logStartOffset ?? 0);
+        out.writeInt32(aborted.length);
+        for (const t of aborted) {
+          out.writeInt64(t.producerId);
+          out.writeInt64(t.firstOffset);
+        }
+        out.writeInt32(-1); // preferred_read_replica
+        out.writeInt32(records.length);
+        out.writeBuffer(records);
+      }
     }
-    out.writeInt32(-1); // preferred_read_replica
-    out.writeInt32(records.length);
-    out.writeBuffer(records);
     return out.buffer;
   }
 
@@ -239,10 +270,14 @@ export class FakeLog {
   cluster(): DirectCluster {
     this.clustersCreated++;
     const send = async (protocolRequest: { request: { args: FetchRequest }; response: ProtocolResponse }): Promise<unknown> => {
-      const t = protocolRequest.request.args.topics[0];
-      const p = t?.partitions[0];
-      if (t === undefined || p === undefined) throw new TypeError('empty fetch');
-      const raw = await this.fetch(t.topic, p.partition, Number(p.fetchOffset), p.maxBytes);
+      const { topics } = protocolRequest.request.args;
+      if (!topics.some((t) => t.partitions.length > 0)) throw new TypeError('empty fetch');
+      const raw = await this.fetchAll(
+        topics.map(({ topic, partitions }) => ({
+          topic,
+          partitions: partitions.map((p) => ({ partition: p.partition, fetchOffset: Number(p.fetchOffset), maxBytes: p.maxBytes })),
+        }))
+      );
       return protocolRequest.response.parse(await protocolRequest.response.decode(raw));
     };
     // The two kafkajs Broker internals the reader's fetch uses; the request's response decoder is the reader's.

@@ -7,6 +7,7 @@ import {
   type KafkaClientConfig,
   type OffsetBounds,
   type OffsetOracle,
+  type OffsetRange,
   type PartitionsWithBounds,
   type TopicPartition,
 } from '../types';
@@ -22,6 +23,7 @@ import {
   type DirectCluster,
 } from './direct-cluster';
 import { registerCodecs } from './codecs';
+import { firstRecordTimestamps } from './record-timestamps';
 
 /** Where ListOffsets looks: the log start, the latest offset, or a timestamp in ms. */
 type At = 'earliest' | 'latest' | bigint;
@@ -32,14 +34,22 @@ const LATEST = -1;
 /**
  * The driver's view of Kafka: partitions, latest (LSO under read_committed) and earliest offsets.
  * Calls are serialised: the cluster holds one metadata snapshot, which each call points at its topics.
+ * {@link firstRecordTimestamps} has a connection (and a queue) of its own.
  */
 export class KafkajsOffsetOracle implements OffsetOracle {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queues = { offsets: Promise.resolve() as Promise<unknown>, probe: Promise.resolve() as Promise<unknown> };
+  /** The connection of {@link firstRecordTimestamps}, made on first use. */
+  private probe: Promise<DirectCluster> | undefined;
 
   constructor(
     private readonly cluster: DirectCluster,
     private readonly config: KafkaClientConfig,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    private readonly connectProbe: () => Promise<DirectCluster> = async () => {
+      const probe = createDirectCluster(config, logger);
+      await connectBounded(probe, config);
+      return probe;
+    }
   ) {}
 
   listPartitions(topics: string[]): Promise<TopicPartition[]> {
@@ -116,9 +126,22 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     );
   }
 
+  firstRecordTimestamps(ranges: OffsetRange[]): Promise<Map<string, bigint | null>> {
+    const operation = 'Fetch (record timestamps)';
+    return this.serial(async () => {
+      this.probe ??= this.connectProbe();
+      const probe = await this.probe.catch((e: unknown) => {
+        this.probe = undefined;
+        throw toSluiceError(e, operation, this.config);
+      });
+      return firstRecordTimestamps(probe, this.config, ranges);
+    }, 'probe');
+  }
+
   async close(): Promise<void> {
-    await this.queue.catch(() => undefined);
-    await this.cluster.disconnect();
+    await Promise.all([this.queues.offsets.catch(() => undefined), this.queues.probe.catch(() => undefined)]);
+    const probe = await this.probe?.catch(() => undefined);
+    await Promise.all([this.cluster.disconnect(), probe?.disconnect()]);
   }
 
   /** The partitions of `topics` from a forced metadata refresh, sorted by topic (as given) then partition. */
@@ -275,9 +298,9 @@ export class KafkajsOffsetOracle implements OffsetOracle {
     );
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+  private serial<T>(fn: () => Promise<T>, queue: 'offsets' | 'probe' = 'offsets'): Promise<T> {
+    const run = this.queues[queue].then(fn, fn);
+    this.queues[queue] = run.catch(() => undefined);
     return run;
   }
 }

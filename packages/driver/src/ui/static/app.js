@@ -3,7 +3,8 @@
  * The sluice driver's web UI: a single page that reads only the driver's JSON API (relative URLs
  * `api/v1/...`, so it also works behind a path prefix) and polls it every second. Routes live in the
  * hash: `#/` streaming overview, `#/batches/<id>`, `#/executors`, `#/lag`. No build step, no
- * dependencies besides uPlot (served locally next to this file).
+ * dependencies besides uPlot (served locally next to this file). A point of a timeline chart is a
+ * batch: clicking it opens that batch's page, as in Spark's streaming UI.
  */
 (function () {
   'use strict';
@@ -19,6 +20,8 @@
     newerStack: [],
     lastPage: [],
     charts: {},
+    /** By chart name: the batch id of each point of a timeline chart, oldest first. */
+    chartBatches: {},
     timer: null,
     running: false,
     again: false,
@@ -104,6 +107,11 @@
     if (h > 0) return h + 'h ' + pad(m) + 'm ' + pad(s) + 's';
     if (m > 0) return m + 'm ' + pad(s) + 's';
     return s + 's';
+  }
+
+  /** A time lag in seconds (null: not known yet). */
+  function fmtSeconds(s) {
+    return s == null ? '–' : fmtMs(Number(s) * 1000);
   }
 
   function fmtBytes(n) {
@@ -204,11 +212,13 @@
   // ---------------------------------------------------------------------------------------------
   // Charts (uPlot)
 
+  /** `source`: the completed batches, or the lag at each planned batch (`lag/history`). */
   const chartDefs = [
     { key: 'input-rate', unit: 'records/s', value: (b, interval) => inputRate(b, interval), color: '#0969da' },
     { key: 'scheduling-delay', unit: 'ms', value: (b) => b.schedulingDelayMs, color: '#8250df' },
     { key: 'processing-time', unit: 'ms', value: (b) => b.processingMs, color: '#1a7f37', interval: true },
     { key: 'total-delay', unit: 'ms', value: (b) => b.totalDelayMs, color: '#bc4c00' },
+    { key: 'lag', unit: 'records', value: (s) => Number(s.lag), color: '#cf222e', source: 'lag', empty: 'no batch planned yet' },
   ];
 
   const zeroBased = (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1];
@@ -217,7 +227,24 @@
     return Math.max(200, Math.floor(container.getBoundingClientRect().width));
   }
 
-  function timelineOptions(def, width) {
+  /**
+   * Opens the batch of the point nearest to a click on the plot of timeline chart `name`. Listens
+   * before uPlot does (capture, on its root): uPlot drops clicks it takes for the end of a drag.
+   */
+  function openClickedBatch(name) {
+    return (u) =>
+      u.root.addEventListener(
+        'click',
+        (event) => {
+          if (event.target !== u.over) return;
+          const id = (ui.chartBatches[name] || [])[u.posToIdx(event.offsetX)];
+          if (id != null) location.hash = '#/batches/' + id;
+        },
+        true
+      );
+  }
+
+  function timelineOptions(def, name, width) {
     const series = [
       { label: 'batch time', value: (_u, v) => (v == null ? '–' : fmtTime(v * 1000)) },
       { label: def.unit, stroke: def.color, width: 1.5, fill: def.color + '18', points: { show: true, size: 5 } },
@@ -231,6 +258,7 @@
       scales: { x: { time: true }, y: { range: zeroBased } },
       axes: [{ space: 90 }, { size: 64 }],
       series,
+      hooks: { ready: [openClickedBatch(name)] },
     };
   }
 
@@ -292,33 +320,34 @@
     ui.charts[name] = new uPlot(options(chartWidth(container)), data, container);
   }
 
-  function clearCharts(text) {
-    for (const def of chartDefs) {
-      for (const kind of ['timeline', 'histogram']) {
-        const name = 'chart-' + def.key + '-' + kind;
-        if (ui.charts[name]) {
-          ui.charts[name].destroy();
-          delete ui.charts[name];
-        }
-        tid(name).replaceChildren(el('div', { class: 'empty', text }));
+  function clearChart(def, text) {
+    if (tid('chart-' + def.key + '-timeline').querySelector('.empty')) return;
+    for (const kind of ['timeline', 'histogram']) {
+      const name = 'chart-' + def.key + '-' + kind;
+      if (ui.charts[name]) {
+        ui.charts[name].destroy();
+        delete ui.charts[name];
       }
+      tid(name).replaceChildren(el('div', { class: 'empty', text }));
     }
+    setText('avg-' + def.key, '');
   }
 
-  function renderCharts(completed, intervalMs) {
-    const batches = completed.slice().reverse(); // oldest first
-    setText('chart-caption', batches.length ? 'over the last ' + batches.length + ' completed batches' : '');
-    if (batches.length === 0) {
-      if (!tid('chart-input-rate-timeline').querySelector('.empty')) clearCharts('no completed batches yet');
-      for (const def of chartDefs) setText('avg-' + def.key, '');
-      return;
-    }
-    const xs = batches.map((b) => b.time / 1000);
+  /** `sources.batches`: completed batches; `sources.lag`: lag samples; both newest first. */
+  function renderCharts(sources, intervalMs) {
+    setText('chart-caption', sources.batches.length ? 'over the last ' + sources.batches.length + ' completed batches' : '');
     for (const def of chartDefs) {
-      const ys = batches.map((b) => def.value(b, intervalMs));
-      const timeline = [xs, ys];
-      if (def.interval) timeline.push(batches.map(() => intervalMs));
-      drawChart('chart-' + def.key + '-timeline', (w) => timelineOptions(def, w), timeline);
+      const rows = sources[def.source || 'batches'].slice().reverse(); // oldest first
+      if (rows.length === 0) {
+        clearChart(def, def.empty || 'no completed batches yet');
+        continue;
+      }
+      const ys = rows.map((b) => def.value(b, intervalMs));
+      const timeline = [rows.map((b) => b.time / 1000), ys];
+      if (def.interval) timeline.push(rows.map(() => intervalMs));
+      const name = 'chart-' + def.key + '-timeline';
+      ui.chartBatches[name] = rows.map((b) => (b.batch != null ? b.batch : b.id));
+      drawChart(name, (w) => timelineOptions(def, name, w), timeline);
       drawChart('chart-' + def.key + '-histogram', (w) => histogramOptions(def, w), histogram(ys, 10));
       const mean = avg(ys);
       setText('avg-' + def.key, 'avg ' + dec.format(mean) + ' ' + def.unit);
@@ -378,14 +407,15 @@
   }
 
   async function refreshOverview() {
-    const [recent, page, lag] = await Promise.all([
+    const [recent, page, lag, lagHistory] = await Promise.all([
       api('batches?limit=' + CHART_BATCHES),
       ui.before == null ? null : api('batches?limit=' + PAGE_SIZE + '&before=' + encodeURIComponent(ui.before)),
       api('lag').catch(() => null),
+      api('lag/history?limit=' + CHART_BATCHES),
     ]);
     renderActive(recent.active || []);
     renderCompleted(page ? page.completed : recent.completed.slice(0, PAGE_SIZE));
-    renderCharts(recent.completed, ui.status ? ui.status.batchIntervalMs : 0);
+    renderCharts({ batches: recent.completed, lag: lagHistory }, ui.status ? ui.status.batchIntervalMs : 0);
     setText('lag-total-card', lag ? fmtBig(lag.total) : '–');
   }
 
@@ -543,6 +573,7 @@
     setText('lag-min', fmtBig(lag.min));
     setText('lag-avg', typeof lag.avg === 'number' ? dec.format(lag.avg) : fmtBig(lag.avg));
     setText('lag-max', fmtBig(lag.max));
+    setText('lag-max-seconds', fmtSeconds(lag.maxSeconds));
     const earliest = new Map(offsets.map((o) => [o.topic + ':' + o.partition, o.earliest]));
     const partitions = (lag.partitions || [])
       .slice()
@@ -555,9 +586,10 @@
         el('td', { class: 'num', text: p.committed ?? '–' }),
         el('td', { class: 'num', text: p.latest ?? '–' }),
         el('td', { class: 'num', 'data-testid': 'lag-value', text: fmtBig(p.lag) }),
+        el('td', { class: 'num', 'data-testid': 'lag-seconds', 'data-value': p.lagSeconds, text: fmtSeconds(p.lagSeconds) }),
       ])
     );
-    replaceRows(tid('lag-table').tBodies[0], rows, 6, 'no partitions');
+    replaceRows(tid('lag-table').tBodies[0], rows, 7, 'no partitions');
   }
 
   // ---------------------------------------------------------------------------------------------
