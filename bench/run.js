@@ -5,12 +5,12 @@
  * Environment knobs (defaults in brackets):
  *   BENCH_RECORDS [1000000]   backlog size (records of BENCH_RECORD_BYTES in 8 partitions)
  *   BENCH_RECORD_BYTES [100]  record size
- *   BENCH_REPS [3]            repetitions per throughput figure (the table shows medians)
+ *   BENCH_REPS [3]            repetitions per throughput figure (the tables show the median and every run)
  *   BENCH_SLOTS [4]           task slots per sluice executor
  *   BENCH_OVERHEAD_BATCHES [100]  batches per overhead measurement
  *   BENCH_OVERHEAD_WARMUP [30]   of those, the first ones after start (reported apart from the steady state)
  *   BENCH_OVERHEAD_EXECUTORS [2]  executors of the overhead runs
- *   BENCH_OVERHEAD_RUNS [3]   runs per overhead figure (the table shows the median of their medians)
+ *   BENCH_OVERHEAD_RUNS [3]   runs per overhead figure (the table shows the median of their medians, and each)
  *   BENCH_OVERHEAD_PARTITIONS [8,64,512]  partition counts of the overhead runs
  *   BENCH_LATENCY_SECONDS [15]   duration of the latency run's measured window
  *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
@@ -18,7 +18,9 @@
  *   BENCH_MAX_RPS [100000]    the maximum the latency rate is half of, when the throughput section is not run
  *   BENCH_SECTIONS [throughput,overhead,latency]  which parts to run
  *   KAFKA_BROKERS, REDIS_URL  as everywhere
- * Output: a markdown report on stdout; progress on stderr. Topics and Redis keys it creates are removed.
+ * Output: a markdown report on stdout (machine, commit, command, load average, a summary against the
+ * targets, one table per benchmark), the form docs/benchmarks.md shows; progress on stderr. Topics,
+ * consumer groups and Redis keys it creates are removed.
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -45,6 +47,8 @@ const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
 const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
 const PARTITIONS = 8;
+/** Batch overhead targets (ms, one record per partition, steady state) by partition count. */
+const OVERHEAD_TARGETS_MS = /** @type {Record<number, number>} */ ({ 64: 10, 512: 50 });
 /** Records/s one kafka-producer-perf-test process is counted on for, to pick how many the latency run needs. */
 const PRODUCER_RPS = 500_000;
 const RUN_ID = `${Date.now().toString(36)}${process.pid}`;
@@ -60,6 +64,8 @@ const median = (xs) => {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+/** The median of `xs`, then every value in brackets: `2.10 (2.05; 2.10; 2.31)`. */
+const withRuns = (xs, d = 0) => (xs.length > 1 ? `${fmt(median(xs), d)} (${xs.map((x) => fmt(x, d)).join('; ')})` : fmt(xs[0], d));
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
 
 const kafka = new Kafka({ clientId: 'sluice-bench', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
@@ -85,14 +91,15 @@ function sample(pid) {
 }
 
 /**
+ * Spawns a Node process; `stdin: 'pipe'` for one the harness talks to.
  * @param {string[]} args
- * @param {Record<string, string>} [env]
+ * @param {{ env?: Record<string, string>, stdin?: 'ignore' | 'pipe' }} [o]
  */
-function start(args, env = {}) {
+function start(args, { env = {}, stdin = 'ignore' } = {}) {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
   const proc = { child, cpu: 0, hwm: 0, stdout: '', stderr: '', exited: /** @type {Promise<number>} */ (new Promise(() => {})) };
   child.stdout.on('data', (d) => (proc.stdout += d));
@@ -173,46 +180,134 @@ async function produce(topic, count, partitions) {
 // ------------------------------------------------------------------------------------------------
 // Baselines
 
-function consumerPerf(topic) {
-  const out = execFileSync(
+/**
+ * Kafka's own `kafka-consumer-perf-test` (Java client, the broker's jars), one consumer over the
+ * whole topic. `rps` is its fetch.nMsg.sec: records over the time from the group's assignment to
+ * the last record (its own rebalance time left out), the like of the other rows' windows.
+ * `wallSeconds`: from the process start (JVM start-up included) to the last record.
+ * @param {string} topic
+ */
+async function consumerPerf(topic) {
+  const spawnedAt = Date.now();
+  const child = spawn(
     'bash',
-    [KAFKA_SH, 'consumer-perf', '--bootstrap-server', BROKERS, '--topic', topic, '--messages', String(RECORDS), '--timeout', '60000'],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }
-  ).toString();
+    [
+      KAFKA_SH,
+      'consumer-perf',
+      '--bootstrap-server',
+      BROKERS,
+      '--topic',
+      topic,
+      '--group',
+      `bench-perf-${RUN_ID}-${Math.random().toString(36).slice(2, 8)}`,
+      '--num-records',
+      String(RECORDS),
+      '--timeout',
+      '60000',
+      // ISO 8601 with the offset, so that Date.parse reads end.time.
+      '--date-format',
+      "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }
+  );
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   const lines = out.trim().split('\n');
   const header = lines.findIndex((l) => l.startsWith('start.time'));
+  if (code !== 0 || header < 0 || header + 1 >= lines.length) throw new Error(`kafka-consumer-perf-test exited ${code}: ${out}`);
   const names = lines[header].split(',').map((s) => s.trim());
   const values = lines[header + 1].split(',').map((s) => s.trim());
-  const get = (k) => Number(values[names.indexOf(k)]);
-  return { rps: get('nMsg.sec'), mbps: get('MB.sec') };
+  const get = (k) => values[names.indexOf(k)];
+  if (Number(get('data.consumed.in.nMsg')) !== RECORDS)
+    throw new Error(`kafka-consumer-perf-test read ${get('data.consumed.in.nMsg')} records: ${out}`);
+  return { rps: Number(get('fetch.nMsg.sec')), wallSeconds: (Date.parse(get('end.time')) - spawnedAt) / 1000 };
 }
 
-async function kafkajsGroup(topic, work, consumers) {
+/**
+ * What a kafkajs consumer process has said so far (see kafkajs-consumer.js).
+ * @param {string} stdout
+ */
+function kafkajsState(stdout) {
+  /** @type {number[][]} every assignment, in order */
+  const assignments = [];
+  let fetching = Infinity;
+  /** @type {Map<number, { next: number, ms: number }>} */
+  const committed = new Map();
+  for (const line of stdout.slice(0, stdout.lastIndexOf('\n')).split('\n')) {
+    const [what, ...args] = line.split(' ');
+    if (what === 'assigned') assignments.push(args[1] ? args[1].split(',').map(Number) : []);
+    else if (what === 'fetching') fetching = Number(args[0]);
+    else if (what === 'committed') {
+      const [partition, next, ms] = args.map(Number);
+      if (next > (committed.get(partition)?.next ?? -1)) committed.set(partition, { next, ms });
+    }
+  }
+  return { assignments, fetching, committed };
+}
+
+/**
+ * A kafkajs consumer group of `consumers` members over the backlog, timed only once the group has
+ * settled: the members join with the topic paused, and are told to start when every partition is
+ * assigned and every member holds some. The window: the first Fetch after that to the last commit.
+ * `wallSeconds`: from the processes' start (the group's settling included) to the last commit.
+ * @param {{ topic: string, work: string, consumers: number, ends: Array<{ partition: number, low: number, high: number }> }} o
+ */
+async function kafkajsGroup({ topic, work, consumers, ends }) {
   const group = `bench-kafkajs-${RUN_ID}-${Math.random().toString(36).slice(2, 8)}`;
   const key = `bench:{${group}}:out`;
-  const procs = Array.from({ length: consumers }, () => start([path.join(__dirname, 'kafkajs-consumer.js'), topic, group, work, key]));
-  const progress = () =>
-    procs.map((p) => {
-      const done = p.stdout.slice(0, p.stdout.lastIndexOf('\n'));
-      const m = /progress (\d+) (\d+) (\d+)$/.exec(done.slice(done.lastIndexOf('\n') + 1));
-      return m ? { n: Number(m[1]), first: Number(m[2]), last: Number(m[3]) } : { n: 0, first: Infinity, last: 0 };
-    });
-  const deadline = Date.now() + 300_000;
-  while (progress().reduce((a, p) => a + p.n, 0) < RECORDS) {
-    if (Date.now() > deadline) throw new Error(`kafkajs baseline did not finish: ${procs.map((p) => p.stderr).join('\n')}`);
-    await sleep(50);
+  const spawnedAt = Date.now();
+  const procs = Array.from({ length: consumers }, () =>
+    start([path.join(__dirname, 'kafkajs-consumer.js'), topic, group, work, key], { stdin: 'pipe' })
+  );
+  /** @param {() => boolean} cond @param {string} what */
+  const waitFor = async (cond, what) => {
+    const deadline = Date.now() + 300_000;
+    while (!cond()) {
+      const failed = procs.find((p) => p.child.exitCode !== null);
+      if (failed || Date.now() > deadline)
+        throw new Error(
+          `kafkajs baseline: ${failed ? 'a consumer exited' : 'timed out'} ${what}: ${procs.map((p) => p.stderr).join('\n')}`
+        );
+      await sleep(20);
+    }
+  };
+  try {
+    let states = procs.map((p) => kafkajsState(p.stdout));
+    await waitFor(() => {
+      states = procs.map((p) => kafkajsState(p.stdout));
+      const latest = states.map((s) => s.assignments[s.assignments.length - 1] ?? []);
+      const all = new Set(latest.flat());
+      return latest.every((a) => a.length > 0) && all.size === ends.length && latest.flat().length === ends.length;
+    }, 'before every member held partitions');
+    const split = states.map((s) => s.assignments[s.assignments.length - 1].length);
+    const joins = states.map((s) => s.assignments.length);
+    for (const p of procs) p.child.stdin?.write('go\n');
+    await waitFor(() => {
+      states = procs.map((p) => kafkajsState(p.stdout));
+      if (states.some((s, i) => s.assignments.length !== joins[i])) throw new Error('kafkajs baseline: the group rebalanced while timed');
+      return ends.every(({ partition, high }) => states.some((s) => (s.committed.get(partition)?.next ?? -1) >= high));
+    }, 'before every record was committed');
+    const records = ends.reduce((a, e) => a + e.high - e.low, 0);
+    if (work === 'passthrough') {
+      const counted = Number(await redis.hget(key, 'records'));
+      if (counted !== records) throw new Error(`kafkajs baseline counted ${counted} records, ${records} in the topic`);
+    }
+    const first = Math.min(...states.map((s) => s.fetching));
+    const last = Math.max(...states.flatMap((s) => [...s.committed.values()].map((c) => c.ms)));
+    return {
+      rps: records / ((last - first) / 1000),
+      wallSeconds: (last - spawnedAt) / 1000,
+      split: split.join('/'),
+      cpuPerM: (procs.reduce((a, p) => a + p.cpu, 0) / records) * 1e6,
+      workerRss: Math.max(...procs.map((p) => p.hwm)),
+    };
+  } finally {
+    for (const p of procs) p.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    await redis.del(key);
   }
-  const ps = progress();
-  const cpu = procs.reduce((a, p) => a + p.cpu, 0);
-  const hwm = Math.max(...procs.map((p) => p.hwm));
-  for (const p of procs) p.child.kill('SIGTERM');
-  await Promise.all(procs.map((p) => p.exited));
-  await redis.del(key);
-  const seconds = (Math.max(...ps.map((p) => p.last)) - Math.min(...ps.map((p) => p.first))) / 1000;
-  return { rps: RECORDS / seconds, cpuPerM: (cpu / RECORDS) * 1e6, hwm };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -230,7 +325,8 @@ async function sluice(o) {
 
 /**
  * Starts a driver and its executors; `finished` resolves when the driver has exited (by itself,
- * after `stopAfterMs`, or after `stop()`) and the executors are stopped.
+ * after `stopAfterMs`, or after `stop()`) and the executors are stopped. `spawnedAt`: when the
+ * processes were started.
  * @param {{ job: string, topic: string, executors: number, args?: string[], env?: Record<string,string>, stopAfterMs?: number }} o
  */
 function startSluice(o) {
@@ -238,12 +334,12 @@ function startSluice(o) {
   jobNames.push(name);
   const port = nextPort++;
   const common = ['--job', o.job, '--name', name, '--topics', o.topic];
-  const driver = start(
-    [CLI, 'driver', ...common, '--grpc-port', String(port), '--min-executors', String(o.executors), ...(o.args || [])],
-    o.env
-  );
+  const spawnedAt = Date.now();
+  const driver = start([CLI, 'driver', ...common, '--grpc-port', String(port), '--min-executors', String(o.executors), ...(o.args || [])], {
+    env: o.env,
+  });
   const execs = Array.from({ length: o.executors }, () =>
-    start([CLI, 'executor', ...common, '--driver', `127.0.0.1:${port}`, '--slots', String(SLOTS), '--grpc-port', '0'], o.env)
+    start([CLI, 'executor', ...common, '--driver', `127.0.0.1:${port}`, '--slots', String(SLOTS), '--grpc-port', '0'], { env: o.env })
   );
   const stop = () => driver.child.kill('SIGTERM');
   if (o.stopAfterMs !== undefined) setTimeout(stop, o.stopAfterMs);
@@ -252,35 +348,74 @@ function startSluice(o) {
     for (const e of execs) e.child.kill('SIGTERM');
     await Promise.all(execs.map((e) => e.exited));
     if (code !== 0) throw new Error(`sluice driver exited ${code}: ${driver.stderr}`);
-    const entries = await redis.xrange(`sluice:{${name}}:batches`, '-', '+');
-    const summaries = entries.map(([, f]) => JSON.parse(f[f.indexOf('summary') + 1]));
-    const lines = driver.stdout
-      .split('\n')
-      .map((l) => /^batch (\d+): (\d+) records.*processing time (\d+) ms \(plan (\d+) ms, commit (\d+) ms\)/.exec(l))
-      .filter((m) => m !== null)
-      .map((m) => ({ id: Number(m[1]), records: Number(m[2]), processing: Number(m[3]), plan: Number(m[4]), commit: Number(m[5]) }));
-    return { name, driver, execs, summaries, lines };
+    return { name, driver, execs, spawnedAt, ...(await batches(name, driver.stdout)) };
   })();
   return { name, driver, stop, finished };
 }
 
+/**
+ * A finished job's batches: the summaries from its `batches` stream, and the timings of each
+ * `batch …` line the driver printed.
+ * @param {string} name @param {string} driverStdout
+ */
+async function batches(name, driverStdout) {
+  const entries = await redis.xrange(`sluice:{${name}}:batches`, '-', '+');
+  const summaries = entries.map(([, f]) => JSON.parse(f[f.indexOf('summary') + 1]));
+  const lines = driverStdout
+    .split('\n')
+    .map((l) => /^batch (\d+): (\d+) records.*processing time (\d+) ms \(plan (\d+) ms, commit (\d+) ms\)/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => ({ id: Number(m[1]), records: Number(m[2]), processing: Number(m[3]), plan: Number(m[4]), commit: Number(m[5]) }));
+  return { summaries, lines };
+}
+
+/**
+ * A job's timed window over the backlog: first plan to last batch committed (epoch ms).
+ * @param {{ summaries: any[], lines: Array<{ commit: number }> }} r @param {string} what
+ */
+function backlogWindow({ summaries, lines }, what) {
+  const records = summaries.reduce((a, s) => a + s.records, 0);
+  if (records !== RECORDS) throw new Error(`${what} committed ${records} records, expected ${RECORDS}`);
+  const first = summaries[0];
+  const last = summaries[summaries.length - 1];
+  const lastLine = lines[lines.length - 1];
+  const startMs = first.time + first.schedulingDelayMs;
+  const endMs = last.time + last.totalDelayMs + (lastLine ? lastLine.commit : 0);
+  return { records, startMs, endMs };
+}
+
 async function sluiceThroughput(job, topic, executors) {
   const r = await sluice({ job, topic, executors, args: ['--until', 'latest', '--starting-offsets', 'earliest'] });
-  const records = r.summaries.reduce((a, s) => a + s.records, 0);
-  if (records !== RECORDS) throw new Error(`sluice ${job} committed ${records} records, expected ${RECORDS}`);
-  const first = r.summaries[0];
-  const lastS = r.summaries[r.summaries.length - 1];
-  const lastLine = r.lines[r.lines.length - 1];
-  const startMs = first.time + first.schedulingDelayMs;
-  const endMs = lastS.time + lastS.totalDelayMs + (lastLine ? lastLine.commit : 0);
+  const { records, startMs, endMs } = backlogWindow(r, `sluice ${job}`);
   const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
   return {
     rps: records / ((endMs - startMs) / 1000),
+    wallSeconds: (endMs - r.spawnedAt) / 1000,
     cpuPerM: (cpu / records) * 1e6,
     driverRss: r.driver.hwm,
-    execRss: Math.max(...r.execs.map((e) => e.hwm)),
-    batches: r.summaries.length,
+    workerRss: Math.max(...r.execs.map((e) => e.hwm)),
   };
+}
+
+/**
+ * The one command a user starts, `sluice run … --until latest` (which starts the driver and the
+ * executors itself): its wall time is from its start to its exit, the shutdown included.
+ */
+async function sluiceRunCommand(job, topic, executors) {
+  const name = `bench-${RUN_ID}-${jobNames.length}`;
+  jobNames.push(name);
+  const spawnedAt = Date.now();
+  const run = start([
+    CLI,
+    'run',
+    ...['--job', job, '--name', name, '--topics', topic, '--executors', String(executors), '--slots', String(SLOTS)],
+    ...['--until', 'latest', '--starting-offsets', 'earliest'],
+  ]);
+  const code = await run.exited;
+  const exitedAt = Date.now();
+  if (code !== 0) throw new Error(`sluice run exited ${code}: ${run.stderr}`);
+  const { records, startMs, endMs } = backlogWindow(await batches(name, run.stdout), `sluice run ${job}`);
+  return { rps: records / ((endMs - startMs) / 1000), wallSeconds: (exitedAt - spawnedAt) / 1000 };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -291,68 +426,60 @@ async function throughput(report) {
   await createTopic(topic, PARTITIONS);
   log(`producing ${RECORDS} records of ${RECORD_BYTES} bytes to ${topic}`);
   await produce(topic, RECORDS, PARTITIONS);
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
+  await admin.disconnect();
 
-  const reps = (n, fn) =>
-    (async () => {
-      const out = [];
-      for (let i = 0; i < n; i++) out.push(await fn());
-      return out;
-    })();
+  /** @template T @param {() => Promise<T>} fn */
+  const reps = async (fn) => {
+    const out = [];
+    for (let i = 0; i < REPS; i++) out.push(await fn());
+    return out;
+  };
   const med = (rs, k) => median(rs.map((r) => r[k]));
+  /** @type {Array<{ label: string, rs: any[], against?: any[] }>} each consumer's runs; `against`: its kafkajs baseline's */
   const rows = [];
 
   log('kafka-consumer-perf-test');
-  const perf = await reps(REPS, async () => consumerPerf(topic));
-  const perfRps = med(perf, 'rps');
-  rows.push(['kafka-consumer-perf-test (Java, 1 consumer)', fmt(perfRps), fmt(med(perf, 'mbps'), 1), '', '', '', '1.00x', '']);
+  const perf = await reps(() => consumerPerf(topic));
+  rows.push({ label: 'kafka-consumer-perf-test (Java, 1 consumer; fetch.nMsg.sec)', rs: perf });
 
-  const baseline = {};
+  /** @type {Record<string, any[]>} */
+  const kafkajs = {};
   for (const work of ['passthrough', 'word-count']) {
     for (const n of [1, 2]) {
-      log(`kafkajs eachBatch ${work} x${n}`);
-      const rs = await reps(REPS, () => kafkajsGroup(topic, work, n));
-      baseline[`${work}/${n}`] = med(rs, 'rps');
-      rows.push([
-        `kafkajs eachBatch, ${work}, ${n} consumer${n > 1 ? 's' : ''}`,
-        fmt(med(rs, 'rps')),
-        fmt((med(rs, 'rps') * RECORD_BYTES) / 1e6, 1),
-        fmt(med(rs, 'cpuPerM'), 1),
-        '',
-        fmt(med(rs, 'hwm')),
-        ratio(med(rs, 'rps'), perfRps),
-        '1.00x',
-      ]);
+      log(`kafkajs group ${work} x${n}`);
+      const rs = await reps(() => kafkajsGroup({ topic, work, consumers: n, ends }));
+      kafkajs[`${work}/${n}`] = rs;
+      const splits = [...new Set(rs.map((r) => r.split))].join(', ');
+      rows.push({ label: `kafkajs group, ${work}, ${n} consumer${n > 1 ? 's' : ''} (${splits})`, rs, against: rs });
     }
   }
   const jobs = { passthrough: path.join(__dirname, 'jobs/passthrough.js'), 'word-count': path.join(ROOT, 'examples/word-count') };
-  let max = 0;
-  /** @type {number[]} */
-  const memRss = [];
+  /** @type {Record<string, any[]>} */
+  const ours = {};
   for (const work of ['passthrough', 'word-count']) {
     for (const n of [1, 2]) {
       log(`sluice ${work} x${n}`);
-      const rs = await reps(REPS, () => sluiceThroughput(jobs[work], topic, n));
-      const rps = med(rs, 'rps');
-      if (work === 'passthrough') max = Math.max(max, rps);
-      if (work === 'passthrough' && n === 1) memRss.push(...rs.map((r) => r.execRss));
-      rows.push([
-        `**sluice ${work}, ${n} executor${n > 1 ? 's' : ''}**`,
-        fmt(rps),
-        fmt((rps * RECORD_BYTES) / 1e6, 1),
-        fmt(med(rs, 'cpuPerM'), 1),
-        fmt(med(rs, 'driverRss')),
-        fmt(med(rs, 'execRss')),
-        ratio(rps, perfRps),
-        ratio(rps, baseline[`${work}/${n}`]),
-      ]);
+      const rs = await reps(() => sluiceThroughput(jobs[work], topic, n));
+      ours[`${work}/${n}`] = rs;
+      rows.push({ label: `**sluice ${work}, ${n} executor${n > 1 ? 's' : ''}**`, rs, against: kafkajs[`${work}/${n}`] });
     }
   }
+  log('sluice run passthrough x2');
+  const runCommand = await reps(() => sluiceRunCommand(jobs.passthrough, topic, 2));
+  rows.push({
+    label: '**`sluice run`, passthrough, 2 executors** (one command; wall time to its exit)',
+    rs: runCommand,
+    against: kafkajs['passthrough/2'],
+  });
   // Memory: the same executor over ranges 10x shorter (one batch capped by maxRatePerPartition).
   log('sluice passthrough x1, ranges 10x shorter (memory)');
   const perPartition = Math.max(1, Math.floor(RECORDS / PARTITIONS / 10));
   // Both with 1 MiB per partition fetch, so that even the short ranges take several fetches.
   const oneBatch = (len) =>
-    reps(REPS, async () => {
+    reps(async () => {
       const r = await sluice({
         job: jobs.passthrough,
         topic,
@@ -364,22 +491,56 @@ async function throughput(report) {
     });
   const short = await oneBatch(perPartition);
   const long = await oneBatch(perPartition * 10);
-  const memory = [
-    `Memory: executor peak RSS (passthrough, 1 executor, ${SLOTS} slots, \`kafka.partitionMaxBytes\` 1 MiB), one batch with ranges of`,
-    `${fmt(perPartition)} records per partition: ${fmt(med(short, 'execRss'))} MiB; with ranges 10x longer (${fmt(perPartition * 10)}):`,
-    `${fmt(med(long, 'execRss'))} MiB (${ratio(med(long, 'execRss'), med(short, 'execRss'))}). With the default 4 MiB over the whole backlog: ${fmt(median(memRss))} MiB.`,
-  ].join(' ');
+  const memoryRatio = med(long, 'execRss') / med(short, 'execRss');
+
+  const ofRuns = REPS > 1 ? `median of ${REPS} runs, the runs in brackets` : '1 run';
+  const perfRps = med(perf, 'rps');
+  const perfWall = med(perf, 'wallSeconds');
   report.push(
-    `### Throughput: ${fmt(RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions (median of ${REPS})`,
+    `### Throughput: ${fmt(RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions (${ofRuns})`,
     '',
-    '| consumer | records/s | MB/s | CPU s per 1M records | driver peak RSS (MiB) | executor/consumer peak RSS (MiB) | vs consumer-perf | vs kafkajs (same work, same process count) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    "Records/s over each consumer's timed window: consumer-perf from its assignment to the last record (its fetch.nMsg.sec); " +
+      'kafkajs from the first Fetch once the whole group has settled to the last commit; sluice from the first plan to the last batch committed. ' +
+      "Wall time, start-up included: from the processes' start to the last record read (consumer-perf) or committed; for `sluice run`, from its start to its exit. " +
+      'Ratios: records/s against records/s, and the baseline\'s wall time against this one\'s; "kafkajs" is the kafkajs group doing the same work with as many processes.',
     '',
-    memory,
+    '| consumer | records/s, window | vs consumer-perf | vs kafkajs | wall time (s), from process start | vs consumer-perf, wall | vs kafkajs, wall | CPU s per 1M records | driver peak RSS (MiB) | executor/consumer peak RSS (MiB) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(({ label, rs, against }) => {
+      const rps = med(rs, 'rps');
+      const wall = med(rs, 'wallSeconds');
+      const isPerf = rs === perf;
+      /** @param {string} k @param {number} [d] */
+      const measured = (k, d) => (rs[0][k] === undefined ? '' : fmt(med(rs, k), d));
+      return `| ${[
+        label,
+        withRuns(rs.map((r) => r.rps)),
+        isPerf ? '1.00x' : ratio(rps, perfRps),
+        against ? ratio(rps, med(against, 'rps')) : '',
+        withRuns(
+          rs.map((r) => r.wallSeconds),
+          2
+        ),
+        isPerf ? '1.00x' : ratio(perfWall, wall),
+        against ? ratio(med(against, 'wallSeconds'), wall) : '',
+        measured('cpuPerM', 1),
+        measured('driverRss'),
+        measured('workerRss'),
+      ].join(' | ')} |`;
+    }),
+    '',
+    `### Executor memory: peak RSS (MiB) of one passthrough executor (${SLOTS} slots), ${ofRuns}`,
+    '',
+    '| run | peak RSS (MiB) |',
+    '|---|---:|',
+    `| one batch, ranges of ${fmt(perPartition)} records per partition, \`kafka.partitionMaxBytes\` 1 MiB | ${withRuns(short.map((r) => r.execRss))} |`,
+    `| one batch, ranges 10x longer (${fmt(perPartition * 10)}), \`kafka.partitionMaxBytes\` 1 MiB | ${withRuns(long.map((r) => r.execRss))} |`,
+    `| the whole backlog, default 4 MiB (the throughput runs, 1 executor) | ${withRuns(ours['passthrough/1'].map((r) => r.workerRss))} |`,
+    '',
+    `Ranges 10x longer took ${fmt(memoryRatio, 2)}x the peak RSS (target: bounded by the fetch sizes, not the range length).`,
     ''
   );
-  return max;
+  return { perf, kafkajs, ours, runCommand, memoryRatio, short, long };
 }
 
 /** Median Redis PING round trip, back to back or each after `gapMs` of idling: how long this machine takes to wake a waiting process. */
@@ -396,6 +557,8 @@ async function pingRoundTrip(gapMs, count) {
 
 async function overhead(report) {
   const rows = [];
+  /** @type {Array<{ partitions: number, full: number[], empty: number[], target: number | undefined }>} */
+  const results = [];
   const hot = await pingRoundTrip(0, 500);
   const afterIdle = await pingRoundTrip(100, 30);
   for (const partitions of OVERHEAD_PARTITIONS) {
@@ -447,31 +610,32 @@ async function overhead(report) {
     const of = (k) => median(runs.map((r) => r[k]));
     const e = of('empty');
     const f = of('full');
-    const target = partitions === 64 ? 10 : partitions === 512 ? 50 : NaN;
+    const target = OVERHEAD_TARGETS_MS[partitions];
+    results.push({ partitions, full: runs.map((r) => r.full), empty: runs.map((r) => r.empty), target });
+    const verdict = (x) => (x <= target ? 'met' : 'NOT met');
     rows.push([
       String(partitions),
-      `${fmt(e)} (plan ${fmt(of('emptyPlan'))}, commit ${fmt(of('emptyCommit'))})`,
-      `${fmt(of('cold'))}`,
-      `${fmt(f)} (plan ${fmt(of('plan'))}, processing ${fmt(of('processing'))}, commit ${fmt(of('commit'))})`,
-      runs.map((r) => fmt(r.full)).join(', '),
-      Number.isFinite(target)
-        ? `≤ ${target} ms: empty ${e <= target ? 'met' : 'NOT met'}, 1/partition ${f <= target ? 'met' : 'NOT met'}`
-        : '',
+      withRuns(runs.map((r) => r.full)),
+      `plan ${fmt(of('plan'))}, processing ${fmt(of('processing'))}, commit ${fmt(of('commit'))}`,
+      withRuns(runs.map((r) => r.cold)),
+      `${withRuns(runs.map((r) => r.empty))}: plan ${fmt(of('emptyPlan'))}, commit ${fmt(of('emptyCommit'))}`,
+      target === undefined ? '' : `≤ ${target} ms: 1/partition ${verdict(f)}, empty ${verdict(e)}`,
     ]);
   }
   report.push(
-    `### Batch overhead: plan to batch committed, ms (medians; ${OVERHEAD_EXECUTORS} executor${OVERHEAD_EXECUTORS > 1 ? 's' : ''})`,
+    `### Batch overhead: plan to batch committed, ms (median of ${OVERHEAD_RUNS} runs' medians, each run's median in brackets; ${OVERHEAD_EXECUTORS} executor${OVERHEAD_EXECUTORS > 1 ? 's' : ''})`,
     '',
     `Steady state: batches ${OVERHEAD_WARMUP + 1} to ${OVERHEAD_BATCHES} of a run; after start: batches 2 to ${OVERHEAD_WARMUP}. ` +
-      `Each figure is the median of ${OVERHEAD_RUNS} runs' medians; the runs' own steady medians are listed.`,
+      `Each run is a job of its own over the same records; the parts of a batch are medians over the runs too.`,
     `One batch waits on about 8 round trips between processes (plan: Redis and Kafka, plan write; tasks: call, Fetch, commit, answer; batch commit).`,
     `On this machine one round trip (Redis PING, median) takes ${fmt(hot, 2)} ms back to back and ${fmt(afterIdle, 2)} ms after 100 ms of idling.`,
     '',
-    '| partitions | empty batch, steady | 1 record per partition, after start | 1 record per partition, steady | runs (1/partition, steady) | target (steady) |',
-    '|---:|---|---:|---|---|---|',
+    '| partitions | 1 record per partition, steady | its parts | 1 record per partition, after start | empty batch, steady | target (steady) |',
+    '|---:|---:|---|---:|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     ''
   );
+  return results;
 }
 
 /**
@@ -662,7 +826,7 @@ async function latency(report, maxRps, maxFrom) {
     '',
     ...(notes.length > 0 ? [notes.join(' '), ''] : [])
   );
-  return { achieved, rateMet };
+  return { rate, achieved, rateMet, p50, p99 };
 }
 
 function machine() {
@@ -685,25 +849,101 @@ function machine() {
   ].join('\n');
 }
 
+/** The commit measured and the command, so that a report says what produced it. */
+function provenance() {
+  const git = (...args) => spawnSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).stdout.trim();
+  const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+  const knobs = Object.keys(process.env)
+    .filter((k) => k.startsWith('BENCH_'))
+    .sort()
+    .map((k) => `${k}=${process.env[k]} `)
+    .join('');
+  const load = () =>
+    os
+      .loadavg()
+      .map((x) => fmt(x, 2))
+      .join(', ');
+  return {
+    lines: [
+      `- Commit \`${git('rev-parse', '--short', 'HEAD') || 'unknown'}\`${dirty ? ' with uncommitted changes' : ''}; command: \`${knobs}node bench/run.js\` (after \`npm run build\`)`,
+      `- Load average (1, 5, 15 min) at the start: ${load()}`,
+    ],
+    atEnd: () => `- Load average at the end: ${load()}`,
+  };
+}
+
+/** One row per benchmark and its target, from the sections' results. */
+function summary({ tp, ov, lat }) {
+  const rows = [];
+  if (tp) {
+    const med = (rs, k) => median(rs.map((r) => r[k]));
+    const ours = tp.ours['passthrough/2'];
+    const theirs = tp.kafkajs['passthrough/2'];
+    const splits = [...new Set(theirs.map((r) => r.split))].join(', ');
+    const walls = (rs) => rs.map((r) => r.wallSeconds);
+    const vsKafkajs = med(ours, 'rps') / med(theirs, 'rps');
+    rows.push([
+      'throughput, passthrough, 2 executors',
+      `${withRuns(ours.map((r) => r.rps))} records/s: **${fmt(vsKafkajs, 2)}x** the kafkajs group of 2 consumers (${splits}), ` +
+        `${ratio(med(ours, 'rps'), med(tp.perf, 'rps'))} kafka-consumer-perf-test's fetch rate. From process start: ` +
+        `${withRuns(walls(ours), 2)} s (\`sluice run\` to its exit: ${withRuns(walls(tp.runCommand), 2)} s), ` +
+        `against ${fmt(median(walls(theirs)), 2)} s (kafkajs) and ${fmt(median(walls(tp.perf)), 2)} s (consumer-perf)`,
+      `≥ 1.0x kafkajs: **${vsKafkajs >= 1 ? 'met' : 'NOT met'}**`,
+    ]);
+    rows.push([
+      'executor memory, 10x longer ranges',
+      `**${fmt(tp.memoryRatio, 2)}x** the peak RSS (${fmt(med(tp.short, 'execRss'))} → ${fmt(med(tp.long, 'execRss'))} MiB)`,
+      'bounded by the fetch sizes, not the range length (proportional would be 10x)',
+    ]);
+  }
+  if (ov) {
+    const judged = ov.filter((r) => r.target !== undefined);
+    rows.push([
+      'batch overhead, one record per partition, steady state',
+      judged
+        .map((r) => `**${fmt(median(r.full))} ms** at ${r.partitions} partitions (runs ${r.full.map((x) => fmt(x)).join(', ')})`)
+        .join(', '),
+      `${judged.map((r) => `≤ ${r.target} ms at ${r.partitions}`).join(', ')}: **${judged.every((r) => median(r.full) <= r.target) ? 'met' : 'NOT met'}**`,
+    ]);
+  }
+  if (lat) {
+    const [asked, fallback] = lat;
+    const met = (l) => (l.p99 <= 1000 ? 'met' : 'NOT met');
+    rows.push([
+      'latency, production to commit, 500 ms batch interval',
+      asked.rateMet || !fallback
+        ? `p50 ${fmt(asked.p50)} ms, **p99 ${fmt(asked.p99)} ms** at ${fmt(asked.achieved)} records/s (target rate ${fmt(asked.rate)})`
+        : `target rate ${fmt(asked.rate)} records/s not reached (producers: ${fmt(asked.achieved)}; p99 ${fmt(asked.p99)} ms); at half of that, ${fmt(fallback.achieved)} records/s: p50 ${fmt(fallback.p50)} ms, **p99 ${fmt(fallback.p99)} ms**`,
+      `p99 ≤ 1000 ms at half the maximum throughput: **${asked.rateMet ? met(asked) : `not measured at the target rate; ${fallback ? met(fallback) : 'n/a'} at the rate reached`}**`,
+    ]);
+  }
+  return ['### Summary', '', '| benchmark | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
+}
+
 async function main() {
-  const report = [`## sluice bench ${new Date().toISOString()}`, '', machine(), ''];
+  const about = provenance();
+  const head = [`## sluice bench ${new Date().toISOString()}`, '', machine(), ...about.lines];
+  const report = [];
+  const results = {};
   const started = Date.now();
   try {
-    let maxRps = 0;
-    if (SECTIONS.has('throughput')) maxRps = await throughput(report);
-    if (SECTIONS.has('overhead')) await overhead(report);
+    if (SECTIONS.has('throughput')) results.tp = await throughput(report);
+    if (SECTIONS.has('overhead')) results.ov = await overhead(report);
     if (SECTIONS.has('latency')) {
+      const passthrough = results.tp ? [1, 2].map((n) => median(results.tp.ours[`passthrough/${n}`].map((r) => r.rps))) : [0];
+      const maxRps = Math.max(...passthrough);
       const given = Number(process.env.BENCH_MAX_RPS || 100_000);
       const asked = await latency(report, maxRps || given, maxRps ? 'the passthrough maximum' : `BENCH_MAX_RPS ${fmt(given)}`);
+      results.lat = [asked];
       // Producers that cannot reach the rate next to the job make that run a saturated machine's
       // latency. Half of what they did reach is a load this machine can carry: measured as well.
-      if (!asked.rateMet) await latency(report, asked.achieved, 'the rate the producers reached next to the job above');
+      if (!asked.rateMet) results.lat.push(await latency(report, asked.achieved, 'the rate the producers reached next to the job above'));
     }
   } finally {
     await cleanup();
   }
-  report.push(`(bench took ${fmt((Date.now() - started) / 1000)} s)`);
-  process.stdout.write(report.join('\n') + '\n');
+  head.push(about.atEnd(), `- The bench took ${fmt((Date.now() - started) / 1000)} s`, '');
+  process.stdout.write([...head, ...summary(results), ...report].join('\n') + '\n');
 }
 
 async function cleanup() {
