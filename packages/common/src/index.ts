@@ -52,9 +52,11 @@ export {
   redactUrl,
   type BatchPlan,
   type BatchSummary,
+  type ChunkCommit,
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type TaskBatch,
 } from './checkpoint';
 
 // Dead-letter queue (BullMQ) of poison records

@@ -679,7 +679,7 @@ export class Driver extends EventEmitter implements DriverView {
     for (const outcome of outcomes) {
       if (outcome.result.status !== 'STAGED') continue;
       const piece = outcome.range;
-      const applied = await this.deps.store.applyStage(plan.epoch, piece, piece.fromOffset);
+      const applied = await this.deps.store.applyStage({ batchId: plan.id, epoch: plan.epoch }, piece, piece.fromOffset);
       if (applied.status !== 'committed' && (await this.deps.store.readOffset(piece)) !== piece.untilOffset) {
         throw new CheckpointConflictError(
           `batch ${plan.id}: the staged output of ${partitionKey(piece)} [${piece.fromOffset}, ${piece.untilOffset}) could not be applied`,

@@ -1,4 +1,13 @@
-export { CheckpointStore, redactUrl, type BatchPlan, type BatchSummary, type ChunkCommitResult, type CommitCallLimits } from './store';
+export {
+  CheckpointStore,
+  redactUrl,
+  type BatchPlan,
+  type BatchSummary,
+  type ChunkCommit,
+  type ChunkCommitResult,
+  type CommitCallLimits,
+  type TaskBatch,
+} from './store';
 export { jobKeys, type JobKeys } from './keys';
 export { asRedisOutage } from './outage';
 export { createRedis, redisTargetUrl, type RedisTarget } from './connection';
