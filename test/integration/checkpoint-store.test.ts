@@ -5,8 +5,8 @@ import { waitFor } from '../helpers/wait-for';
 type Commit = (tp: TopicPartition, from: bigint, until: bigint, writes: RedisWrite[], pieceStart?: bigint) => Promise<ChunkCommitResult>;
 
 /**
- * Chunk commits of a batch (1 unless given) under `epoch`; with `pieceStart`, a chunk of a later
- * piece of a split range (which may be staged).
+ * Chunk commits of a batch (1 unless given) under `epoch`, of one record per offset; with
+ * `pieceStart`, a chunk of a later piece of a split range (which may be staged).
  */
 const committer =
   (store: CheckpointStore, epoch: string, batchId = 1): Commit =>
@@ -20,6 +20,8 @@ const committer =
       writes,
       taskFrom: pieceStart ?? from,
       mayStage: pieceStart !== undefined,
+      records: Number(until - from),
+      bytes: 0,
     });
 
 /** The commit script against real Redis: a chunk applies all of its writes or none. */
@@ -290,8 +292,8 @@ describe('CheckpointStore: concurrent commits in one call', () => {
 
 describe('CheckpointStore: size of one commit call', () => {
   it('splits the commits of one turn into calls of at most maxEntries entries and maxArgs arguments', async () => {
-    // 8 arguments per entry plus 4 per write: one write is 12, ten writes are 48.
-    const store = await CheckpointStore.connect(redisUrl(), uniqueName('split'), { commitCallLimits: { maxEntries: 3, maxArgs: 40 } });
+    // 10 arguments per entry plus 4 per write: one write is 14, ten writes are 50.
+    const store = await CheckpointStore.connect(redisUrl(), uniqueName('split'), { commitCallLimits: { maxEntries: 3, maxArgs: 45 } });
     try {
       const epoch = await store.takeEpoch();
       const commit = committer(store, epoch);
@@ -327,6 +329,8 @@ describe('CheckpointStore: commits only inside the stored plan', () => {
       writes: hit,
       taskFrom: pieceStart ?? from,
       mayStage: pieceStart !== undefined,
+      records: Number(until - from),
+      bytes: 1,
     });
 
   beforeEach(async () => {
@@ -347,7 +351,7 @@ describe('CheckpointStore: commits only inside the stored plan', () => {
   /** Nothing of the job changed but the offsets given (set by the test itself). */
   async function expectNothingWritten(offsets: Record<string, string>): Promise<void> {
     expect(await store.client.hgetall(store.keys.offsets)).toEqual(offsets);
-    expect(await store.client.exists(store.keys.output('h'), store.keys.stages)).toBe(0);
+    expect(await store.client.exists(store.keys.output('h'), store.keys.stages, store.keys.counts)).toBe(0);
   }
 
   it.each<[string, number, number, bigint, bigint, bigint | undefined, string]>([
@@ -436,5 +440,71 @@ describe('CheckpointStore: commits only inside the stored plan', () => {
     expect(await store.readOffset({ topic: 't', partition: 0 })).toBe(470n);
     await expect(store.applyStage({ batchId: 7, epoch }, { topic: 't', partition: 0 }, 470n)).resolves.toEqual({ status: 'committed' });
     expect(await store.readOffset({ topic: 't', partition: 0 })).toBe(490n);
+  });
+});
+
+/** What the commit script counts per task range, which the batch summary reports. */
+describe('CheckpointStore: records counted for the batch in flight', () => {
+  let store: CheckpointStore;
+  let epoch: string;
+  let commit: Commit;
+  const tp = { topic: 't', partition: 0 };
+  const plan = (id: number, planEpoch: string, fromOffset = 0n): Parameters<CheckpointStore['writePlan']>[0] => ({
+    id,
+    epoch: planEpoch,
+    time: 0,
+    ranges: [{ ...tp, fromOffset, untilOffset: 30n }],
+  });
+
+  beforeEach(async () => {
+    store = await CheckpointStore.connect(redisUrl(), uniqueName('counts'));
+    epoch = await store.takeEpoch();
+    commit = committer(store, epoch);
+    await store.writePlan(plan(1, epoch));
+  });
+  afterEach(() => store.close());
+
+  it('counts each committed chunk once under its task range, staged pieces when applied', async () => {
+    await commit(tp, 0n, 4n, []);
+    await commit(tp, 0n, 4n, []); // a retry of a committed chunk: skipped, not counted
+    await commit(tp, 4n, 10n, [], 0n);
+    await commit(tp, 20n, 30n, [], 20n);
+    await commit(tp, 10n, 20n, [], 10n);
+    expect(await store.batchCounts()).toEqual([
+      { ...tp, from: 0n, records: 10, bytes: 0 },
+      { ...tp, from: 10n, records: 10, bytes: 0 },
+    ]);
+    await store.applyStage({ batchId: 1, epoch }, tp, 20n);
+    expect(await store.batchCounts()).toContainEqual({ ...tp, from: 20n, records: 10, bytes: 0 });
+  });
+
+  it('keeps the counts when the batch is replayed, and drops them with the batch commit or a new plan', async () => {
+    await commit(tp, 0n, 10n, []);
+    const replayEpoch = await store.takeEpoch();
+    await store.writePlan(plan(1, replayEpoch));
+    expect(await store.batchCounts()).toEqual([{ ...tp, from: 0n, records: 10, bytes: 0 }]);
+
+    // Another batch planned over batch 1 (as after an offsets reset) starts with no counts.
+    await store.writePlan(plan(2, replayEpoch, 10n));
+    expect(await store.batchCounts()).toEqual([]);
+
+    await committer(store, replayEpoch, 2)(tp, 10n, 30n, []);
+    await store.commitBatch(
+      plan(2, replayEpoch, 10n),
+      {
+        id: 2,
+        epoch: replayEpoch,
+        time: 0,
+        records: 30,
+        bytes: 0,
+        schedulingDelayMs: 0,
+        planMs: 0,
+        processingMs: 0,
+        totalDelayMs: 0,
+        ranges: [],
+      },
+      10
+    );
+    expect(await store.client.exists(store.keys.counts, store.keys.planned)).toBe(0);
   });
 });

@@ -56,6 +56,7 @@ export {
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type RangeCount,
   type TaskBatch,
 } from './checkpoint';
 

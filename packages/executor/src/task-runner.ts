@@ -212,6 +212,11 @@ export class TaskRunner {
     const { outputs } = await processChunk(this.job, records, context, poison, task.failures ?? task.attempt);
     report.processMs += elapsed(processStarted);
 
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as SourceRecord;
+      bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
+    }
     const commitStarted = performance.now();
     const committer: ChunkCommitter = {
       context,
@@ -225,6 +230,8 @@ export class TaskRunner {
           writes,
           taskFrom: task.range.fromOffset,
           mayStage: task.mayStage,
+          records: records.length,
+          bytes,
         }),
     };
     const outcome = await this.job.sink.commit(outputs, committer);
@@ -233,11 +240,6 @@ export class TaskRunner {
     if (outcome.status !== 'skipped') {
       report.chunks++;
       report.records += records.length;
-      let bytes = 0;
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i] as SourceRecord;
-        bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
-      }
       report.bytes += bytes;
     }
     return outcome;

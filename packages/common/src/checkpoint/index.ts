@@ -6,6 +6,7 @@ export {
   type ChunkCommit,
   type ChunkCommitResult,
   type CommitCallLimits,
+  type RangeCount,
   type TaskBatch,
 } from './store';
 export { jobKeys, type JobKeys } from './keys';

@@ -80,17 +80,28 @@ export interface ChunkCommit extends TaskBatch {
   from: bigint;
   until: bigint;
   writes: RedisWrite[];
-  /** The start of the task's range: a later piece of a split range stages its chunks under it. */
+  /** The start of the task's range: the chunk's records are counted under it (see {@link CheckpointStore.batchCounts}). */
   taskFrom: bigint;
   /** A later piece of a split range: the chunk is staged while the pieces before it are not committed. */
   mayStage?: boolean;
+  /** Records the chunk covers (all it read, dead-lettered ones included) and their key and value bytes. */
+  records: number;
+  bytes: number;
+}
+
+/** Records and bytes committed for one task range of the planned batch, by all its attempts. */
+export interface RangeCount extends TopicPartition {
+  /** The start of the task's range the records were committed under. */
+  from: bigint;
+  records: number;
+  bytes: number;
 }
 
 /** Limits of one commit script call: a larger queue of concurrent commits is sent as several calls. */
 export interface CommitCallLimits {
   /** Entries (chunk commits) per call. */
   maxEntries: number;
-  /** Script arguments per call (8 per entry plus 4 per write); an entry larger than this goes alone. */
+  /** Script arguments per call (10 per entry plus 4 per write); an entry larger than this goes alone. */
   maxArgs: number;
 }
 
@@ -106,7 +117,7 @@ interface QueuedCommit extends Omit<ChunkCommit, 'mayStage'> {
   reject: (error: unknown) => void;
 }
 
-const entryArgs = (c: QueuedCommit): number => 8 + 4 * c.writes.length;
+const entryArgs = (c: QueuedCommit): number => 10 + 4 * c.writes.length;
 
 interface SerializedPlan {
   id: number;
@@ -225,8 +236,8 @@ export class CheckpointStore {
 
   /**
    * Persists the plan before dispatch, the `from` of partitions seen for the first time, and the
-   * plan's skips (checkpoints moved past deleted records, compare-and-set; see write-plan-3.lua).
-   * The plan of another batch than the stored one replaces it.
+   * plan's skips (checkpoints moved past deleted records, compare-and-set; see write-plan-4.lua).
+   * The plan of another batch than the stored one replaces it, with the counts of its records.
    * @throws FencedError when `plan.epoch` is no longer current; CheckpointConflictError when a
    *   skipped partition's stored offset is neither the one planned from nor already moved by this plan.
    */
@@ -263,6 +274,7 @@ export class CheckpointStore {
       this.keys.epoch,
       this.keys.planned,
       this.keys.offsets,
+      this.keys.counts,
       plan.epoch,
       String(plan.id),
       JSON.stringify(serialized),
@@ -281,9 +293,10 @@ export class CheckpointStore {
   }
 
   /**
-   * Applies the chunk's writes and advances its partition from `from` to `until` atomically, if the
-   * epoch is current, the chunk lies inside the stored plan of its batch and the stored offset is
-   * `from`. Otherwise nothing changes and the stored offset is returned.
+   * Applies the chunk's writes and advances its partition from `from` to `until` atomically, and
+   * counts its records for the batch, if the epoch is current, the chunk lies inside the stored
+   * plan of its batch and the stored offset is `from`. Otherwise nothing changes and the stored
+   * offset is returned.
    *
    * The commits made in the same turn of the event loop (the tasks of a group) go to Redis as one
    * call of the commit script (commit-chunks-n.lua), each applied or refused on its own.
@@ -306,6 +319,24 @@ export class CheckpointStore {
     if (outsidePlan(batchId, plannedId, plannedRange, range.fromOffset, range.untilOffset)) {
       throw outsidePlanError(batchId, range, range.fromOffset, range.untilOffset, plannedId, plannedRange);
     }
+  }
+
+  /** What the commit script counted for the planned batch so far, per task range (in no order). */
+  async batchCounts(): Promise<RangeCount[]> {
+    const fields = await this.redis.hgetall(this.keys.counts);
+    // <topic>:<partition>@<from> -> "<records> <bytes>"; topic names hold neither ':' nor '@'.
+    return Object.entries(fields).map(([field, value]) => {
+      const at = field.lastIndexOf('@');
+      const colon = field.lastIndexOf(':', at);
+      const [records, bytes] = value.split(' ');
+      return {
+        topic: field.slice(0, colon),
+        partition: Number(field.slice(colon + 1, at)),
+        from: BigInt(field.slice(at + 1)),
+        records: Number(records),
+        bytes: Number(bytes),
+      };
+    });
   }
 
   /**
@@ -358,6 +389,8 @@ export class CheckpointStore {
       taskFrom: pieceStart,
       mode: 'apply',
       writes: [],
+      records: 0,
+      bytes: 0,
       stageKeys,
     });
   }
@@ -390,7 +423,7 @@ export class CheckpointStore {
   }
 
   private async send(commits: QueuedCommit[]): Promise<void> {
-    const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages, this.keys.planned];
+    const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages, this.keys.planned, this.keys.counts];
     const keyIndex = new Map<string, number>();
     // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
     // thousands of distinct outputs into a call would overflow the stack.
@@ -404,6 +437,8 @@ export class CheckpointStore {
         String(c.batchId),
         c.mode,
         String(c.taskFrom),
+        String(c.records),
+        String(c.bytes),
         String(c.writes.length)
       );
       this.encodeWrites(c.writes, keys, keyIndex, args);
@@ -445,6 +480,7 @@ export class CheckpointStore {
       k.committed,
       k.batches,
       k.totals,
+      k.counts,
       plan.epoch,
       String(plan.id),
       historySize,

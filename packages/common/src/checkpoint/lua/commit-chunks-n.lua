@@ -10,17 +10,24 @@
   skipped, fenced, refused or invalid exactly as if it had been a call of its own, in the order
   given; an entry that is refused changes nothing and does not affect the others.
 
+  A committed chunk adds its records and bytes to the batch's counts, under its task's range start,
+  so that the batch's summary counts every record once however many attempts, replays and chunks
+  it took (a replay finds the counts of what earlier attempts committed).
+
   A range split into pieces (skew) is read by several tasks at once, but must commit in offset
   order. A later piece whose predecessors are not committed yet (stored offset below the piece's
-  start) keeps its chunks' writes in a stage instead; the driver applies the stages in order once
-  the earlier pieces are done ('apply' mode), which moves the offset over the whole staged part.
+  start) keeps its chunks' writes and counts in a stage instead; the driver applies the stages in
+  order once the earlier pieces are done ('apply' mode), which moves the offset over the whole
+  staged part.
 
-  Input (numKeys = 4 + number of distinct sink keys of all entries):
+  Input (numKeys = 5 + number of distinct sink keys of all entries):
     KEYS[1]    offsets hash        (field topic:partition -> next offset to read)
     KEYS[2]    epoch               (fencing counter)
-    KEYS[3]    stages hash         (field topic:partition@pieceStart -> JSON {u = staged until, w = writes})
+    KEYS[3]    stages hash         (field topic:partition@pieceStart -> JSON {u = staged until, w = writes,
+                                    r = records, b = bytes})
     KEYS[4]    batch:planned       (hash: id, range:<topic:partition> -> "<from> <until>")
-    KEYS[5..]  sink keys           (same hash tag as the job; 'apply' entries: the keys of the stage)
+    KEYS[5]    batch:counts        (hash: <topic:partition>@<task start> -> "<records> <bytes>")
+    KEYS[6..]  sink keys           (same hash tag as the job; 'apply' entries: the keys of the stage)
     ARGV[1]    number of entries
     ARGV[2..]  the entries, one after the other, each:
                  offsets field     "topic:partition"
@@ -29,8 +36,10 @@
                  caller's epoch    (decimal string)
                  batch id          (decimal string)
                  mode              'commit' | 'stage' | 'apply'
-                 task start        the start of the task's range (a piece's start): 'stage' mode
-                                   stages under it (other modes: ignored)
+                 task start        the start of the task's range (a piece's start): the counts go
+                                   under it, and 'stage' mode stages under it ('apply' mode: ignored)
+                 records           records of the chunk ('0' in 'apply' mode)
+                 bytes             key and value bytes of the chunk ('0' in 'apply' mode)
                  number of writes  ('0' in 'apply' mode)
                  writes            4 values each: op, key index into KEYS, arg1, arg2
                                    op is one of hincrby, incrby, hset, set, sadd, rpush ('' for an unused arg)
@@ -73,6 +82,13 @@ local function outsidePlan(field, batchId, from, untilOffset)
   return nil
 end
 
+local function count(field, taskStart, records, bytes)
+  if records == '0' and bytes == '0' then return end
+  local at = field .. '@' .. taskStart
+  local countedRecords, countedBytes = string.match(rcall('HGET', KEYS[5], at) or '0 0', '^(%d+) (%d+)$')
+  rcall('HSET', KEYS[5], at, string.format('%d %d', countedRecords + records, countedBytes + bytes))
+end
+
 local function commitEntry(e)
   if current ~= e.epoch then
     return {'fenced', current}
@@ -80,7 +96,7 @@ local function commitEntry(e)
   local stored = rcall('HGET', KEYS[1], e.field)
 
   local stageField = nil
-  local untilOffset, writes = e.untilOffset, e.writes
+  local untilOffset, writes, records, bytes = e.untilOffset, e.writes, e.records, e.bytes
   if e.mode == 'apply' then
     stageField = e.field .. '@' .. e.from
     local stage = rcall('HGET', KEYS[3], stageField)
@@ -89,6 +105,7 @@ local function commitEntry(e)
     end
     stage = cjson.decode(stage)
     writes, untilOffset = stage.w, stage.u
+    records, bytes = tostring(stage.r or 0), tostring(stage.b or 0)
   end
 
   local refused = outsidePlan(e.field, e.batchId, e.from, untilOffset)
@@ -96,7 +113,7 @@ local function commitEntry(e)
     return refused
   end
 
-  local invalid = checkSinkWrites(writes, 5)
+  local invalid = checkSinkWrites(writes, 6)
   if invalid then
     return {'invalid', invalid}
   end
@@ -108,7 +125,7 @@ local function commitEntry(e)
       local stageKey = e.field .. '@' .. e.taskStart
       local stage
       if e.from == e.taskStart then
-        stage = {u = untilOffset, w = {}}
+        stage = {u = untilOffset, w = {}, r = 0, b = 0}
       else
         local existing = rcall('HGET', KEYS[3], stageKey)
         stage = existing and cjson.decode(existing)
@@ -118,6 +135,8 @@ local function commitEntry(e)
         stage.u = untilOffset
       end
       for _, w in ipairs(writes) do stage.w[#stage.w + 1] = w end
+      stage.r = (stage.r or 0) + tonumber(records)
+      stage.b = (stage.b or 0) + tonumber(bytes)
       rcall('HSET', KEYS[3], stageKey, cjson.encode(stage))
       return {'staged'}
     end
@@ -125,6 +144,7 @@ local function commitEntry(e)
   end
 
   applySinkWrites(writes)
+  count(e.field, e.mode == 'apply' and e.from or e.taskStart, records, bytes)
 
   if stageField then rcall('HDEL', KEYS[3], stageField) end
   rcall('HSET', KEYS[1], e.field, untilOffset)
@@ -134,11 +154,12 @@ end
 local replies = {}
 local i = 2
 for n = 1, tonumber(ARGV[1]) do
-  local nWrites = tonumber(ARGV[i + 7])
+  local nWrites = tonumber(ARGV[i + 9])
   replies[n] = commitEntry({
     field = ARGV[i], from = ARGV[i + 1], untilOffset = ARGV[i + 2], epoch = ARGV[i + 3], batchId = ARGV[i + 4],
-    mode = ARGV[i + 5], taskStart = ARGV[i + 6], writes = sinkWritesFromArgv(i + 8, i + 7 + 4 * nWrites),
+    mode = ARGV[i + 5], taskStart = ARGV[i + 6], records = ARGV[i + 7], bytes = ARGV[i + 8],
+    writes = sinkWritesFromArgv(i + 10, i + 9 + 4 * nWrites),
   })
-  i = i + 8 + 4 * nWrites
+  i = i + 10 + 4 * nWrites
 end
 return replies

@@ -5,7 +5,8 @@
 
   Besides the plan's JSON, each range is kept as a field `range:<topic>:<partition>` = "<from> <until>",
   which the commit script reads to refuse a commit outside the plan. A plan of another batch than
-  the one stored replaces it whole.
+  the one stored replaces it whole (its ranges and the records counted for it); a replay of the
+  same batch keeps what its earlier attempts counted.
 
   Skips (failOnDataLoss = false): when records a checkpoint points to are gone (retention moved the
   log start past it, or the topic was recreated and the checkpoint is beyond its latest offset),
@@ -25,6 +26,7 @@
     KEYS[1]    epoch               (fencing counter)
     KEYS[2]    batch:planned       (hash: id, epoch, plan, range:<topic:partition>)
     KEYS[3]    offsets             (hash: topic:partition -> next offset)
+    KEYS[4]    batch:counts        (hash: records and bytes committed per task range of the planned batch)
     ARGV[1]    caller's epoch
     ARGV[2]    batch id
     ARGV[3]    plan (JSON: id, epoch, time, ranges[, skips])
@@ -70,7 +72,7 @@ for i = 5, rangesStart - 1, 4 do
 end
 
 if rcall('HGET', KEYS[2], 'id') ~= ARGV[2] then
-  rcall('DEL', KEYS[2])
+  rcall('DEL', KEYS[2], KEYS[4])
 end
 rcall('HSET', KEYS[2], 'id', ARGV[2], 'epoch', ARGV[1], 'plan', ARGV[3])
 for i = 1, #move, 2 do
