@@ -1,11 +1,14 @@
 // Post-build steps tsc does not do: copy the Lua scripts next to the compiled checkpoint store,
 // copy the driver's web UI (static files plus the charting library, uPlot, so the UI needs no CDN)
 // next to the compiled UI handler, and make the CLI entry point executable.
-const { cpSync, mkdirSync } = require('node:fs');
+const { cpSync, mkdirSync, rmSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const packages = join(__dirname, '..', 'packages');
 const root = join(packages, 'common');
-cpSync(join(root, 'src', 'checkpoint', 'lua'), join(root, 'dist', 'checkpoint', 'lua'), { recursive: true });
+// Replaced whole: every file there is loaded as a script, so one renamed or removed in src must go.
+const lua = join(root, 'dist', 'checkpoint', 'lua');
+rmSync(lua, { recursive: true, force: true });
+cpSync(join(root, 'src', 'checkpoint', 'lua'), lua, { recursive: true });
 
 const ui = join(packages, 'driver', 'dist', 'ui', 'static');
 mkdirSync(ui, { recursive: true });
