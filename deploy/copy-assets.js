@@ -4,12 +4,15 @@
 // - driver: the web UI (static files plus the charting library, uPlot, so the UI needs no CDN);
 // - cli: the load job `sluice load --run` starts (examples/load), and the entry point's exec bit;
 // - every package: the LICENSE, which npm packs only from the package's own folder.
-const { chmodSync, cpSync, mkdirSync } = require('node:fs');
+const { chmodSync, cpSync, mkdirSync, rmSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const repo = join(__dirname, '..');
 const packages = join(repo, 'packages');
 const common = join(packages, 'common');
-cpSync(join(common, 'src', 'checkpoint', 'lua'), join(common, 'dist', 'checkpoint', 'lua'), { recursive: true });
+// Replaced whole: every file there is loaded as a script, so one renamed or removed in src must go.
+const lua = join(common, 'dist', 'checkpoint', 'lua');
+rmSync(lua, { recursive: true, force: true });
+cpSync(join(common, 'src', 'checkpoint', 'lua'), lua, { recursive: true });
 cpSync(join(repo, 'proto'), join(common, 'dist', 'proto'), { recursive: true });
 
 const ui = join(packages, 'driver', 'dist', 'ui', 'static');

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { CheckpointStore, isSluiceError } from '@sluice/common';
+import { CheckpointStore, isSluiceError, type RedisWrite } from '@sluice/common';
 import { createPki } from '../helpers/certs';
 import { uniqueName } from '../helpers/env';
 import { driverUrl } from '../helpers/fault';
@@ -235,7 +235,9 @@ describe('Redis ACL and TLS', () => {
       try {
         const epoch = await store.takeEpoch();
         // The connection's first script call goes by EVAL (by EVALSHA after that).
-        const commit = store.commitChunk(epoch, { topic: 't', partition: 0 }, 0n, 1n, [{ op: 'hincrby', key: 'audit', field: 'v', by: 1 }]);
+        const tp = { topic: 't', partition: 0 };
+        const writes: RedisWrite[] = [{ op: 'hincrby', key: 'audit', field: 'v', by: 1 }];
+        const commit = store.commitChunk({ batchId: 1, epoch, tp, from: 0n, until: 1n, writes, taskFrom: 0n, records: 1, bytes: 1 });
         const error = await commit.then(
           () => undefined,
           (e: unknown) => e
@@ -243,7 +245,8 @@ describe('Redis ACL and TLS', () => {
         expect(isSluiceError(error)).toBe(true);
         expect((error as Error).message).toBe(
           `[SLUICE_REDIS_NOPERM] Redis user '${user.name}' may not read and write one of ` +
-            `sluice:{${job}}:offsets, sluice:{${job}}:epoch, sluice:{${job}}:stages, sluice:{${job}}:out:audit (EVAL): ` +
+            `sluice:{${job}}:offsets, sluice:{${job}}:epoch, sluice:{${job}}:stages, sluice:{${job}}:batch:planned, ` +
+            `sluice:{${job}}:batch:counts, sluice:{${job}}:out:audit (EVAL): ` +
             `its key patterns must include ~sluice:{${job}}:*, e.g. ACL SETUSER ${user.name} ~sluice:{${job}}:* ` +
             '[Redis: NOPERM this user has no permissions to access one of the keys used as arguments]'
         );

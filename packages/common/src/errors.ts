@@ -15,6 +15,7 @@ export const errorCodes = [
   'SLUICE_REDIS_NOPERM',
   'SLUICE_CHECKPOINT_CONFLICT',
   'SLUICE_FENCED',
+  'SLUICE_TASK_OUTSIDE_PLAN',
   'SLUICE_TASK_FAILED',
   'SLUICE_EXECUTOR_LOST',
   'SLUICE_NO_EXECUTORS',
@@ -185,6 +186,17 @@ export class FencedError extends SluiceError {
     super('SLUICE_FENCED', `epoch ${callerEpoch} is fenced (current epoch ${currentEpoch ?? 'none'})`, {
       details: { callerEpoch: callerEpoch.toString(), currentEpoch },
     });
+  }
+}
+
+/**
+ * A task (or one of its chunk commits) is not inside the stored plan: another batch than the one
+ * planned, a partition the plan does not hold, or offsets beyond the planned range. Nothing of it
+ * is written.
+ */
+export class TaskOutsidePlanError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super('SLUICE_TASK_OUTSIDE_PLAN', message, { details });
   }
 }
 

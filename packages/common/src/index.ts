@@ -65,12 +65,15 @@ export {
   redactUrl,
   type BatchPlan,
   type BatchSummary,
+  type ChunkCommit,
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type RangeCount,
   type RedisRole,
   type RedisWait,
   type StoreOptions,
+  type TaskBatch,
 } from './checkpoint';
 
 // Dead-letter queue (BullMQ) of poison records

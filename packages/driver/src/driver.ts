@@ -27,6 +27,7 @@ import {
   type Logger,
   type OffsetOracle,
   type OffsetRange,
+  type RangeCount,
   type SluiceConfig,
   type StartingOffsets,
   type TopicPartition,
@@ -631,23 +632,24 @@ export class Driver extends EventEmitter implements DriverView {
     }
     const outcomes = settled.flatMap((s) => (s as PromiseFulfilledResult<TaskOutcome[]>).value);
     const processingMs = performance.now() - started;
+    const counted = await this.withCommittedCounts(outcomes);
     const summary: BatchSummary = {
       id: plan.id,
       epoch: plan.epoch,
       time: plan.time,
-      records: outcomes.reduce((n, o) => n + Number(o.result.records), 0),
-      bytes: outcomes.reduce((n, o) => n + Number(o.result.bytes), 0),
+      records: counted.reduce((n, c) => n + c.records, 0),
+      bytes: counted.reduce((n, c) => n + c.bytes, 0),
       schedulingDelayMs: Math.round(timing.schedulingDelayMs),
       planMs: Math.round(timing.planMs),
       processingMs: Math.round(processingMs),
       totalDelayMs: Math.round(timing.schedulingDelayMs + timing.planMs + processingMs),
       lostRecords: Number((plan.skips ?? []).reduce((n, k) => n + k.lost, 0n)),
-      ranges: outcomes.map((o) => ({
+      ranges: counted.map(({ outcome: o, records }) => ({
         topic: o.range.topic,
         partition: o.range.partition,
         from: String(o.range.fromOffset),
         until: String(o.range.untilOffset),
-        records: Number(o.result.records),
+        records,
         executor: o.executor,
         attempt: o.attempt,
         durationMs: o.result.total_ms,
@@ -664,7 +666,9 @@ export class Driver extends EventEmitter implements DriverView {
       this.active = undefined;
     }
     this.metrics.batchCommitted(plan, summary);
-    this.rateEstimator?.compute(summary.time, summary.records, summary.processingMs, summary.schedulingDelayMs);
+    // A replay's processing time holds only what its tasks did, not what an earlier driver's committed.
+    const processed = replayed ? outcomes.reduce((n, o) => n + Number(o.result.records), 0) : summary.records;
+    this.rateEstimator?.compute(summary.time, processed, summary.processingMs, summary.schedulingDelayMs);
     // Off the critical path: the next batch does not wait for Kafka's group coordinator.
     this.mirror?.publish(new Map(plan.ranges.map((r) => [partitionKey(r), r.untilOffset])));
     const event: BatchEvent = {
@@ -676,6 +680,26 @@ export class Driver extends EventEmitter implements DriverView {
     };
     this.logger.debug({ batch: plan.id, records: summary.records, tasks: work.length }, 'batch committed');
     this.emit('batch', event);
+  }
+
+  /**
+   * Records and bytes of each task's range, as the commit script counted them for the batch: the
+   * chunks every attempt committed, by this driver or by one before it (a replay), each once. A range
+   * without counts (committed by an executor of an earlier version) counts what its task reported.
+   */
+  private async withCommittedCounts(outcomes: TaskOutcome[]): Promise<Array<{ outcome: TaskOutcome; records: number; bytes: number }>> {
+    const byPartition = new Map<string, RangeCount[]>();
+    for (const count of outcomes.length === 0 ? [] : await this.deps.store.batchCounts()) {
+      const counts = byPartition.get(partitionKey(count));
+      if (counts) counts.push(count);
+      else byPartition.set(partitionKey(count), [count]);
+    }
+    return outcomes.map((outcome) => {
+      const { range, result } = outcome;
+      const inRange = (byPartition.get(partitionKey(range)) ?? []).filter((c) => c.from >= range.fromOffset && c.from < range.untilOffset);
+      if (inRange.length === 0) return { outcome, records: Number(result.records), bytes: Number(result.bytes) };
+      return { outcome, records: inRange.reduce((n, c) => n + c.records, 0), bytes: inRange.reduce((n, c) => n + c.bytes, 0) };
+    });
   }
 
   /** Offsets done of the total a bounded run has to cover, counted from where each partition started. */
@@ -707,7 +731,7 @@ export class Driver extends EventEmitter implements DriverView {
     for (const outcome of outcomes) {
       if (outcome.result.status !== 'STAGED') continue;
       const piece = outcome.range;
-      const applied = await this.deps.store.applyStage(plan.epoch, piece, piece.fromOffset);
+      const applied = await this.deps.store.applyStage({ batchId: plan.id, epoch: plan.epoch }, piece, piece.fromOffset);
       if (applied.status !== 'committed' && (await this.deps.store.readOffset(piece)) !== piece.untilOffset) {
         throw new CheckpointConflictError(
           `batch ${plan.id}: the staged output of ${partitionKey(piece)} [${piece.fromOffset}, ${piece.untilOffset}) could not be applied`,

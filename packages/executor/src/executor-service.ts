@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import {
+  asRedisOutage,
   grpcSecurity,
   InvalidRequestError,
   loadServices,
@@ -11,6 +12,7 @@ import {
   toWireFailure,
   type GrpcSecurity,
   type Logger,
+  type OffsetRange,
   type Subscription,
   type WireTaskGroupAnswer,
   type WireTaskGroupCall,
@@ -31,6 +33,11 @@ export interface ExecutorServiceOptions {
   subscription?: Subscription;
   /** The job's current epoch in Redis: a task carrying a later one ("from the future") is refused. */
   currentEpoch?: () => Promise<string | null>;
+  /**
+   * Throws TaskOutsidePlanError when the range is not inside the stored plan of the batch: such a
+   * task is refused before it reads anything (the commit script refuses its commits anyway).
+   */
+  checkInPlan?: (batchId: number, range: OffsetRange) => Promise<void>;
   /** Credentials, message limit and token check (default: plaintext, 4 MiB, no token). */
   security?: GrpcSecurity;
 }
@@ -306,8 +313,9 @@ export class ExecutorService {
 
   /**
    * Input from the network is checked before anything is read or committed: a malformed request,
-   * a range outside the job's subscription or an epoch the job never had is refused (the commit
-   * scripts refuse stale epochs on their own).
+   * a range outside the job's subscription, an epoch the job never had, or a range outside the
+   * stored plan of its batch is refused (the commit scripts refuse stale epochs and commits outside
+   * the plan on their own).
    */
   private async validate(request: WireTaskRequest): Promise<Task> {
     const invalid = (why: string): SluiceError =>
@@ -348,7 +356,7 @@ export class ExecutorService {
         );
       }
     }
-    return {
+    const task: Task = {
       taskId: request.task_id,
       batchId: Number(request.batch_id),
       epoch: request.epoch,
@@ -357,5 +365,9 @@ export class ExecutorService {
       range: { topic: range.topic, partition: range.partition, fromOffset: from, untilOffset: until },
       mayStage: request.may_stage,
     };
+    await this.options.checkInPlan?.(task.batchId, task.range).catch((e: unknown) => {
+      throw asRedisOutage(e);
+    });
+    return task;
   }
 }

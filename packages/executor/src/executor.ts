@@ -94,6 +94,7 @@ export class Executor {
         slots: config.executor.slots,
         subscription,
         currentEpoch: () => store.currentEpoch(),
+        checkInPlan: (batchId, range) => store.checkInPlan(batchId, range),
         security: grpc,
       },
       log,

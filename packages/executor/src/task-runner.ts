@@ -203,15 +203,39 @@ export class TaskRunner {
       },
     };
     const processStarted = performance.now();
-    // decode + process under the poison policy; dead letters (if any) are added before the commit below.
-    const { outputs } = await processChunk(this.job, records, context, this.poison, task.failures ?? task.attempt);
+    // decode + process under the poison policy; dead letters (if any) are added before the commit below,
+    // only while the chunk is inside the stored plan (the commit script checks the rest atomically).
+    const poison: PoisonSettings = {
+      ...this.poison,
+      deadLetter: async (letters) => {
+        await this.store.checkInPlan(task.batchId, { ...task.range, fromOffset, untilOffset });
+        await this.poison.deadLetter(letters);
+      },
+    };
+    const { outputs } = await processChunk(this.job, records, context, poison, task.failures ?? task.attempt);
     report.processMs += elapsed(processStarted);
 
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as SourceRecord;
+      bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
+    }
     const commitStarted = performance.now();
     const committer: ChunkCommitter = {
       context,
       commit: (writes: RedisWrite[]) =>
-        this.store.commitChunk(task.epoch, task.range, fromOffset, untilOffset, writes, task.mayStage ? task.range.fromOffset : undefined),
+        this.store.commitChunk({
+          batchId: task.batchId,
+          epoch: task.epoch,
+          tp: task.range,
+          from: fromOffset,
+          until: untilOffset,
+          writes,
+          taskFrom: task.range.fromOffset,
+          mayStage: task.mayStage,
+          records: records.length,
+          bytes,
+        }),
     };
     const outcome = await this.job.sink.commit(outputs, committer);
     report.commitMs += elapsed(commitStarted);
@@ -219,11 +243,6 @@ export class TaskRunner {
     if (outcome.status !== 'skipped') {
       report.chunks++;
       report.records += records.length;
-      let bytes = 0;
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i] as SourceRecord;
-        bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
-      }
       report.bytes += bytes;
       this.onChunkCommitted(records.length, bytes);
     }

@@ -37,8 +37,8 @@ const scriptsOf: Record<RedisRole, ScriptName[]> = {
 /** The job's keys each role reads and writes (sink keys, named by the job, are checked as they are written). */
 function keysOf(role: RedisRole, k: JobKeys): string[] {
   return role === 'driver'
-    ? [k.offsets, k.epoch, k.leader, k.planned, k.committed, k.batches, k.stages, k.totals]
-    : [k.offsets, k.epoch, k.stages];
+    ? [k.offsets, k.epoch, k.leader, k.planned, k.committed, k.batches, k.stages, k.totals, k.counts]
+    : [k.offsets, k.epoch, k.stages, k.planned, k.counts];
 }
 
 /** What each role sends outside its scripts, exactly as the checkpoint store and the lease send it. */
@@ -54,6 +54,7 @@ function directCommandsOf(role: RedisRole, k: JobKeys): Array<{ words: Words; ne
     return [
       { words: ['GET', k.epoch], neededFor: epoch },
       { words: ['HGET', k.offsets, 'topic:0'], neededFor: checkpoint },
+      { words: ['HMGET', k.planned, 'id', 'range:topic:0'], neededFor: needs('checking a task against the plan') },
     ];
   }
   return [
@@ -69,6 +70,7 @@ function directCommandsOf(role: RedisRole, k: JobKeys): Array<{ words: Words; ne
     { words: ['HGET', k.stages, 'topic:0@0'], neededFor: checkpoint },
     { words: ['XREVRANGE', k.batches, '+', '-', 'COUNT', '1'], neededFor: history },
     { words: ['HGETALL', k.totals], neededFor: history },
+    { words: ['HGETALL', k.counts], neededFor: history },
   ];
 }
 

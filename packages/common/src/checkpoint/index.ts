@@ -3,10 +3,13 @@ export {
   redactUrl,
   type BatchPlan,
   type BatchSummary,
+  type ChunkCommit,
   type ChunkCommitResult,
   type CommitCallLimits,
+  type RangeCount,
   type RedisWait,
   type StoreOptions,
+  type TaskBatch,
 } from './store';
 export { checkRedisAccess, type RedisRole } from './access';
 export { jobKeys, type JobKeys } from './keys';

@@ -13,6 +13,8 @@ export interface JobKeys {
   stages: string;
   /** Running totals of committed batches: batches, records, bytes. */
   totals: string;
+  /** Records and bytes committed per task range of the batch in flight (see commit-chunks-n.lua). */
+  counts: string;
   /** A sink key inside the job's namespace. */
   output(name: string): string;
 }
@@ -27,6 +29,7 @@ export function jobKeys(job: string): JobKeys {
     committed: `${prefix}batch:committed`,
     batches: `${prefix}batches`,
     totals: `${prefix}totals`,
+    counts: `${prefix}batch:counts`,
     stages: `${prefix}stages`,
     output: (name) => `${prefix}out:${name}`,
   };

@@ -1,7 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
-import { CheckpointConflictError, FencedError, isDependencyOutage, isSluiceError, RedisUnavailableError, SluiceError } from '../errors';
+import {
+  CheckpointConflictError,
+  FencedError,
+  isDependencyOutage,
+  isSluiceError,
+  RedisUnavailableError,
+  SluiceError,
+  TaskOutsidePlanError,
+} from '../errors';
 import type { Logger } from '../logging';
 import type { RedisValue, RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
@@ -73,11 +81,40 @@ export interface BatchSummary {
 
 export type ChunkCommitResult = { status: 'committed' } | { status: 'staged' } | { status: 'skipped'; storedOffset: bigint | null };
 
+/** The batch a task belongs to, as its driver sent it: its commits apply only inside that batch's stored plan. */
+export interface TaskBatch {
+  batchId: number;
+  epoch: string;
+}
+
+/** One chunk of a task: its writes, applied with the move of the stored offset from `from` to `until`. */
+export interface ChunkCommit extends TaskBatch {
+  tp: TopicPartition;
+  from: bigint;
+  until: bigint;
+  writes: RedisWrite[];
+  /** The start of the task's range: the chunk's records are counted under it (see {@link CheckpointStore.batchCounts}). */
+  taskFrom: bigint;
+  /** A later piece of a split range: the chunk is staged while the pieces before it are not committed. */
+  mayStage?: boolean;
+  /** Records the chunk covers (all it read, dead-lettered ones included) and their key and value bytes. */
+  records: number;
+  bytes: number;
+}
+
+/** Records and bytes committed for one task range of the planned batch, by all its attempts. */
+export interface RangeCount extends TopicPartition {
+  /** The start of the task's range the records were committed under. */
+  from: bigint;
+  records: number;
+  bytes: number;
+}
+
 /** Limits of one commit script call: a larger queue of concurrent commits is sent as several calls. */
 export interface CommitCallLimits {
   /** Entries (chunk commits) per call. */
   maxEntries: number;
-  /** Script arguments per call (7 per entry plus 4 per write); an entry larger than this goes alone. */
+  /** Script arguments per call (10 per entry plus 4 per write); an entry larger than this goes alone. */
   maxArgs: number;
 }
 
@@ -85,22 +122,15 @@ export interface CommitCallLimits {
 const defaultCommitCallLimits: CommitCallLimits = { maxEntries: 512, maxArgs: 200_000 };
 
 /** One chunk commit waiting for the next call of the commit script (see {@link CheckpointStore.commitChunk}). */
-interface QueuedCommit {
-  tp: TopicPartition;
-  from: bigint;
-  until: bigint;
-  epoch: string;
+interface QueuedCommit extends Omit<ChunkCommit, 'mayStage'> {
   mode: 'commit' | 'stage' | 'apply';
-  pieceStart: string;
-  /** 'commit' and 'stage': the chunk's writes. */
-  writes: RedisWrite[];
   /** 'apply': the sink keys the stage writes to (full key names). */
   stageKeys: string[];
   resolve: (result: ChunkCommitResult) => void;
   reject: (error: unknown) => void;
 }
 
-const entryArgs = (c: QueuedCommit): number => 7 + 4 * c.writes.length;
+const entryArgs = (c: QueuedCommit): number => 10 + 4 * c.writes.length;
 
 export interface StoreOptions {
   connectTimeoutMs?: number;
@@ -281,7 +311,8 @@ export class CheckpointStore {
 
   /**
    * Persists the plan before dispatch, the `from` of partitions seen for the first time, and the
-   * plan's skips (checkpoints moved past deleted records, compare-and-set; see write-plan-3.lua).
+   * plan's skips (checkpoints moved past deleted records, compare-and-set; see write-plan-4.lua).
+   * The plan of another batch than the stored one replaces it, with the counts of its records.
    * @throws FencedError when `plan.epoch` is no longer current; CheckpointConflictError when a
    *   skipped partition's stored offset is neither the one planned from nor already moved by this plan.
    */
@@ -313,17 +344,18 @@ export class CheckpointStore {
       String(k.from),
       untilOf.get(partitionKey(k)) ?? String(k.from),
     ]);
-    const initial = plan.ranges.flatMap((r) => [partitionKey(r), String(r.fromOffset)]);
+    const ranges = plan.ranges.flatMap((r) => [partitionKey(r), String(r.fromOffset), String(r.untilOffset)]);
     const reply = await this.redis.writePlan(
       this.keys.epoch,
       this.keys.planned,
       this.keys.offsets,
+      this.keys.counts,
       plan.epoch,
       String(plan.id),
       JSON.stringify(serialized),
       String((skips ?? []).length),
       skipArgs,
-      initial
+      ranges
     );
     if (reply[0] === 'fenced') throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
     if (reply[0] === 'skip-conflict') {
@@ -336,41 +368,59 @@ export class CheckpointStore {
   }
 
   /**
-   * Applies `writes` and advances `tp` from `from` to `until` atomically, if the epoch is current
-   * and the stored offset is `from`. Otherwise nothing changes and the stored offset is returned.
+   * Applies the chunk's writes and advances its partition from `from` to `until` atomically, and
+   * counts its records for the batch, if the epoch is current, the chunk lies inside the stored
+   * plan of its batch and the stored offset is `from`. Otherwise nothing changes and the stored
+   * offset is returned.
    *
    * The commits made in the same turn of the event loop (the tasks of a group) go to Redis as one
    * call of the commit script (commit-chunks-n.lua), each applied or refused on its own.
-   * @throws FencedError when `epoch` is no longer current; SluiceError SLUICE_PROCESS_FAILED when
-   *   a write cannot be applied (nothing is); the Redis client's error when the call fails.
+   * @throws FencedError when `epoch` is no longer current; TaskOutsidePlanError when the chunk is
+   *   not inside the stored plan; SluiceError SLUICE_PROCESS_FAILED when a write cannot be applied
+   *   (nothing is); the Redis client's error when the call fails.
    */
-  commitChunk(
-    epoch: string,
-    tp: TopicPartition,
-    from: bigint,
-    until: bigint,
-    writes: RedisWrite[],
-    pieceStart?: bigint
-  ): Promise<ChunkCommitResult> {
+  commitChunk(chunk: ChunkCommit): Promise<ChunkCommitResult> {
     // Writes come from sinks, which may be user code: a malformed one fails this commit alone.
-    const problem = redisWritesProblem(writes);
+    const problem = redisWritesProblem(chunk.writes);
     if (problem !== undefined) {
+      const { tp, from, until } = chunk;
       return Promise.reject(
         new SluiceError('SLUICE_PROCESS_FAILED', `${partitionKey(tp)} [${from}, ${until}): sink output cannot be applied: ${problem}`, {
           details: { topic: tp.topic, partition: tp.partition, from: String(from), until: String(until) },
         })
       );
     }
-    const mode = pieceStart === undefined ? 'commit' : 'stage';
-    return this.enqueue({
-      tp,
-      from,
-      until,
-      epoch,
-      mode,
-      pieceStart: pieceStart === undefined ? '' : String(pieceStart),
-      writes,
-      stageKeys: [],
+    const { mayStage, ...commit } = chunk;
+    return this.enqueue({ ...commit, mode: mayStage ? 'stage' : 'commit', stageKeys: [] });
+  }
+
+  /**
+   * Checks, before a task starts, that its range lies inside the stored plan of its batch (the
+   * commit script checks it again, atomically, for every chunk).
+   * @throws TaskOutsidePlanError when it does not.
+   */
+  async checkInPlan(batchId: number, range: OffsetRange): Promise<void> {
+    const [plannedId = null, plannedRange = null] = await this.redis.hmget(this.keys.planned, 'id', `range:${partitionKey(range)}`);
+    if (outsidePlan(batchId, plannedId, plannedRange, range.fromOffset, range.untilOffset)) {
+      throw outsidePlanError(batchId, range, range.fromOffset, range.untilOffset, plannedId, plannedRange);
+    }
+  }
+
+  /** What the commit script counted for the planned batch so far, per task range (in no order). */
+  async batchCounts(): Promise<RangeCount[]> {
+    const fields = await this.redis.hgetall(this.keys.counts);
+    // <topic>:<partition>@<from> -> "<records> <bytes>"; topic names hold neither ':' nor '@'.
+    return Object.entries(fields).map(([field, value]) => {
+      const at = field.lastIndexOf('@');
+      const colon = field.lastIndexOf(':', at);
+      const [records, bytes] = value.split(' ');
+      return {
+        topic: field.slice(0, colon),
+        partition: Number(field.slice(colon + 1, at)),
+        from: BigInt(field.slice(at + 1)),
+        records: Number(records),
+        bytes: Number(bytes),
+      };
     });
   }
 
@@ -414,12 +464,23 @@ export class CheckpointStore {
    * Applies the stage of the piece of `tp` starting at `pieceStart` (see the commit script), if the
    * stored offset has reached it. A missing stage (already applied, or never staged) is `skipped`.
    */
-  async applyStage(epoch: string, tp: TopicPartition, pieceStart: bigint): Promise<ChunkCommitResult> {
+  async applyStage(batch: TaskBatch, tp: TopicPartition, pieceStart: bigint): Promise<ChunkCommitResult> {
     const stage = await this.redis.hget(this.keys.stages, `${partitionKey(tp)}@${pieceStart}`);
     const staged = stage === null ? [] : (JSON.parse(stage) as { w: Array<[string, string]> | Record<string, never> }).w;
     // The script must be told every key it touches: the stage's sink keys, found in the stage itself.
     const stageKeys = [...new Set((Array.isArray(staged) ? staged : []).map((w) => w[1]))];
-    return this.enqueue({ tp, from: pieceStart, until: pieceStart, epoch, mode: 'apply', pieceStart: '', writes: [], stageKeys });
+    return this.enqueue({
+      ...batch,
+      tp,
+      from: pieceStart,
+      until: pieceStart,
+      taskFrom: pieceStart,
+      mode: 'apply',
+      writes: [],
+      records: 0,
+      bytes: 0,
+      stageKeys,
+    });
   }
 
   private enqueue(commit: Omit<QueuedCommit, 'resolve' | 'reject'>): Promise<ChunkCommitResult> {
@@ -453,13 +514,24 @@ export class CheckpointStore {
     let replies: ScriptReply[];
     // Everything inside the try: called without await (from flush), a throw would be an unhandled rejection.
     try {
-      const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages];
+      const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages, this.keys.planned, this.keys.counts];
       const keyIndex = new Map<string, number>();
       // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
       // thousands of distinct outputs into a call would overflow the stack.
       const args: ScriptArg[] = [String(commits.length)];
       for (const c of commits) {
-        args.push(partitionKey(c.tp), String(c.from), String(c.until), c.epoch, c.mode, c.pieceStart, String(c.writes.length));
+        args.push(
+          partitionKey(c.tp),
+          String(c.from),
+          String(c.until),
+          c.epoch,
+          String(c.batchId),
+          c.mode,
+          String(c.taskFrom),
+          String(c.records),
+          String(c.bytes),
+          String(c.writes.length)
+        );
         this.encodeWrites(c.writes, keys, keyIndex, args);
         for (const key of c.stageKeys) {
           if (keyIndex.has(key)) continue;
@@ -497,6 +569,7 @@ export class CheckpointStore {
       k.committed,
       k.batches,
       k.totals,
+      k.counts,
       plan.epoch,
       String(plan.id),
       historySize,
@@ -541,6 +614,8 @@ export class CheckpointStore {
 /** One entry's reply of the commit script as the caller's result, or its error. */
 function chunkResult(c: QueuedCommit, reply: ScriptReply): ChunkCommitResult {
   if (reply[0] === 'fenced') throw new FencedError(BigInt(c.epoch), reply[1] ?? null);
+  if (reply[0] === 'outside-plan')
+    throw outsidePlanError(c.batchId, c.tp, c.from, BigInt(reply[3] ?? c.until), reply[1] ?? null, reply[2] ?? null);
   if (reply[0] === 'invalid') {
     throw new SluiceError(
       'SLUICE_PROCESS_FAILED',
@@ -554,6 +629,46 @@ function chunkResult(c: QueuedCommit, reply: ScriptReply): ChunkCommitResult {
   if (reply[0] === 'staged') return { status: 'staged' };
   const stored = reply[1];
   return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
+}
+
+/**
+ * Why `[from, until)` is not inside the stored plan, given the planned batch's id and the partition's
+ * planned range ("<from> <until>"), as the commit script decides it; undefined when it is inside.
+ */
+function outsidePlan(
+  batchId: number,
+  plannedId: string | null,
+  plannedRange: string | null,
+  from: bigint,
+  until: bigint
+): 'batch' | 'partition' | 'range' | undefined {
+  if (plannedId !== String(batchId)) return 'batch';
+  if (plannedRange === null) return 'partition';
+  const [plannedFrom, plannedUntil] = plannedRange.split(' ').map(BigInt) as [bigint, bigint];
+  return from < plannedFrom || until > plannedUntil || from > until ? 'range' : undefined;
+}
+
+function outsidePlanError(
+  batchId: number,
+  tp: TopicPartition,
+  from: bigint,
+  until: bigint,
+  plannedId: string | null,
+  plannedRange: string | null
+): TaskOutsidePlanError {
+  const what = `batch ${batchId}: ${partitionKey(tp)} [${from}, ${until})`;
+  const details = { batchId, topic: tp.topic, partition: tp.partition, from: String(from), until: String(until), plannedId, plannedRange };
+  switch (outsidePlan(batchId, plannedId, plannedRange, from, until)) {
+    case 'batch':
+      return new TaskOutsidePlanError(
+        `${what} is not in the planned batch (${plannedId === null ? 'no batch is planned' : `batch ${plannedId} is planned`})`,
+        details
+      );
+    case 'partition':
+      return new TaskOutsidePlanError(`${what} is not in the plan`, details);
+    default:
+      return new TaskOutsidePlanError(`${what} is outside its planned range [${plannedRange?.replace(' ', ', ')})`, details);
+  }
 }
 
 const scriptArg = (v: RedisValue): ScriptArg => (typeof v === 'number' ? String(v) : v);

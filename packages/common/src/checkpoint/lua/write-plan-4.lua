@@ -3,6 +3,11 @@
   records the starting offset of partitions that have no checkpoint yet, so that a restart never
   re-resolves `latest` and every task commit finds its `from` in place.
 
+  Besides the plan's JSON, each range is kept as a field `range:<topic>:<partition>` = "<from> <until>",
+  which the commit script reads to refuse a commit outside the plan. A plan of another batch than
+  the one stored replaces it whole (its ranges and the records counted for it); a replay of the
+  same batch keeps what its earlier attempts counted.
+
   Skips (failOnDataLoss = false): when records a checkpoint points to are gone (retention moved the
   log start past it, or the topic was recreated and the checkpoint is beyond its latest offset),
   the plan starts that partition at its earliest offset and the stored offset must move there
@@ -19,14 +24,16 @@
 
   Input:
     KEYS[1]    epoch               (fencing counter)
-    KEYS[2]    batch:planned       (hash: id, epoch, plan)
+    KEYS[2]    batch:planned       (hash: id, epoch, plan, range:<topic:partition>)
     KEYS[3]    offsets             (hash: topic:partition -> next offset)
+    KEYS[4]    batch:counts        (hash: records and bytes committed per task range of the planned batch)
     ARGV[1]    caller's epoch
     ARGV[2]    batch id
     ARGV[3]    plan (JSON: id, epoch, time, ranges[, skips])
     ARGV[4]    number of skips S (0 when none)
     ARGV[5..4+4S]  skip quadruples: offsets field, expected stored offset, new from, range until
-    ARGV[5+4S..]   pairs: offsets field, from offset (set only where the field is absent)
+    ARGV[5+4S..]   triples, one per range: offsets field, from offset (also set as the stored offset
+                   where the field is absent), until offset
   Output:
     {'ok'}
     {'fenced', currentEpoch}
@@ -51,9 +58,9 @@ local function cmp(a, b)
 end
 
 local skips = tonumber(ARGV[4])
-local pairsStart = 5 + 4 * skips
+local rangesStart = 5 + 4 * skips
 local move = {}
-for i = 5, pairsStart - 1, 4 do
+for i = 5, rangesStart - 1, 4 do
   local field, expected, newFrom, untilOffset = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local stored = rcall('HGET', KEYS[3], field)
   if stored == expected then
@@ -64,11 +71,15 @@ for i = 5, pairsStart - 1, 4 do
   end
 end
 
+if rcall('HGET', KEYS[2], 'id') ~= ARGV[2] then
+  rcall('DEL', KEYS[2], KEYS[4])
+end
 rcall('HSET', KEYS[2], 'id', ARGV[2], 'epoch', ARGV[1], 'plan', ARGV[3])
 for i = 1, #move, 2 do
   rcall('HSET', KEYS[3], move[i], move[i + 1])
 end
-for i = pairsStart, #ARGV, 2 do
+for i = rangesStart, #ARGV, 3 do
   rcall('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1])
+  rcall('HSET', KEYS[2], 'range:' .. ARGV[i], ARGV[i + 1] .. ' ' .. ARGV[i + 2])
 end
 return {'ok'}

@@ -2,15 +2,16 @@
   Marks the planned batch committed once every one of its ranges has been committed by its task:
   checks that each partition's stored offset equals the range's until, then records the batch id,
   adds the batch to the job's running totals, appends its summary to the capped history and
-  clears the plan.
+  clears the plan and the records counted for it.
 
   Input:
     KEYS[1]    epoch               (fencing counter)
-    KEYS[2]    batch:planned       (hash: id, epoch, plan)
+    KEYS[2]    batch:planned       (hash: id, epoch, plan, range:<topic:partition>)
     KEYS[3]    offsets             (hash: topic:partition -> next offset)
     KEYS[4]    batch:committed     (id of the last committed batch)
     KEYS[5]    batches             (stream: one entry per committed batch)
     KEYS[6]    totals              (hash: batches, records, bytes since the job began)
+    KEYS[7]    batch:counts        (hash: records and bytes committed per task range of the planned batch)
     ARGV[1]    caller's epoch
     ARGV[2]    batch id
     ARGV[3]    history length to keep (approximate MAXLEN)
@@ -48,5 +49,5 @@ rcall('HINCRBY', KEYS[6], 'batches', 1)
 rcall('HINCRBY', KEYS[6], 'records', ARGV[5])
 rcall('HINCRBY', KEYS[6], 'bytes', ARGV[6])
 rcall('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[2], 'summary', ARGV[4])
-rcall('DEL', KEYS[2])
+rcall('DEL', KEYS[2], KEYS[7])
 return {'ok'}
