@@ -5,6 +5,8 @@
  * global setup). `npm test` runs all three.
  */
 const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }];
+// Only the sources and tests are crawled: .cache holds Kafka, Helm and promtool with their Go module cache.
+const roots = ['<rootDir>/packages', '<rootDir>/test'];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -12,6 +14,7 @@ module.exports = {
     {
       displayName: 'unit',
       rootDir: __dirname,
+      roots,
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/packages/*/src/**/__tests__/**/*.test.ts'],
@@ -20,6 +23,7 @@ module.exports = {
     {
       displayName: 'integration',
       rootDir: __dirname,
+      roots,
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
@@ -31,6 +35,7 @@ module.exports = {
     {
       displayName: 'fault',
       rootDir: __dirname,
+      roots,
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/fault/**/*.test.ts'],
