@@ -69,6 +69,7 @@ export {
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type OffsetSkip,
   type RangeCount,
   type RedisRole,
   type RedisWait,
