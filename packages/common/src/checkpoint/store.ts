@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import { CheckpointConflictError, FencedError, isDependencyOutage, isSluiceError, RedisUnavailableError, SluiceError } from '../errors';
 import type { Logger } from '../logging';
 import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { redisWritesProblem } from '../sinks/outputs';
+import { abortableWait } from '../wait';
 import { ChunkCommitQueue, defaultCommitCallLimits } from './commit-queue';
 import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
@@ -133,8 +133,7 @@ export class CheckpointStore {
           { redis: url, attempt, err: cause.message, retryInMs: Math.round(backoffMs), startupTimeoutMs: timeoutMs ?? 'none' },
           'Redis cannot be reached yet; not ready, trying again'
         );
-        await delay(backoffMs, undefined, { signal }).catch(() => undefined);
-        if (signal?.aborted) return false;
+        if (!(await abortableWait(backoffMs, signal))) return false;
       }
     }
   }
