@@ -244,7 +244,7 @@ export function errorMessage(e: unknown): string {
  * The leader's node id of each partition of `topic` in the cached metadata, partitions without a
  * leader (an election in progress) left out. One pass: kafkajs's `findLeaderForPartitions` looks
  * each partition up in the list and copies its result per partition, quadratic in the partitions
- * asked (about 1 ms per call at 512 partitions).
+ * asked (figures: docs/benchmarks.md, "Figures behind design choices").
  */
 export function partitionLeaders(cluster: DirectCluster, topic: string): Map<number, string> {
   const leaders = new Map<number, string>();
