@@ -61,6 +61,13 @@ class Reply {
     return value;
   }
 
+  /** The reply decoded by the case for its tag; a tag without a case is unexpected. */
+  decode<T>(cases: Record<string, (reply: Reply) => T>): T {
+    const decodeCase = Object.hasOwn(cases, this.tag) ? cases[this.tag] : undefined;
+    if (decodeCase === undefined) throw this.unexpected();
+    return decodeCase(this);
+  }
+
   unexpected(): SluiceError {
     return unexpectedReply(this.script, this.raw);
   }
@@ -75,25 +82,18 @@ function unexpectedReply(script: ScriptName, raw: unknown): SluiceError {
   );
 }
 
-function commitChunk(raw: unknown): CommitChunkReply {
-  const r = new Reply('commitChunks', raw);
-  switch (r.tag) {
-    case 'committed':
-      return { status: 'committed', until: r.text(1) };
-    case 'staged':
-      return { status: 'staged' };
-    case 'skipped':
-      return { status: 'skipped', stored: r.nullable(1) };
-    case 'fenced':
-      return { status: 'fenced', currentEpoch: r.nullable(1) };
-    case 'outside-plan':
-      return { status: 'outside-plan', plannedId: r.nullable(1), plannedRange: r.nullable(2), until: r.text(3) };
-    case 'invalid':
-      return { status: 'invalid', reason: r.text(1) };
-    default:
-      throw r.unexpected();
-  }
-}
+const ok = (): { status: 'ok' } => ({ status: 'ok' });
+const fenced = (r: Reply): { status: 'fenced'; currentEpoch: string | null } => ({ status: 'fenced', currentEpoch: r.nullable(1) });
+
+const commitChunk = (raw: unknown): CommitChunkReply =>
+  new Reply('commitChunks', raw).decode<CommitChunkReply>({
+    committed: (r) => ({ status: 'committed', until: r.text(1) }),
+    staged: () => ({ status: 'staged' }),
+    skipped: (r) => ({ status: 'skipped', stored: r.nullable(1) }),
+    fenced,
+    'outside-plan': (r) => ({ status: 'outside-plan', plannedId: r.nullable(1), plannedRange: r.nullable(2), until: r.text(3) }),
+    invalid: (r) => ({ status: 'invalid', reason: r.text(1) }),
+  });
 
 export const decodeReply = {
   /** One reply per entry sent, in order. */
@@ -102,47 +102,25 @@ export const decodeReply = {
     return raw.map(commitChunk);
   },
 
-  writePlan(raw: unknown): WritePlanReply {
-    const r = new Reply('writePlan', raw);
-    switch (r.tag) {
-      case 'ok':
-        return { status: 'ok' };
-      case 'fenced':
-        return { status: 'fenced', currentEpoch: r.nullable(1) };
-      case 'skip-conflict':
-        return { status: 'skip-conflict', field: r.text(1), stored: r.nullable(2), expected: r.text(3) };
-      default:
-        throw r.unexpected();
-    }
-  },
+  writePlan: (raw: unknown): WritePlanReply =>
+    new Reply('writePlan', raw).decode<WritePlanReply>({
+      ok,
+      fenced,
+      'skip-conflict': (r) => ({ status: 'skip-conflict', field: r.text(1), stored: r.nullable(2), expected: r.text(3) }),
+    }),
 
-  commitBatch(raw: unknown): CommitBatchReply {
-    const r = new Reply('commitBatch', raw);
-    switch (r.tag) {
-      case 'ok':
-        return { status: 'ok' };
-      case 'fenced':
-        return { status: 'fenced', currentEpoch: r.nullable(1) };
-      case 'not-planned':
-        return { status: 'not-planned', plannedId: r.nullable(1) };
-      case 'incomplete':
-        return { status: 'incomplete', field: r.text(1), stored: r.nullable(2) };
-      default:
-        throw r.unexpected();
-    }
-  },
+  commitBatch: (raw: unknown): CommitBatchReply =>
+    new Reply('commitBatch', raw).decode<CommitBatchReply>({
+      ok,
+      fenced,
+      'not-planned': (r) => ({ status: 'not-planned', plannedId: r.nullable(1) }),
+      incomplete: (r) => ({ status: 'incomplete', field: r.text(1), stored: r.nullable(2) }),
+    }),
 
-  replayDeadLetter(raw: unknown): ReplayDeadLetterReply {
-    const r = new Reply('replayDeadLetter', raw);
-    switch (r.tag) {
-      case 'committed':
-        return { status: 'committed' };
-      case 'skipped':
-        return { status: 'skipped' };
-      case 'invalid':
-        return { status: 'invalid', reason: r.text(1) };
-      default:
-        throw r.unexpected();
-    }
-  },
+  replayDeadLetter: (raw: unknown): ReplayDeadLetterReply =>
+    new Reply('replayDeadLetter', raw).decode<ReplayDeadLetterReply>({
+      committed: () => ({ status: 'committed' }),
+      skipped: () => ({ status: 'skipped' }),
+      invalid: (r) => ({ status: 'invalid', reason: r.text(1) }),
+    }),
 };
