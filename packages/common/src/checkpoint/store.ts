@@ -11,9 +11,10 @@ import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
 import { asRedisOutage } from './outage';
 import { outsidePlan, outsidePlanError } from './outside-plan';
+import { planFromJson, planToJson } from './plan-json';
 import { decodeReply } from './replies';
 import { registerScripts, type ScriptedRedis } from './scripts';
-import type { BatchPlan, BatchSummary, ChunkCommit, ChunkCommitResult, CommitCallLimits, OffsetSkip, RangeCount, TaskBatch } from './types';
+import type { BatchPlan, BatchSummary, ChunkCommit, ChunkCommitResult, CommitCallLimits, RangeCount, TaskBatch } from './types';
 import { encodeWrites } from './write-args';
 
 export interface StoreOptions {
@@ -33,14 +34,6 @@ export interface RedisWait {
 /** First pause between attempts to reach Redis at start-up; doubled each time up to the maximum. */
 const REACH_BACKOFF_MS = 250;
 const MAX_REACH_BACKOFF_MS = 5000;
-
-interface SerializedPlan {
-  id: number;
-  epoch: string;
-  time: number;
-  ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
-  skips?: Array<{ topic: string; partition: number; checkpoint: string; from: string; lost: string; reason: OffsetSkip['reason'] }>;
-}
 
 /**
  * The Redis side of exactly-once: offsets (the source of truth), the fencing epoch, the planned
@@ -175,24 +168,7 @@ export class CheckpointStore {
   async readPlan(): Promise<BatchPlan | null> {
     const json = await this.redis.hget(this.keys.planned, 'plan');
     if (json === null) return null;
-    const plan = JSON.parse(json) as SerializedPlan;
-    return {
-      ...plan,
-      ranges: plan.ranges.map((r) => ({
-        topic: r.topic,
-        partition: r.partition,
-        fromOffset: BigInt(r.from),
-        untilOffset: BigInt(r.until),
-      })),
-      skips: plan.skips?.map((k) => ({
-        topic: k.topic,
-        partition: k.partition,
-        checkpoint: BigInt(k.checkpoint),
-        from: BigInt(k.from),
-        lost: BigInt(k.lost),
-        reason: k.reason,
-      })),
-    };
+    return planFromJson(json);
   }
 
   /**
@@ -203,28 +179,9 @@ export class CheckpointStore {
    *   skipped partition's stored offset is neither the one planned from nor already moved by this plan.
    */
   async writePlan(plan: BatchPlan): Promise<void> {
-    const { skips, ...rest } = plan;
-    const serialized: SerializedPlan = {
-      ...rest,
-      ranges: plan.ranges.map((r) => ({
-        topic: r.topic,
-        partition: r.partition,
-        from: String(r.fromOffset),
-        until: String(r.untilOffset),
-      })),
-    };
-    if (skips && skips.length > 0) {
-      serialized.skips = skips.map((k) => ({
-        topic: k.topic,
-        partition: k.partition,
-        checkpoint: String(k.checkpoint),
-        from: String(k.from),
-        lost: String(k.lost),
-        reason: k.reason,
-      }));
-    }
     const untilOf = new Map(plan.ranges.map((r) => [partitionKey(r), String(r.untilOffset)]));
-    const skipArgs = (skips ?? []).flatMap((k) => [
+    const skips = plan.skips ?? [];
+    const skipArgs = skips.flatMap((k) => [
       partitionKey(k),
       String(k.checkpoint),
       String(k.from),
@@ -239,8 +196,8 @@ export class CheckpointStore {
         this.keys.counts,
         plan.epoch,
         String(plan.id),
-        JSON.stringify(serialized),
-        String((skips ?? []).length),
+        planToJson(plan),
+        String(skips.length),
         skipArgs,
         ranges
       )
