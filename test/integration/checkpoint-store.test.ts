@@ -152,6 +152,43 @@ describe('CheckpointStore staging: predecessors finishing mid-way', () => {
   });
 });
 
+/** Offsets above 2^53 (Kafka offsets are int64): the scripts compare them exactly, not as Lua doubles. */
+describe('CheckpointStore: offsets above 2^53', () => {
+  let store: CheckpointStore;
+  const tp = { topic: 't', partition: 0 };
+  const at = (offset: bigint): bigint => 2n ** 53n + offset;
+  let epoch: string;
+  let commit: Commit;
+
+  beforeEach(async () => {
+    store = await CheckpointStore.connect(redisUrl(), uniqueName('bigoffsets'));
+    epoch = await store.takeEpoch();
+    commit = committer(store, epoch);
+    await store.writePlan({ id: 1, epoch, time: 0, ranges: [{ ...tp, fromOffset: at(-2n), untilOffset: at(0n) }] });
+  });
+  afterEach(() => store.close());
+
+  it('refuses a chunk ending one past its planned until (9007199254740993 > 9007199254740992)', async () => {
+    const committed = commit(tp, at(-2n), at(1n), [{ op: 'incrby', key: 'n', by: 1 }]);
+    await expect(committed).rejects.toMatchObject({ code: 'SLUICE_TASK_OUTSIDE_PLAN' });
+    await expect(committed).rejects.toThrow('is outside its planned range [9007199254740990, 9007199254740992)');
+    expect(await store.readOffset(tp)).toBe(at(-2n));
+    expect(await store.client.exists(store.keys.output('n'))).toBe(0);
+  });
+
+  it('skips, not stages, a piece whose start the stored offset has passed by one', async () => {
+    const replan = await store.takeEpoch();
+    await store.writePlan({ id: 2, epoch: replan, time: 0, ranges: [{ ...tp, fromOffset: at(-2n), untilOffset: at(4n) }] });
+    const commitReplan = committer(store, replan, 2);
+    await expect(commitReplan(tp, at(-2n), at(1n), [])).resolves.toEqual({ status: 'committed' });
+    await expect(commitReplan(tp, at(0n), at(2n), [{ op: 'incrby', key: 'n', by: 1 }], at(0n))).resolves.toEqual({
+      status: 'skipped',
+      storedOffset: at(1n),
+    });
+    expect(await store.client.hlen(store.keys.stages)).toBe(0);
+  });
+});
+
 /** The chunk commits of one turn of the event loop (the tasks of a group) go to Redis as one script call. */
 describe('CheckpointStore: concurrent commits in one call', () => {
   let store: CheckpointStore;

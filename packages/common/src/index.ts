@@ -52,6 +52,7 @@ export {
 } from './config';
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
+export { abortableWait } from './wait';
 export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
 export { buildInfo, createProcessRegistry, type BuildInfo } from './metrics';
 
@@ -69,6 +70,7 @@ export {
   type ChunkCommitResult,
   type CommitCallLimits,
   type JobKeys,
+  type OffsetSkip,
   type RangeCount,
   type RedisRole,
   type RedisWait,

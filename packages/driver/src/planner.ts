@@ -4,6 +4,7 @@ import {
   KafkaUnavailableError,
   partitionKey,
   type OffsetRange,
+  type OffsetSkip,
   type StartingOffsets,
   type TopicPartition,
 } from '@sluice/common';
@@ -42,22 +43,6 @@ export interface PlanInput {
   firstBatch?: boolean;
   /** Data loss (checkpoint below the log start, or beyond the latest offset): throw (default) or skip. */
   failOnDataLoss?: boolean;
-}
-
-/**
- * A checkpoint the plan moves before any task runs, because the records it points to are gone
- * (failOnDataLoss = false): the write-plan script sets the stored offset from `checkpoint` to `from`
- * (compare-and-set), and the batch history counts `lost`.
- */
-export interface OffsetSkip extends TopicPartition {
-  /** The stored offset the planner saw (and that the write-plan script expects). */
-  checkpoint: bigint;
-  /** The new start: the partition's earliest offset. */
-  from: bigint;
-  /** Records that existed and were never processed: `earliest - checkpoint` for retention, 0 when unknown (reset). */
-  lost: bigint;
-  /** `retention`: checkpoint below the log start; `reset`: checkpoint beyond the latest offset (topic recreated). */
-  reason: 'retention' | 'reset';
 }
 
 export interface PlannedBatch {

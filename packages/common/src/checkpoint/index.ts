@@ -1,16 +1,5 @@
-export {
-  CheckpointStore,
-  redactUrl,
-  type BatchPlan,
-  type BatchSummary,
-  type ChunkCommit,
-  type ChunkCommitResult,
-  type CommitCallLimits,
-  type RangeCount,
-  type RedisWait,
-  type StoreOptions,
-  type TaskBatch,
-} from './store';
+export { CheckpointStore, redactUrl, type RedisWait, type StoreOptions } from './store';
+export type { BatchPlan, BatchSummary, ChunkCommit, ChunkCommitResult, CommitCallLimits, OffsetSkip, RangeCount, TaskBatch } from './types';
 export { checkRedisAccess, type RedisRole } from './access';
 export { jobKeys, type JobKeys } from './keys';
 export { asRedisOutage } from './outage';

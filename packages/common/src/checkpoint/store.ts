@@ -1,136 +1,21 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
-import {
-  CheckpointConflictError,
-  FencedError,
-  isDependencyOutage,
-  isSluiceError,
-  RedisUnavailableError,
-  SluiceError,
-  TaskOutsidePlanError,
-} from '../errors';
+import { CheckpointConflictError, FencedError, isDependencyOutage, isSluiceError, RedisUnavailableError, SluiceError } from '../errors';
 import type { Logger } from '../logging';
-import type { RedisValue, RedisWrite } from '../job/types';
+import type { RedisWrite } from '../job/types';
 import { partitionKey, type OffsetRange, type TopicPartition } from '../kafka/types';
 import { redisWritesProblem } from '../sinks/outputs';
+import { abortableWait } from '../wait';
+import { ChunkCommitQueue, defaultCommitCallLimits } from './commit-queue';
 import { createRedis, redisTargetUrl, type RedisTarget } from './connection';
 import { jobKeys, type JobKeys } from './keys';
 import { asRedisOutage } from './outage';
-import { registerScripts, type ScriptArg, type ScriptedRedis, type ScriptReply } from './scripts';
-
-/** The plan of one batch, persisted before dispatch and replayed unchanged after a crash. */
-export interface BatchPlan {
-  id: number;
-  epoch: string;
-  /** Wall-clock time the batch was due (ms since the epoch), as Spark's batch time. */
-  time: number;
-  ranges: OffsetRange[];
-  /**
-   * Checkpoints this plan moves forward before any task runs because their records are gone
-   * (`failOnDataLoss = false`); each range's `fromOffset` is then the skip's `from`.
-   */
-  skips?: OffsetSkip[];
-}
-
-/** A checkpoint moved past records that no longer exist (see the write-plan script). */
-export interface OffsetSkip extends TopicPartition {
-  /** The stored offset the planner saw: the script moves it only from exactly this value. */
-  checkpoint: bigint;
-  /** The new stored offset: the partition's earliest offset. */
-  from: bigint;
-  /** Records lost: `earliest - checkpoint` for retention; 0 (unknown) for a reset. */
-  lost: bigint;
-  /** `retention`: checkpoint below the log start; `reset`: beyond the latest offset (topic recreated). */
-  reason: 'retention' | 'reset';
-}
-
-/** What the history keeps per committed batch (the `batches` stream). */
-export interface BatchSummary {
-  id: number;
-  epoch: string;
-  time: number;
-  records: number;
-  bytes: number;
-  /** Due time to the start of planning: how long the batch waited for the previous one. */
-  schedulingDelayMs: number;
-  /** Partition discovery, offsets and writing the plan. */
-  planMs: number;
-  /** Dispatch to the last task committed. */
-  processingMs: number;
-  /** Due time to the last task committed. */
-  totalDelayMs: number;
-  /** Records skipped because they were gone before they could be read (`failOnDataLoss = false`). */
-  lostRecords?: number;
-  /** Non-empty ranges only, with the executor and attempt that committed each. */
-  ranges: Array<{
-    topic: string;
-    partition: number;
-    from: string;
-    until: string;
-    records: number;
-    executor: string;
-    attempt: number;
-    durationMs: number;
-    /** With speculation: whether the committing attempt was the speculative copy. */
-    speculative?: boolean;
-    /** With speculation: the attempts that ran side by side, which one won. */
-    copies?: Array<{ executor: string; attempt: number; speculative: boolean; outcome: 'won' | 'lost' }>;
-  }>;
-}
-
-export type ChunkCommitResult = { status: 'committed' } | { status: 'staged' } | { status: 'skipped'; storedOffset: bigint | null };
-
-/** The batch a task belongs to, as its driver sent it: its commits apply only inside that batch's stored plan. */
-export interface TaskBatch {
-  batchId: number;
-  epoch: string;
-}
-
-/** One chunk of a task: its writes, applied with the move of the stored offset from `from` to `until`. */
-export interface ChunkCommit extends TaskBatch {
-  tp: TopicPartition;
-  from: bigint;
-  until: bigint;
-  writes: RedisWrite[];
-  /** The start of the task's range: the chunk's records are counted under it (see {@link CheckpointStore.batchCounts}). */
-  taskFrom: bigint;
-  /** A later piece of a split range: the chunk is staged while the pieces before it are not committed. */
-  mayStage?: boolean;
-  /** Records the chunk covers (all it read, dead-lettered ones included) and their key and value bytes. */
-  records: number;
-  bytes: number;
-}
-
-/** Records and bytes committed for one task range of the planned batch, by all its attempts. */
-export interface RangeCount extends TopicPartition {
-  /** The start of the task's range the records were committed under. */
-  from: bigint;
-  records: number;
-  bytes: number;
-}
-
-/** Limits of one commit script call: a larger queue of concurrent commits is sent as several calls. */
-export interface CommitCallLimits {
-  /** Entries (chunk commits) per call. */
-  maxEntries: number;
-  /** Script arguments per call (10 per entry plus 4 per write); an entry larger than this goes alone. */
-  maxArgs: number;
-}
-
-/** Sizes of one call that keep Redis responsive: a few milliseconds of script at most. */
-const defaultCommitCallLimits: CommitCallLimits = { maxEntries: 512, maxArgs: 200_000 };
-
-/** One chunk commit waiting for the next call of the commit script (see {@link CheckpointStore.commitChunk}). */
-interface QueuedCommit extends Omit<ChunkCommit, 'mayStage'> {
-  mode: 'commit' | 'stage' | 'apply';
-  /** 'apply': the sink keys the stage writes to (full key names). */
-  stageKeys: string[];
-  resolve: (result: ChunkCommitResult) => void;
-  reject: (error: unknown) => void;
-}
-
-const entryArgs = (c: QueuedCommit): number => 10 + 4 * c.writes.length;
+import { outsidePlan, outsidePlanError } from './outside-plan';
+import { planFromJson, planToJson } from './plan-json';
+import { decodeReply } from './replies';
+import { registerScripts, type ScriptedRedis } from './scripts';
+import type { BatchPlan, BatchSummary, ChunkCommit, ChunkCommitResult, CommitCallLimits, RangeCount, TaskBatch } from './types';
+import { encodeWrites } from './write-args';
 
 export interface StoreOptions {
   connectTimeoutMs?: number;
@@ -150,24 +35,13 @@ export interface RedisWait {
 const REACH_BACKOFF_MS = 250;
 const MAX_REACH_BACKOFF_MS = 5000;
 
-interface SerializedPlan {
-  id: number;
-  epoch: string;
-  time: number;
-  ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
-  skips?: Array<{ topic: string; partition: number; checkpoint: string; from: string; lost: string; reason: OffsetSkip['reason'] }>;
-}
-
 /**
  * The Redis side of exactly-once: offsets (the source of truth), the fencing epoch, the planned
  * batch and the history of committed ones. Every state change that must be atomic is one Lua script.
  */
 export class CheckpointStore {
   readonly keys: JobKeys;
-  /** Calls of the commit script made so far and the chunk commits they carried. */
-  readonly commitStats = { calls: 0, entries: 0 };
-  /** Chunk commits waiting for the next call, sent together once the current turn of the event loop ends. */
-  private queued: QueuedCommit[] = [];
+  private readonly commits: ChunkCommitQueue;
 
   /** The last error of the connection itself (refused, timed out, TLS, password): what a failed command does not say. */
   private lastConnectionError: Error | undefined;
@@ -176,12 +50,18 @@ export class CheckpointStore {
     private readonly redis: ScriptedRedis,
     readonly job: string,
     private readonly target: RedisTarget,
-    private readonly limits: CommitCallLimits
+    limits: CommitCallLimits
   ) {
     this.keys = jobKeys(job);
+    this.commits = new ChunkCommitQueue(redis, this.keys, limits);
     // Connection errors surface through the failing command; remember the last one for the message
     // (ioredis would otherwise print them to stderr, and the command only says "Connection is closed").
     redis.on('error', (e: Error) => (this.lastConnectionError = e));
+  }
+
+  /** Calls of the commit script made so far and the chunk commits they carried. */
+  get commitStats(): { calls: number; entries: number } {
+    return this.commits.stats;
   }
 
   /** A store whose connection {@link reach} opens. */
@@ -246,8 +126,7 @@ export class CheckpointStore {
           { redis: url, attempt, err: cause.message, retryInMs: Math.round(backoffMs), startupTimeoutMs: timeoutMs ?? 'none' },
           'Redis cannot be reached yet; not ready, trying again'
         );
-        await delay(backoffMs, undefined, { signal }).catch(() => undefined);
-        if (signal?.aborted) return false;
+        if (!(await abortableWait(backoffMs, signal))) return false;
       }
     }
   }
@@ -289,24 +168,7 @@ export class CheckpointStore {
   async readPlan(): Promise<BatchPlan | null> {
     const json = await this.redis.hget(this.keys.planned, 'plan');
     if (json === null) return null;
-    const plan = JSON.parse(json) as SerializedPlan;
-    return {
-      ...plan,
-      ranges: plan.ranges.map((r) => ({
-        topic: r.topic,
-        partition: r.partition,
-        fromOffset: BigInt(r.from),
-        untilOffset: BigInt(r.until),
-      })),
-      skips: plan.skips?.map((k) => ({
-        topic: k.topic,
-        partition: k.partition,
-        checkpoint: BigInt(k.checkpoint),
-        from: BigInt(k.from),
-        lost: BigInt(k.lost),
-        reason: k.reason,
-      })),
-    };
+    return planFromJson(json);
   }
 
   /**
@@ -317,52 +179,35 @@ export class CheckpointStore {
    *   skipped partition's stored offset is neither the one planned from nor already moved by this plan.
    */
   async writePlan(plan: BatchPlan): Promise<void> {
-    const { skips, ...rest } = plan;
-    const serialized: SerializedPlan = {
-      ...rest,
-      ranges: plan.ranges.map((r) => ({
-        topic: r.topic,
-        partition: r.partition,
-        from: String(r.fromOffset),
-        until: String(r.untilOffset),
-      })),
-    };
-    if (skips && skips.length > 0) {
-      serialized.skips = skips.map((k) => ({
-        topic: k.topic,
-        partition: k.partition,
-        checkpoint: String(k.checkpoint),
-        from: String(k.from),
-        lost: String(k.lost),
-        reason: k.reason,
-      }));
-    }
     const untilOf = new Map(plan.ranges.map((r) => [partitionKey(r), String(r.untilOffset)]));
-    const skipArgs = (skips ?? []).flatMap((k) => [
+    const skips = plan.skips ?? [];
+    const skipArgs = skips.flatMap((k) => [
       partitionKey(k),
       String(k.checkpoint),
       String(k.from),
       untilOf.get(partitionKey(k)) ?? String(k.from),
     ]);
     const ranges = plan.ranges.flatMap((r) => [partitionKey(r), String(r.fromOffset), String(r.untilOffset)]);
-    const reply = await this.redis.writePlan(
-      this.keys.epoch,
-      this.keys.planned,
-      this.keys.offsets,
-      this.keys.counts,
-      plan.epoch,
-      String(plan.id),
-      JSON.stringify(serialized),
-      String((skips ?? []).length),
-      skipArgs,
-      ranges
+    const reply = decodeReply.writePlan(
+      await this.redis.writePlan(
+        this.keys.epoch,
+        this.keys.planned,
+        this.keys.offsets,
+        this.keys.counts,
+        plan.epoch,
+        String(plan.id),
+        planToJson(plan),
+        String(skips.length),
+        skipArgs,
+        ranges
+      )
     );
-    if (reply[0] === 'fenced') throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
-    if (reply[0] === 'skip-conflict') {
+    if (reply.status === 'fenced') throw new FencedError(BigInt(plan.epoch), reply.currentEpoch);
+    if (reply.status === 'skip-conflict') {
       throw new CheckpointConflictError(
-        `batch ${plan.id} cannot skip ${reply[1]} past deleted records: its stored offset is ${reply[2] ?? 'none'}, ` +
-          `not ${reply[3]} as planned (changed by someone else since planning)`,
-        { batchId: plan.id, partition: reply[1] }
+        `batch ${plan.id} cannot skip ${reply.field} past deleted records: its stored offset is ${reply.stored ?? 'none'}, ` +
+          `not ${reply.expected} as planned (changed by someone else since planning)`,
+        { batchId: plan.id, partition: reply.field }
       );
     }
   }
@@ -391,7 +236,7 @@ export class CheckpointStore {
       );
     }
     const { mayStage, ...commit } = chunk;
-    return this.enqueue({ ...commit, mode: mayStage ? 'stage' : 'commit', stageKeys: [] });
+    return this.commits.enqueue({ ...commit, mode: mayStage ? 'stage' : 'commit', stageKeys: [] });
   }
 
   /**
@@ -433,31 +278,14 @@ export class CheckpointStore {
     if (problem !== undefined)
       throw new SluiceError('SLUICE_PROCESS_FAILED', `dead letter ${entryId}: sink output cannot be applied: ${problem}`);
     const keys = [replayedKey];
-    const args = this.encodeWrites(writes, keys, new Map());
-    const reply = await this.redis.replayDeadLetter([keys.length, ...keys, entryId, String(Date.now()), ...args]);
-    if (reply[0] === 'invalid') {
-      throw new SluiceError('SLUICE_PROCESS_FAILED', `dead letter ${entryId}: sink output cannot be applied: ${reply[1]}`);
+    const args = encodeWrites(writes, { keys, keyIndex: new Map(), outputKey: (key) => this.keys.output(key) });
+    const reply = decodeReply.replayDeadLetter(
+      await this.redis.replayDeadLetter([keys.length, ...keys, entryId, String(Date.now()), ...args])
+    );
+    if (reply.status === 'invalid') {
+      throw new SluiceError('SLUICE_PROCESS_FAILED', `dead letter ${entryId}: sink output cannot be applied: ${reply.reason}`);
     }
-    return reply[0] === 'committed' ? { status: 'committed' } : { status: 'skipped', storedOffset: null };
-  }
-
-  /**
-   * Appends the writes as script arguments (op, key index, arg1, arg2) to `args` (returned), and
-   * each sink key not in `keyIndex` yet to `keys` (the scripts' KEYS, 1-based).
-   */
-  private encodeWrites(writes: RedisWrite[], keys: string[], keyIndex: Map<string, number>, args: ScriptArg[] = []): ScriptArg[] {
-    for (const w of writes) {
-      const key = this.keys.output(w.key);
-      let index = keyIndex.get(key);
-      if (index === undefined) {
-        keys.push(key);
-        index = keys.length;
-        keyIndex.set(key, index);
-      }
-      const [a, b] = writeArgs(w);
-      args.push(w.op, String(index), a, b);
-    }
-    return args;
+    return reply.status === 'committed' ? { status: 'committed' } : { status: 'skipped', storedOffset: null };
   }
 
   /**
@@ -469,7 +297,7 @@ export class CheckpointStore {
     const staged = stage === null ? [] : (JSON.parse(stage) as { w: Array<[string, string]> | Record<string, never> }).w;
     // The script must be told every key it touches: the stage's sink keys, found in the stage itself.
     const stageKeys = [...new Set((Array.isArray(staged) ? staged : []).map((w) => w[1]))];
-    return this.enqueue({
+    return this.commits.enqueue({
       ...batch,
       tp,
       from: pieceStart,
@@ -483,78 +311,6 @@ export class CheckpointStore {
     });
   }
 
-  private enqueue(commit: Omit<QueuedCommit, 'resolve' | 'reject'>): Promise<ChunkCommitResult> {
-    return new Promise((resolve, reject) => {
-      // setImmediate, not a microtask: the other tasks of a group commit in this turn too, after I/O callbacks.
-      if (this.queued.length === 0) setImmediate(() => this.flush());
-      this.queued.push({ ...commit, resolve, reject });
-    });
-  }
-
-  /** Sends the queued commits, as few calls as the limits allow, in the order they were made. */
-  private flush(): void {
-    const queued = this.queued;
-    this.queued = [];
-    let start = 0;
-    while (start < queued.length) {
-      let end = start + 1;
-      let args = entryArgs(queued[start] as QueuedCommit);
-      while (end < queued.length && end - start < this.limits.maxEntries) {
-        const next = entryArgs(queued[end] as QueuedCommit);
-        if (args + next > this.limits.maxArgs) break;
-        args += next;
-        end++;
-      }
-      void this.send(queued.slice(start, end));
-      start = end;
-    }
-  }
-
-  private async send(commits: QueuedCommit[]): Promise<void> {
-    let replies: ScriptReply[];
-    // Everything inside the try: called without await (from flush), a throw would be an unhandled rejection.
-    try {
-      const keys = [this.keys.offsets, this.keys.epoch, this.keys.stages, this.keys.planned, this.keys.counts];
-      const keyIndex = new Map<string, number>();
-      // One argument list, passed as one array (ioredis flattens it): spreading a chunk with tens of
-      // thousands of distinct outputs into a call would overflow the stack.
-      const args: ScriptArg[] = [String(commits.length)];
-      for (const c of commits) {
-        args.push(
-          partitionKey(c.tp),
-          String(c.from),
-          String(c.until),
-          c.epoch,
-          String(c.batchId),
-          c.mode,
-          String(c.taskFrom),
-          String(c.records),
-          String(c.bytes),
-          String(c.writes.length)
-        );
-        this.encodeWrites(c.writes, keys, keyIndex, args);
-        for (const key of c.stageKeys) {
-          if (keyIndex.has(key)) continue;
-          keys.push(key);
-          keyIndex.set(key, keys.length);
-        }
-      }
-      this.commitStats.calls++;
-      this.commitStats.entries += commits.length;
-      replies = (await this.redis.commitChunks(keys.length, keys, args)) as unknown as ScriptReply[];
-    } catch (e) {
-      for (const c of commits) c.reject(e);
-      return;
-    }
-    commits.forEach((c, i) => {
-      try {
-        c.resolve(chunkResult(c, replies[i] as ScriptReply));
-      } catch (e) {
-        c.reject(e);
-      }
-    });
-  }
-
   /**
    * Marks the batch committed after checking every range reached its `until`, and appends its
    * summary to the capped history.
@@ -562,37 +318,39 @@ export class CheckpointStore {
   async commitBatch(plan: BatchPlan, summary: BatchSummary, historySize: number): Promise<void> {
     const expected = plan.ranges.flatMap((r) => [partitionKey(r), String(r.untilOffset)]);
     const k = this.keys;
-    const reply = await this.redis.commitBatch(
-      k.epoch,
-      k.planned,
-      k.offsets,
-      k.committed,
-      k.batches,
-      k.totals,
-      k.counts,
-      plan.epoch,
-      String(plan.id),
-      historySize,
-      JSON.stringify(summary),
-      summary.records,
-      summary.bytes,
-      expected
+    const reply = decodeReply.commitBatch(
+      await this.redis.commitBatch(
+        k.epoch,
+        k.planned,
+        k.offsets,
+        k.committed,
+        k.batches,
+        k.totals,
+        k.counts,
+        plan.epoch,
+        String(plan.id),
+        historySize,
+        JSON.stringify(summary),
+        summary.records,
+        summary.bytes,
+        expected
+      )
     );
-    switch (reply[0]) {
+    switch (reply.status) {
       case 'ok':
         return;
       case 'fenced':
-        throw new FencedError(BigInt(plan.epoch), reply[1] ?? null);
+        throw new FencedError(BigInt(plan.epoch), reply.currentEpoch);
       case 'not-planned':
-        throw new CheckpointConflictError(`batch ${plan.id} is not the planned batch (planned: ${reply[1] ?? 'none'})`, {
+        throw new CheckpointConflictError(`batch ${plan.id} is not the planned batch (planned: ${reply.plannedId ?? 'none'})`, {
           batchId: plan.id,
         });
-      default:
+      case 'incomplete':
         throw new CheckpointConflictError(
-          `batch ${plan.id} cannot commit: ${reply[1]} is at ${reply[2] ?? 'no offset'}, not at the end of its range`,
+          `batch ${plan.id} cannot commit: ${reply.field} is at ${reply.stored ?? 'no offset'}, not at the end of its range`,
           {
             batchId: plan.id,
-            partition: reply[1],
+            partition: reply.field,
           }
         );
     }
@@ -608,85 +366,6 @@ export class CheckpointStore {
   async history(count = 100): Promise<BatchSummary[]> {
     const entries = await this.redis.xrevrange(this.keys.batches, '+', '-', 'COUNT', count);
     return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('summary') + 1] ?? '{}') as BatchSummary);
-  }
-}
-
-/** One entry's reply of the commit script as the caller's result, or its error. */
-function chunkResult(c: QueuedCommit, reply: ScriptReply): ChunkCommitResult {
-  if (reply[0] === 'fenced') throw new FencedError(BigInt(c.epoch), reply[1] ?? null);
-  if (reply[0] === 'outside-plan')
-    throw outsidePlanError(c.batchId, c.tp, c.from, BigInt(reply[3] ?? c.until), reply[1] ?? null, reply[2] ?? null);
-  if (reply[0] === 'invalid') {
-    throw new SluiceError(
-      'SLUICE_PROCESS_FAILED',
-      `${partitionKey(c.tp)} [${c.from}, ${c.until}): sink output cannot be applied: ${reply[1]}`,
-      {
-        details: { topic: c.tp.topic, partition: c.tp.partition, from: String(c.from), until: String(c.until) },
-      }
-    );
-  }
-  if (reply[0] === 'committed') return { status: 'committed' };
-  if (reply[0] === 'staged') return { status: 'staged' };
-  const stored = reply[1];
-  return { status: 'skipped', storedOffset: stored === null || stored === undefined ? null : BigInt(stored) };
-}
-
-/**
- * Why `[from, until)` is not inside the stored plan, given the planned batch's id and the partition's
- * planned range ("<from> <until>"), as the commit script decides it; undefined when it is inside.
- */
-function outsidePlan(
-  batchId: number,
-  plannedId: string | null,
-  plannedRange: string | null,
-  from: bigint,
-  until: bigint
-): 'batch' | 'partition' | 'range' | undefined {
-  if (plannedId !== String(batchId)) return 'batch';
-  if (plannedRange === null) return 'partition';
-  const [plannedFrom, plannedUntil] = plannedRange.split(' ').map(BigInt) as [bigint, bigint];
-  return from < plannedFrom || until > plannedUntil || from > until ? 'range' : undefined;
-}
-
-function outsidePlanError(
-  batchId: number,
-  tp: TopicPartition,
-  from: bigint,
-  until: bigint,
-  plannedId: string | null,
-  plannedRange: string | null
-): TaskOutsidePlanError {
-  const what = `batch ${batchId}: ${partitionKey(tp)} [${from}, ${until})`;
-  const details = { batchId, topic: tp.topic, partition: tp.partition, from: String(from), until: String(until), plannedId, plannedRange };
-  switch (outsidePlan(batchId, plannedId, plannedRange, from, until)) {
-    case 'batch':
-      return new TaskOutsidePlanError(
-        `${what} is not in the planned batch (${plannedId === null ? 'no batch is planned' : `batch ${plannedId} is planned`})`,
-        details
-      );
-    case 'partition':
-      return new TaskOutsidePlanError(`${what} is not in the plan`, details);
-    default:
-      return new TaskOutsidePlanError(`${what} is outside its planned range [${plannedRange?.replace(' ', ', ')})`, details);
-  }
-}
-
-const scriptArg = (v: RedisValue): ScriptArg => (typeof v === 'number' ? String(v) : v);
-
-function writeArgs(w: RedisWrite): [ScriptArg, ScriptArg] {
-  switch (w.op) {
-    case 'hincrby':
-      return [scriptArg(w.field), String(w.by)];
-    case 'incrby':
-      return [String(w.by), ''];
-    case 'hset':
-      return [scriptArg(w.field), scriptArg(w.value)];
-    case 'set':
-      return [scriptArg(w.value), ''];
-    case 'sadd':
-      return [scriptArg(w.member), ''];
-    case 'rpush':
-      return [scriptArg(w.value), ''];
   }
 }
 

@@ -59,13 +59,13 @@
   error, and their retries find those offsets moved (no-op), as after a lost reply.
 ]]
 --- @include "sink-writes"
+--- @include "offsets"
 local rcall = redis.call
 
 -- Read once: no entry changes them.
 local current = rcall('GET', KEYS[2])
 local plannedId = rcall('HGET', KEYS[4], 'id')
 
--- Offsets are below 2^53, so comparing them as Lua numbers is exact.
 local function outsidePlan(field, batchId, from, untilOffset)
   if batchId ~= plannedId then
     return {'outside-plan', plannedId, false, untilOffset}
@@ -75,8 +75,8 @@ local function outsidePlan(field, batchId, from, untilOffset)
     return {'outside-plan', plannedId, false, untilOffset}
   end
   local plannedFrom, plannedUntil = string.match(planned, '^(%d+) (%d+)$')
-  local f, u = tonumber(from), tonumber(untilOffset)
-  if f < tonumber(plannedFrom) or u > tonumber(plannedUntil) or f > u then
+  if compareOffsets(from, plannedFrom) < 0 or compareOffsets(untilOffset, plannedUntil) > 0
+    or compareOffsets(from, untilOffset) > 0 then
     return {'outside-plan', plannedId, planned, untilOffset}
   end
   return nil
@@ -121,7 +121,7 @@ local function commitEntry(e)
   if stored ~= e.from then
     -- Staging goes on while the pieces before this one are not done, and also once they are (stored
     -- = piece start) for a piece whose stage already began: its chunks stay in order behind the stage.
-    if e.mode == 'stage' and stored and tonumber(stored) <= tonumber(e.taskStart) then
+    if e.mode == 'stage' and stored and compareOffsets(stored, e.taskStart) <= 0 then
       local stageKey = e.field .. '@' .. e.taskStart
       local stage
       if e.from == e.taskStart then

@@ -39,22 +39,12 @@
     {'fenced', currentEpoch}
     {'skip-conflict', field, stored, expected}
 ]]
+--- @include "offsets"
 local rcall = redis.call
 
 local current = rcall('GET', KEYS[1])
 if current ~= ARGV[1] then
   return {'fenced', current}
-end
-
--- Compares two non-negative decimal integers given as strings (exact beyond 2^53).
-local function cmp(a, b)
-  if #a ~= #b then
-    return #a < #b and -1 or 1
-  end
-  if a == b then
-    return 0
-  end
-  return a < b and -1 or 1
 end
 
 local skips = tonumber(ARGV[4])
@@ -66,7 +56,7 @@ for i = 5, rangesStart - 1, 4 do
   if stored == expected then
     move[#move + 1] = field
     move[#move + 1] = newFrom
-  elseif not stored or cmp(stored, newFrom) < 0 or cmp(stored, untilOffset) > 0 then
+  elseif not stored or compareOffsets(stored, newFrom) < 0 or compareOffsets(stored, untilOffset) > 0 then
     return {'skip-conflict', field, stored, expected}
   end
 end

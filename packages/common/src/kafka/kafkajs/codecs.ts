@@ -10,8 +10,8 @@
  * | zstd   | `node:zlib` (Node >= 22.15)            | built in (libzstd)                                      |
  *
  * zstd uses Node's own libzstd: it reads both the frames librdkafka writes (with a content size) and
- * Java's streaming frames (without one), about 1 GB/s on a 1 MiB batch of JSON records, four times
- * the pure-JS `fzstd`.
+ * Java's streaming frames (without one), several times faster than the pure-JS `fzstd` (figures:
+ * docs/benchmarks.md, "Figures behind design choices").
  *
  * Each package is loaded the first time a batch of its codec is seen (kafkajs calls the factory per
  * batch), so a process that never meets lz4 never loads its native binary.
@@ -70,7 +70,7 @@ function zstdCodec(): KafkajsCodec {
   if (typeof zlib.zstdDecompressSync !== 'function')
     throw new Error(`node:zlib has no zstd in Node ${process.version}; sluice needs >= 22.15`);
   const level = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
-  // Synchronous: a 1 MiB batch takes about 1 ms, less than the round trips of zlib's thread-pool API (about 4 ms).
+  // Synchronous: a batch takes less time than the round trips of zlib's thread-pool API would.
   // A corrupt frame becomes a rejection, as kafkajs expects of a codec.
   return {
     compress: (encoder) => new Promise<Buffer>((resolve) => resolve(zlib.zstdCompressSync(encoder.buffer, level))),

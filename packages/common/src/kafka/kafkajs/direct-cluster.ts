@@ -11,6 +11,7 @@ import { Kafka, PartitionAssigners, type PartitionAssigner } from 'kafkajs';
 
 import { KafkaAuthError, KafkaUnavailableError, TopicNotFoundError, isSluiceError } from '../../errors';
 import type { Logger } from '../../logging';
+import { abortableWait } from '../../wait';
 import type { KafkaClientConfig, TopicPartition } from '../types';
 import { registerCodecs } from './codecs';
 import { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
@@ -243,7 +244,7 @@ export function errorMessage(e: unknown): string {
  * The leader's node id of each partition of `topic` in the cached metadata, partitions without a
  * leader (an election in progress) left out. One pass: kafkajs's `findLeaderForPartitions` looks
  * each partition up in the list and copies its result per partition, quadratic in the partitions
- * asked (about 1 ms per call at 512 partitions).
+ * asked (figures: docs/benchmarks.md, "Figures behind design choices").
  */
 export function partitionLeaders(cluster: DirectCluster, topic: string): Map<number, string> {
   const leaders = new Map<number, string>();
@@ -338,25 +339,6 @@ export function abortReason(signal: AbortSignal | undefined): Error {
   return error;
 }
 
-/** Resolves after `ms`, or rejects with the abort reason as soon as `signal` fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** Exponential backoff with jitter: 100 ms, 200 ms, 400 ms ... capped at 2 s. */
 export function backoffMs(attempt: number): number {
   const base = Math.min(100 * 2 ** attempt, 2000);
@@ -397,7 +379,7 @@ export async function withMetadataRetry<T>(opts: RetryOptions, fn: () => Promise
         { err: errorMessage(e), attempt: attempt + 1, operation: opts.operation },
         'kafka request failed, refreshing metadata and retrying'
       );
-      await sleep(backoffMs(attempt), signal);
+      if (!(await abortableWait(backoffMs(attempt), signal))) throw abortReason(signal);
       // A refresh can fail too (broker still down); the next attempt will tell.
       await cluster.refreshMetadata().catch(() => undefined);
       opts.onRetry?.(e);

@@ -57,9 +57,8 @@ interface Followed {
 const MIN_IDLE_MS = 10_000;
 /**
  * The read-ahead Fetch waits this long after a commit, so that it does not take CPU from the tasks
- * of the batch still running (here and on the other executors) and from the driver's batch commit.
- * Measured at 64 partitions, one record each, 2 executors (bench, batch overhead): sent on the next
- * turn of the event loop, a batch took 8–11 ms; 3 ms later, 7–8 ms; 10 ms later, 7–8 ms.
+ * of the batch still running (here and on the other executors) and from the driver's batch commit;
+ * waiting longer gained nothing (figures: docs/benchmarks.md, "Figures behind design choices").
  */
 const AFTER_COMMIT_DELAY_MS = 5;
 /** After a failed read-ahead Fetch: the tasks read on their own, which reports the error properly. */
@@ -104,8 +103,8 @@ export class ReadAhead {
     /**
      * Longer ranges are not followed. Such a task spends most of its time processing and
      * committing, while its own read keeps one Fetch ahead (see the range reader); holding its
-     * next range as well cost throughput (a backlog in ranges of 25,000 records per partition:
-     * 1.33–1.47 million records/s instead of 1.40–1.66, and more records held for the GC to trace).
+     * next range as well cost throughput, and held more records for the GC to trace (figures:
+     * docs/benchmarks.md, "Figures behind design choices").
      */
     private readonly maxRangeRecords: number,
     private readonly connect: () => Promise<DirectCluster>,
