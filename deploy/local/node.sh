@@ -3,6 +3,8 @@
 # prints the directory of its `node` binary, to put first on PATH:
 #
 #   PATH="$(bash deploy/local/node.sh):$PATH"
+#   bash deploy/local/node.sh -- <command> [args...]   runs the command with that directory first on PATH
+#                                                       (what `npm test`, `npm run demo` and `npm run bench` do)
 #
 # The node already on PATH when it is new enough; otherwise the official binary of a pinned Node 22 LTS,
 # taken from the npm registry's node-linux-<arch> package (`npm pack` checks its integrity) and unpacked
@@ -26,6 +28,14 @@ new_enough() {
     const cmp = have.map((n, i) => n - want[i]).find((d) => d !== 0) ?? 0;
     process.exit(cmp >= 0 ? 0 : 1);' "$MIN_VERSION" 2>/dev/null
 }
+
+# With `-- command...`: run it with the bin directory first on PATH instead of printing the directory.
+if [[ "${1:-}" == -- ]]; then
+  shift
+  (($#)) || die "nothing to run after --"
+  bin="$(bash "${BASH_SOURCE[0]}")"
+  PATH="$bin:$PATH" exec "$@"
+fi
 
 current="$(command -v node || true)"
 if [[ -n "$current" ]] && new_enough "$current"; then
