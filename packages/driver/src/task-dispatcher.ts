@@ -68,6 +68,20 @@ type RunTask = (
 ) => grpc.ClientUnaryCall;
 type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
 
+export interface RunOptions {
+  /**
+   * For a range split into pieces: the piece's index (0 = first) among the pieces of its
+   * partition; later pieces may stage their output, and are placed apart from the first.
+   */
+  piece?: number;
+  /** The batch's straggler watch, when speculation is on. */
+  speculation?: SpeculationMonitor;
+  /** The number of the first attempt: 1 when an attempt was already made (in a task group). */
+  firstAttempt?: number;
+  /** Failures of the task's own account so far (see {@link RetryPolicy}). */
+  failures?: number;
+}
+
 /** What the attempts of one task share: the attempt counter, the running ones, and the stop signal once one won. */
 interface TaskRun {
   plan: BatchPlan;
@@ -100,25 +114,15 @@ export class TaskDispatcher {
     this.retry = new RetryPolicy(settings);
   }
 
-  /**
-   * @param piece for a range split into pieces: the piece's index (0 = first) among the pieces of
-   *   its partition; later pieces may stage their output, and are placed apart from the first.
-   * @param speculation the batch's straggler watch, when speculation is on.
-   */
-  async run(
-    plan: BatchPlan,
-    range: OffsetRange,
-    piece = 0,
-    speculation?: SpeculationMonitor,
-    firstAttempt = 0,
-    firstFailures = 0
-  ): Promise<TaskOutcome> {
+  /** Sees the task for `range` through: its attempts, and a speculative copy when it straggles. */
+  async run(plan: BatchPlan, range: OffsetRange, options: RunOptions = {}): Promise<TaskOutcome> {
+    const { speculation } = options;
     const run: TaskRun = {
       plan,
       range,
-      piece,
-      nextAttempt: firstAttempt,
-      failures: firstFailures,
+      piece: options.piece ?? 0,
+      nextAttempt: options.firstAttempt ?? 0,
+      failures: options.failures ?? 0,
       running: new Map(),
       finished: new AbortController(),
     };
@@ -228,7 +232,7 @@ export class TaskDispatcher {
         const counted = kind === 'task';
         if (error && counted && this.retry.givesUp(error, 1)) throw taskFailed(plan, range, 1, error);
         this.observer.taskRetried?.(range);
-        return this.run(plan, range, 0, undefined, 1, counted ? 1 : 0);
+        return this.run(plan, range, { firstAttempt: 1, failures: counted ? 1 : 0 });
       })
     );
   }
