@@ -61,13 +61,6 @@ export interface DispatchSettings extends RetrySettings {
   taskGroupRecords: number;
 }
 
-type RunTask = (
-  request: WireTaskRequest,
-  options: grpc.CallOptions,
-  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
-) => grpc.ClientUnaryCall;
-type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
-
 export interface RunOptions {
   /**
    * For a range split into pieces: the piece's index (0 = first) among the pieces of its
@@ -388,7 +381,7 @@ export class TaskDispatcher {
       // Removed while this task waited for one of its slots: as good as unreachable.
       return Promise.reject(fromServiceError(executorRemoved(), what));
     }
-    const client = executor.client as unknown as { RunTask: RunTask; CancelTask: CancelTask };
+    const { client } = executor;
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.settings.taskTimeoutMs);
       const onResult = (error: grpc.ServiceError | null, result?: WireTaskResult): void => {
