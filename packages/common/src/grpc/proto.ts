@@ -5,7 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 
 import type { ProtoGrpcType as DriverProto } from './generated/driver';
 import type { ProtoGrpcType as ExecutorProto } from './generated/executor';
-import type { ExecutorClient } from './generated/sluice/v1/Executor';
+import type { ExecutorClient, ExecutorHandlers } from './generated/sluice/v1/Executor';
 import type { DriverClient } from './generated/sluice/v1/Driver';
 import type { OffsetRange__Output } from './generated/sluice/v1/OffsetRange';
 import type { TaskRequest__Output } from './generated/sluice/v1/TaskRequest';
@@ -18,7 +18,7 @@ import type { RegisterResponse__Output } from './generated/sluice/v1/RegisterRes
 import type { HeartbeatRequest__Output } from './generated/sluice/v1/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from './generated/sluice/v1/HeartbeatResponse';
 
-export type { ExecutorClient, DriverClient };
+export type { ExecutorClient, ExecutorHandlers, DriverClient };
 
 /**
  * Loads `proto/sluice/v1` once. int64 fields arrive as strings (`longs: String`) and are turned into
