@@ -14,7 +14,16 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', 'coverage/**', 'test-artifacts/**', 'deploy/local/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.cache/**',
+      'coverage/**',
+      'test-artifacts/**',
+      'deploy/local/**',
+      // Generated from proto/ by `npm run gen:proto`.
+      'packages/common/src/grpc/generated/**',
+    ],
   },
 
   // Rules for every file, JS and TS alike.

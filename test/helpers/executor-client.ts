@@ -9,14 +9,9 @@ export interface ExecutorTestClient {
   close(): void;
 }
 
-type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: Res) => void) => void;
-
 /** A plaintext client of the Executor service at `address`, once that serves. */
 export async function connectExecutor(address: string): Promise<ExecutorTestClient> {
-  // A generated client's methods are typed as plain Functions: name the one called here.
-  const client = new (loadServices().Executor)(address, grpc.credentials.createInsecure(), channelOptions) as unknown as grpc.Client & {
-    RunTask: Unary<WireTaskRequest, WireTaskResult>;
-  };
+  const client = new (loadServices().Executor)(address, grpc.credentials.createInsecure(), channelOptions);
   await waitFor(() => new Promise<boolean>((resolve) => client.waitForReady(Date.now() + 1000, (e) => resolve(!e))), {
     label: `executor serving at ${address}`,
   });

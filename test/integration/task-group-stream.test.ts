@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   createLogger,
   grpcSecurity,
+  type ExecutorClient,
   isPeerUnreachable,
   loadServices,
   SluiceError,
@@ -98,7 +99,7 @@ describe('TaskGroups stream (driver and executor ends)', () => {
   let runner: GatedRunner;
   let service: ExecutorService;
   let port: number;
-  let client: grpc.Client;
+  let client: ExecutorClient;
   let stream: TaskGroupStream;
 
   async function startExecutor(slots: number, atPort = 0): Promise<void> {

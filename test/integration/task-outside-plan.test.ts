@@ -158,13 +158,21 @@ describe('a stray task of a batch no longer planned', () => {
         sink: redisCounterSink({ key: 'audit' }),
       });
       const deadLettered: DeadLetter[] = [];
-      const runner = new TaskRunner(poisonJob, job, reader, store, 100, createLogger('silent'), {
-        policy: 'dead-letter',
-        maxAttempts: 1,
-        maxRecordBytes: 0,
-        deadLetter: (letters) => {
-          deadLettered.push(...letters);
-          return Promise.resolve();
+      const runner = new TaskRunner({
+        job: poisonJob,
+        jobName: job,
+        reader,
+        store,
+        maxChunkRecords: 100,
+        logger: createLogger('silent'),
+        poison: {
+          policy: 'dead-letter',
+          maxAttempts: 1,
+          maxRecordBytes: 0,
+          deadLetter: (letters) => {
+            deadLettered.push(...letters);
+            return Promise.resolve();
+          },
         },
       });
       const zombie = {

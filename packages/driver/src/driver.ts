@@ -727,7 +727,7 @@ export class Driver extends EventEmitter implements DriverView {
    * ahead of them left their output staged, and their stages are applied here, in offset order.
    */
   private async runPieces(plan: BatchPlan, pieces: OffsetRange[], speculation?: SpeculationMonitor): Promise<TaskOutcome[]> {
-    const outcomes = await Promise.all(pieces.map((piece, index) => this.dispatcher.run(plan, piece, index, speculation)));
+    const outcomes = await Promise.all(pieces.map((piece, index) => this.dispatcher.run(plan, piece, { piece: index, speculation })));
     for (const outcome of outcomes) {
       if (outcome.result.status !== 'STAGED') continue;
       const piece = outcome.range;

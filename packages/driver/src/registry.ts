@@ -1,6 +1,5 @@
 import { EventEmitter, once } from 'node:events';
-import type * as grpc from '@grpc/grpc-js';
-import { grpcSecurity, loadServices, SluiceError, type GrpcSecurity, type Logger } from '@sluice/common';
+import { grpcSecurity, loadServices, SluiceError, type ExecutorClient, type GrpcSecurity, type Logger } from '@sluice/common';
 import { TaskGroupStream } from './task-group-stream';
 
 /** A registered executor as the driver sees it. */
@@ -8,7 +7,7 @@ export interface ExecutorHandle {
   readonly id: string;
   readonly address: string;
   readonly slots: number;
-  readonly client: grpc.Client;
+  readonly client: ExecutorClient;
   /** The executor's TaskGroups stream, over `client`. */
   readonly groups: TaskGroupStream;
   lastHeartbeat: number;
@@ -174,7 +173,7 @@ function describe(handle: ExecutorHandle, now: number): ExecutorInfo {
   };
 }
 
-function createHandle(id: string, address: string, slots: number, client: grpc.Client): ExecutorHandle {
+function createHandle(id: string, address: string, slots: number, client: ExecutorClient): ExecutorHandle {
   const waiting: Array<() => void> = [];
   let retired = false;
   const handle: ExecutorHandle = {

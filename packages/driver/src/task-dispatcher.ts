@@ -4,7 +4,6 @@ import {
   fromServiceError,
   fromWireFailure,
   type SluiceError,
-  isDependencyOutage,
   isPeerUnreachable,
   partitionKey,
   TaskFailedError,
@@ -17,6 +16,7 @@ import {
 } from '@sluice/common';
 import type { StickyAssignment } from './assignment';
 import type { ExecutorHandle, ExecutorRegistry } from './registry';
+import { RetryPolicy, type RetrySettings } from './retry-policy';
 import type { SpeculationMonitor } from './speculation';
 import { executorRemoved } from './task-group-stream';
 
@@ -53,25 +53,27 @@ export interface DispatchObserver {
   dependencyDown?(error: SluiceError): void;
 }
 
-export interface DispatchSettings {
+export interface DispatchSettings extends RetrySettings {
   job: string;
   taskTimeoutMs: number;
-  maxTaskFailures: number;
-  retryBackoffMs: number;
   executorWaitMs: number;
   /** Offsets per task group at most (see {@link TaskDispatcher.runSmall}). */
   taskGroupRecords: number;
 }
 
-/** Longest wait between attempts while Kafka or Redis is down. */
-const MAX_OUTAGE_BACKOFF_MS = 5000;
-
-type RunTask = (
-  request: WireTaskRequest,
-  options: grpc.CallOptions,
-  callback: (e: grpc.ServiceError | null, r?: WireTaskResult) => void
-) => grpc.ClientUnaryCall;
-type CancelTask = (request: { task_id: string }, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null) => void) => void;
+export interface RunOptions {
+  /**
+   * For a range split into pieces: the piece's index (0 = first) among the pieces of its
+   * partition; later pieces may stage their output, and are placed apart from the first.
+   */
+  piece?: number;
+  /** The batch's straggler watch, when speculation is on. */
+  speculation?: SpeculationMonitor;
+  /** The number of the first attempt: 1 when an attempt was already made (in a task group). */
+  firstAttempt?: number;
+  /** Failures of the task's own account so far (see {@link RetryPolicy}). */
+  failures?: number;
+}
 
 /** What the attempts of one task share: the attempt counter, the running ones, and the stop signal once one won. */
 interface TaskRun {
@@ -87,41 +89,33 @@ interface TaskRun {
 
 /**
  * Sends one task per range and sees it through: a failed, timed-out or lost attempt is retried on
- * another executor (when there is one) with backoff. Failures of the task count against
- * `maxTaskFailures` (Spark's `spark.task.maxFailures`); a lost executor and Kafka or Redis being down
- * do not (as Spark does not count executor loss): those attempts are retried until the dependency
- * answers again. With speculation, a straggler gets a copy on another executor and the first to
+ * another executor (when there is one) with backoff; {@link RetryPolicy} decides which failures
+ * count against `maxTaskFailures` and how long to wait. With speculation, a straggler gets a copy on another executor and the first to
  * finish wins. All of it is safe because a task is idempotent: its commit applies only where the
  * stored offset still is, so a late, duplicate or losing attempt changes nothing.
  */
 export class TaskDispatcher {
+  private readonly retry: RetryPolicy;
+
   constructor(
     private readonly registry: ExecutorRegistry,
     private readonly assignment: StickyAssignment,
     private readonly settings: DispatchSettings,
     private readonly logger: Logger,
     private readonly observer: DispatchObserver = {}
-  ) {}
+  ) {
+    this.retry = new RetryPolicy(settings);
+  }
 
-  /**
-   * @param piece for a range split into pieces: the piece's index (0 = first) among the pieces of
-   *   its partition; later pieces may stage their output, and are placed apart from the first.
-   * @param speculation the batch's straggler watch, when speculation is on.
-   */
-  async run(
-    plan: BatchPlan,
-    range: OffsetRange,
-    piece = 0,
-    speculation?: SpeculationMonitor,
-    firstAttempt = 0,
-    firstFailures = 0
-  ): Promise<TaskOutcome> {
+  /** Sees the task for `range` through: its attempts, and a speculative copy when it straggles. */
+  async run(plan: BatchPlan, range: OffsetRange, options: RunOptions = {}): Promise<TaskOutcome> {
+    const { speculation } = options;
     const run: TaskRun = {
       plan,
       range,
-      piece,
-      nextAttempt: firstAttempt,
-      failures: firstFailures,
+      piece: options.piece ?? 0,
+      nextAttempt: options.firstAttempt ?? 0,
+      failures: options.failures ?? 0,
       running: new Map(),
       finished: new AbortController(),
     };
@@ -224,14 +218,14 @@ export class TaskDispatcher {
             'task attempt failed'
           );
         }
-        // The group's attempt was the first: a failure of the task's own counts, a lost executor or an outage does not.
+        // The group's attempt was the first; a failed call (no item) counts as a lost executor.
         const error = item && fromWireFailure(item);
-        // A fenced epoch ends the batch for this driver: no other attempt of it could commit.
-        if (error?.code === 'SLUICE_FENCED') throw error;
-        const counted = error !== undefined && error.code !== 'SLUICE_EXECUTOR_LOST' && !isDependencyOutage(error);
-        if (error && counted && (!error.retriable || this.settings.maxTaskFailures <= 1)) throw taskFailed(plan, range, 1, error);
+        const kind = error && this.retry.classify(error);
+        if (error && kind === 'fenced') throw error;
+        const counted = kind === 'task';
+        if (error && counted && this.retry.givesUp(error, 1)) throw taskFailed(plan, range, 1, error);
         this.observer.taskRetried?.(range);
-        return this.run(plan, range, 0, undefined, 1, counted ? 1 : 0);
+        return this.run(plan, range, { firstAttempt: 1, failures: counted ? 1 : 0 });
       })
     );
   }
@@ -251,20 +245,18 @@ export class TaskDispatcher {
         return await this.attempt(run, executor, false);
       } catch (e) {
         lastError = e as SluiceError;
-        if (run.finished.signal.aborted || lastError.code === 'SLUICE_FENCED') throw lastError;
-        const outage = isDependencyOutage(lastError);
-        const executorGone = isPeerUnreachable(lastError) || lastError.code === 'SLUICE_EXECUTOR_LOST';
+        const kind = this.retry.classify(lastError);
+        if (run.finished.signal.aborted || kind === 'fenced') throw lastError;
         if (isPeerUnreachable(lastError)) this.registry.remove(executor.id, 'unreachable');
         if (lastError.code === 'SLUICE_EXECUTOR_LOST') refused.add(executor);
-        if (outage) this.observer.dependencyDown?.(lastError);
-        if (!outage && !executorGone) run.failures++;
-        if (!lastError.retriable || run.failures >= this.settings.maxTaskFailures) break;
+        if (kind === 'outage') this.observer.dependencyDown?.(lastError);
+        if (kind === 'task') run.failures++;
+        if (this.retry.givesUp(lastError, run.failures)) break;
         // An outage is not the executor's fault: the next attempt may as well go to the same one.
-        if (!outage) excluded.add(executor.id);
+        if (kind !== 'outage') excluded.add(executor.id);
         this.observer.taskRetried?.(range);
-        const backoff = outage
-          ? Math.min(MAX_OUTAGE_BACKOFF_MS, this.settings.retryBackoffMs * 2 ** outages++)
-          : this.settings.retryBackoffMs * Math.max(1, run.failures);
+        const backoff = this.retry.backoffMs(kind, run.failures, outages);
+        if (kind === 'outage') outages++;
         await delay(backoff, undefined, { signal: run.finished.signal }).catch(() => undefined);
         if (run.finished.signal.aborted) throw lastError;
       }
@@ -389,7 +381,7 @@ export class TaskDispatcher {
       // Removed while this task waited for one of its slots: as good as unreachable.
       return Promise.reject(fromServiceError(executorRemoved(), what));
     }
-    const client = executor.client as unknown as { RunTask: RunTask; CancelTask: CancelTask };
+    const { client } = executor;
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.settings.taskTimeoutMs);
       const onResult = (error: grpc.ServiceError | null, result?: WireTaskResult): void => {

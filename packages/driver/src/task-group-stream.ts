@@ -3,6 +3,7 @@ import {
   fromServiceError,
   fromWireFailure,
   serviceError,
+  type ExecutorClient,
   type SluiceError,
   type WireTaskGroupAnswer,
   type WireTaskGroupCall,
@@ -36,7 +37,7 @@ export class TaskGroupStream {
   private closed = false;
 
   constructor(
-    private readonly client: grpc.Client,
+    private readonly client: ExecutorClient,
     private readonly executorId: string
   ) {}
 
@@ -67,7 +68,7 @@ export class TaskGroupStream {
 
   private open(): GroupStream {
     if (this.stream) return this.stream;
-    const open = (this.client as unknown as { TaskGroups(): GroupStream }).TaskGroups();
+    const open = this.client.TaskGroups();
     this.stream = open;
     const broken = (error: grpc.ServiceError): void => {
       if (this.stream === open) this.stream = undefined;

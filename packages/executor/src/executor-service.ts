@@ -10,6 +10,7 @@ import {
   subscriptionCovers,
   toServiceError,
   toWireFailure,
+  type ExecutorHandlers,
   type GrpcSecurity,
   type Logger,
   type OffsetRange,
@@ -40,7 +41,22 @@ export interface ExecutorServiceOptions {
   checkInPlan?: (batchId: number, range: OffsetRange) => Promise<void>;
   /** Credentials, message limit and token check (default: plaintext, 4 MiB, no token). */
   security?: GrpcSecurity;
+  /** Time for the drain's deadline and a task group's timeout (default: the system's). */
+  clock?: Clock;
 }
+
+/** What the service needs of time; tests pass a fake one. */
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+};
 
 /** A task being run: its cancellation, and how to answer its call early when it is handed back. */
 interface RunningTask {
@@ -101,6 +117,9 @@ export class ExecutorService {
   private readonly groupStreams = new Set<grpc.ServerDuplexStream<WireTaskGroupCall, WireTaskGroupAnswer>>();
   /** Epochs only grow: one at or below an epoch already read from Redis needs no new read. */
   private knownEpoch = 0n;
+  private readonly clock: Clock;
+  /** The Executor service's handlers, as the gRPC server calls them. */
+  readonly handlers: ExecutorHandlers;
 
   constructor(
     private readonly runner: TaskRunner,
@@ -109,23 +128,22 @@ export class ExecutorService {
     private readonly metrics?: ExecutorMetrics
   ) {
     this.security = options.security ?? grpcSecurity();
+    this.clock = options.clock ?? systemClock;
     this.server = new grpc.Server(this.security.serverOptions);
-    this.server.addService(loadServices().Executor.service, {
-      RunTask: (call: grpc.ServerUnaryCall<WireTaskRequest, WireTaskResult>, callback: grpc.sendUnaryData<WireTaskResult>) => {
+    this.handlers = {
+      RunTask: (call, callback) => {
         serveUnary(call, callback, (controller) =>
           this.inSlot(call.request.task_id, async () => this.runTask(await this.validate(call.request), controller))
         );
       },
-      TaskGroups: (stream: grpc.ServerDuplexStream<WireTaskGroupCall, WireTaskGroupAnswer>) => this.serveTaskGroups(stream),
-      CancelTask: (
-        call: grpc.ServerUnaryCall<{ task_id: string }, { cancelled: boolean }>,
-        callback: grpc.sendUnaryData<{ cancelled: boolean }>
-      ) => {
+      TaskGroups: (stream) => this.serveTaskGroups(stream),
+      CancelTask: (call, callback) => {
         const task = this.running.get(call.request.task_id);
         task?.controller.abort();
         callback(null, { cancelled: task !== undefined });
       },
-    });
+    };
+    this.server.addService(loadServices().Executor.service, this.handlers);
     this.health.addToServer(this.server);
   }
 
@@ -153,12 +171,12 @@ export class ExecutorService {
     this.draining = true;
     this.health.setStatus('', 'NOT_SERVING');
     const atStart = this.running.size;
-    const deadline = Date.now() + timeoutMs;
-    while (this.running.size > 0 && Date.now() < deadline && !stop?.aborted) {
+    const deadline = this.clock.now() + timeoutMs;
+    while (this.running.size > 0 && this.clock.now() < deadline && !stop?.aborted) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now());
+        const timer = this.clock.setTimeout(resolve, deadline - this.clock.now());
         const done = (): void => {
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           stop?.removeEventListener('abort', done);
           resolve();
         };
@@ -229,11 +247,11 @@ export class ExecutorService {
     stream.on('data', (call: WireTaskGroupCall) => {
       const controller = new AbortController();
       running.add(controller);
-      const timer = call.timeout_ms > 0 ? setTimeout(() => controller.abort(), call.timeout_ms) : undefined;
+      const timer = call.timeout_ms > 0 ? this.clock.setTimeout(() => controller.abort(), call.timeout_ms) : undefined;
       const tasks = Array.isArray(call.tasks) ? call.tasks : [];
       const name = `group of ${tasks.length} starting with ${tasks[0]?.task_id ?? 'nothing'}`;
       const answer = (fields: Omit<WireTaskGroupAnswer, 'call_id'>): void => {
-        clearTimeout(timer);
+        if (timer !== undefined) this.clock.clearTimeout(timer);
         running.delete(controller);
         if (open) stream.write({ call_id: call.call_id, ...fields });
       };

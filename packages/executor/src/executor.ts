@@ -19,25 +19,37 @@ import { ExecutorService } from './executor-service';
 import { TaskRunner } from './task-runner';
 import { LazyDeadLetterQueue } from './dead-letters';
 
+/** What an executor is made of, for {@link Executor.close} to take apart. */
+interface ExecutorParts {
+  id: string;
+  port: number;
+  httpUrl: string;
+  service: ExecutorService;
+  registration: DriverRegistration;
+  reader: RangeReader;
+  store: CheckpointStore;
+  logger: Logger;
+  httpServer: Server;
+  deadLetters: LazyDeadLetterQueue;
+  shutdownTimeoutMs: number;
+}
+
 /**
  * One executor process: a pool of Kafka range readers (one per task slot), the Redis checkpoint
  * store its sinks commit through, the gRPC Executor service, and its registration with the driver.
  */
 export class Executor {
-  private constructor(
-    readonly id: string,
-    readonly port: number,
-    private readonly service: ExecutorService,
-    private readonly registration: DriverRegistration,
-    private readonly reader: RangeReader,
-    private readonly store: CheckpointStore,
-    private readonly logger: Logger,
-    private readonly httpServer: Server,
-    /** URL of the `/metrics` and `/healthz` server, e.g. `http://127.0.0.1:39127`. */
-    readonly httpUrl: string,
-    private readonly deadLetters: LazyDeadLetterQueue,
-    private readonly shutdownTimeoutMs: number
-  ) {}
+  readonly id: string;
+  /** The gRPC port. */
+  readonly port: number;
+  /** URL of the `/metrics` and `/healthz` server, e.g. `http://127.0.0.1:39127`. */
+  readonly httpUrl: string;
+
+  private constructor(private readonly parts: ExecutorParts) {
+    this.id = parts.id;
+    this.port = parts.port;
+    this.httpUrl = parts.httpUrl;
+  }
 
   static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
     const jobName = config.job.name ?? job.name;
@@ -72,12 +84,20 @@ export class Executor {
       onTakenAhead: (records) => metrics.readAheadRecords.inc(records),
     });
     const deadLetters = new LazyDeadLetterQueue(config, jobName);
-    const runner = new TaskRunner(job, jobName, reader, store, config.executor.maxChunkRecords, log, {
-      policy: config.deadLetter.policy ?? job.onError ?? 'fail',
-      // The driver gives up after driver.maxTaskFailures attempts: dead-letter no later than its last one.
-      maxAttempts: Math.min(config.deadLetter.maxAttempts, config.driver.maxTaskFailures),
-      maxRecordBytes: config.deadLetter.maxRecordBytes,
-      deadLetter: (letters) => deadLetters.add(letters),
+    const runner = new TaskRunner({
+      job,
+      jobName,
+      reader,
+      store,
+      maxChunkRecords: config.executor.maxChunkRecords,
+      logger: log,
+      poison: {
+        policy: config.deadLetter.policy ?? job.onError ?? 'fail',
+        // The driver gives up after driver.maxTaskFailures attempts: dead-letter no later than its last one.
+        maxAttempts: Math.min(config.deadLetter.maxAttempts, config.driver.maxTaskFailures),
+        maxRecordBytes: config.deadLetter.maxRecordBytes,
+        deadLetter: (letters) => deadLetters.add(letters),
+      },
     });
     // Counted as committed, so that a task failing after some chunks does not leave them out.
     runner.onChunkCommitted = (records, bytes) => {
@@ -127,19 +147,19 @@ export class Executor {
     service.health.setStatus('', 'SERVING');
     readiness.notReady = undefined;
     log.info({ port, http: http.url, slots: config.executor.slots, driver: config.executor.driver }, 'executor started');
-    return new Executor(
+    return new Executor({
       id,
       port,
+      httpUrl: http.url,
       service,
       registration,
       reader,
       store,
-      log,
-      http.server,
-      http.url,
+      logger: log,
+      httpServer: http.server,
       deadLetters,
-      config.executor.shutdownTimeoutMs
-    );
+      shutdownTimeoutMs: config.executor.shutdownTimeoutMs,
+    });
   }
 
   /**
@@ -149,18 +169,19 @@ export class Executor {
    * last: while tasks run, the driver keeps its channel and hears their results.
    */
   async close(now?: AbortSignal): Promise<{ finished: number; handedBack: number }> {
-    const running = this.service.runningTasks;
-    if (running > 0) this.logger.info({ running, timeoutMs: this.shutdownTimeoutMs }, 'shutting down: finishing running tasks');
-    const drained = await this.service.drain(this.shutdownTimeoutMs, now);
-    if (drained.handedBack > 0) this.logger.warn(drained, 'shutting down: tasks still running were handed back to the driver');
-    await this.registration.stop();
-    await this.service.close();
-    this.httpServer.closeAllConnections();
-    await new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
-    await this.reader.close();
-    await this.deadLetters.close();
-    await this.store.close();
-    this.logger.info(drained, 'executor stopped');
+    const { service, registration, reader, store, logger, httpServer, deadLetters, shutdownTimeoutMs } = this.parts;
+    const running = service.runningTasks;
+    if (running > 0) logger.info({ running, timeoutMs: shutdownTimeoutMs }, 'shutting down: finishing running tasks');
+    const drained = await service.drain(shutdownTimeoutMs, now);
+    if (drained.handedBack > 0) logger.warn(drained, 'shutting down: tasks still running were handed back to the driver');
+    await registration.stop();
+    await service.close();
+    httpServer.closeAllConnections();
+    await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    await reader.close();
+    await deadLetters.close();
+    await store.close();
+    logger.info(drained, 'executor stopped');
     return drained;
   }
 }

@@ -44,6 +44,19 @@ export interface TaskReport {
   chunks: number;
 }
 
+export interface TaskRunnerOptions {
+  job: Job;
+  /** The job's name as configured (`job.name`, else the job's own): its Redis keys are named after it. */
+  jobName: string;
+  reader: RangeReader;
+  store: CheckpointStore;
+  /** Records per chunk at most: one `process` call and one commit each. */
+  maxChunkRecords: number;
+  logger: Logger;
+  /** Poison records: policy, attempts before dead-lettering, size limit, the dead-letter queue. */
+  poison?: PoisonSettings;
+}
+
 /**
  * Runs one task: reads `[from, until)`, calls the job's `process` chunk by chunk and commits each
  * chunk through the sink, atomically with the offset advance. Memory is bounded by the chunk size
@@ -57,16 +70,23 @@ export class TaskRunner {
   /** Called after each chunk committed (or staged), with its records and their key and value bytes, whatever becomes of the task. */
   onChunkCommitted: (records: number, bytes: number) => void = () => undefined;
 
-  constructor(
-    private readonly job: Job,
-    private readonly jobName: string,
-    private readonly reader: RangeReader,
-    private readonly store: CheckpointStore,
-    private readonly maxChunkRecords: number,
-    private readonly logger: Logger,
-    /** Poison records: policy, attempts before dead-lettering, size limit, the dead-letter queue. */
-    private readonly poison: PoisonSettings = defaultPoisonSettings
-  ) {}
+  private readonly job: Job;
+  private readonly jobName: string;
+  private readonly reader: RangeReader;
+  private readonly store: CheckpointStore;
+  private readonly maxChunkRecords: number;
+  private readonly logger: Logger;
+  private readonly poison: PoisonSettings;
+
+  constructor(options: TaskRunnerOptions) {
+    this.job = options.job;
+    this.jobName = options.jobName;
+    this.reader = options.reader;
+    this.store = options.store;
+    this.maxChunkRecords = options.maxChunkRecords;
+    this.logger = options.logger;
+    this.poison = options.poison ?? defaultPoisonSettings;
+  }
 
   /** Reads the ranges of a group of small tasks together (see {@link RangeReader.readAll}); none when the reader cannot. */
   async readAll(tasks: Task[], signal: AbortSignal): Promise<Map<string, SourceRecord[]>> {

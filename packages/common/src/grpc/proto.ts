@@ -3,9 +3,27 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
+import type { ProtoGrpcType as DriverProto } from './generated/driver';
+import type { ProtoGrpcType as ExecutorProto } from './generated/executor';
+import type { ExecutorClient, ExecutorHandlers } from './generated/sluice/v1/Executor';
+import type { DriverClient } from './generated/sluice/v1/Driver';
+import type { OffsetRange__Output } from './generated/sluice/v1/OffsetRange';
+import type { TaskRequest__Output } from './generated/sluice/v1/TaskRequest';
+import type { TaskResult__Output } from './generated/sluice/v1/TaskResult';
+import type { TaskGroupItem__Output } from './generated/sluice/v1/TaskGroupItem';
+import type { TaskGroupCall__Output } from './generated/sluice/v1/TaskGroupCall';
+import type { TaskGroupAnswer__Output } from './generated/sluice/v1/TaskGroupAnswer';
+import type { RegisterRequest__Output } from './generated/sluice/v1/RegisterRequest';
+import type { RegisterResponse__Output } from './generated/sluice/v1/RegisterResponse';
+import type { HeartbeatRequest__Output } from './generated/sluice/v1/HeartbeatRequest';
+import type { HeartbeatResponse__Output } from './generated/sluice/v1/HeartbeatResponse';
+
+export type { ExecutorClient, ExecutorHandlers, DriverClient };
+
 /**
  * Loads `proto/sluice/v1` once. int64 fields arrive as strings (`longs: String`) and are turned into
- * bigint at the edge; enums as their names.
+ * bigint at the edge; enums as their names. The types in `generated/` (`npm run gen:proto`) are
+ * made with the same options.
  */
 
 /** Walks up from this file to the repository's (or image's) `proto/` folder. */
@@ -16,10 +34,7 @@ function findProtoRoot(): string {
   throw new Error(`proto/sluice/v1 not found above ${__dirname}`);
 }
 
-export interface SluiceServices {
-  Driver: grpc.ServiceClientConstructor;
-  Executor: grpc.ServiceClientConstructor;
-}
+export type SluiceServices = Pick<DriverProto['sluice']['v1'], 'Driver'> & Pick<ExecutorProto['sluice']['v1'], 'Executor'>;
 
 let loaded: SluiceServices | undefined;
 
@@ -34,77 +49,26 @@ export function loadServices(): SluiceServices {
     defaults: true,
     oneofs: true,
   });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as { sluice: { v1: SluiceServices } };
+  // The generated types describe what loadPackageDefinition builds from these files and options.
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as DriverProto & ExecutorProto;
   loaded = pkg.sluice.v1;
   return loaded;
 }
 
-/** Messages as proto-loader delivers them (keepCase, int64 as string). */
-export interface WireRange {
-  topic: string;
-  partition: number;
-  from_offset: string;
-  until_offset: string;
-}
-export interface WireTaskRequest {
-  task_id: string;
-  job: string;
-  batch_id: string;
-  epoch: string;
-  attempt: number;
-  range: WireRange;
-  may_stage: boolean;
-  failures: number;
-}
+/** Messages as proto-loader delivers them (keepCase, int64 as string, defaults filled in). */
+export type WireRange = OffsetRange__Output;
+export type WireTaskRequest = TaskRequest__Output;
+export type WireTaskGroupItem = TaskGroupItem__Output;
+export type WireTaskGroupCall = TaskGroupCall__Output;
+export type WireTaskGroupAnswer = TaskGroupAnswer__Output;
+export type WireTaskResult = TaskResult__Output;
+export type WireTaskStatus = TaskResult__Output['status'];
+export type WireRegisterRequest = RegisterRequest__Output;
+export type WireRegisterResponse = RegisterResponse__Output;
+export type WireHeartbeatRequest = HeartbeatRequest__Output;
+export type WireHeartbeatResponse = HeartbeatResponse__Output;
 /** Why a task, or a whole group, failed: sluice's error code, message and retriable flag. */
-export interface WireFailure {
-  error_code: string;
-  error_message: string;
-  retriable: boolean;
-}
-export interface WireTaskGroupItem extends WireFailure {
-  result?: WireTaskResult | null;
-}
-export interface WireTaskGroupCall {
-  call_id: string;
-  timeout_ms: number;
-  tasks: WireTaskRequest[];
-}
-/** `items` when the group ran; `error_code` (and no items) when it was refused. */
-export interface WireTaskGroupAnswer extends WireFailure {
-  call_id: string;
-  items: WireTaskGroupItem[];
-}
-export type WireTaskStatus = 'STATUS_UNSPECIFIED' | 'COMMITTED' | 'ALREADY_COMMITTED' | 'STAGED';
-export interface WireTaskResult {
-  status: WireTaskStatus;
-  executor_id: string;
-  records: string;
-  bytes: string;
-  fetch_ms: number;
-  process_ms: number;
-  commit_ms: number;
-  total_ms: number;
-  chunks: number;
-}
-export interface WireRegisterRequest {
-  executor_id: string;
-  address: string;
-  slots: number;
-  job: string;
-}
-export interface WireRegisterResponse {
-  epoch: string;
-  heartbeat_interval_ms: number;
-}
-export interface WireHeartbeatRequest {
-  executor_id: string;
-  running_tasks: number;
-}
-export interface WireHeartbeatResponse {
-  known: boolean;
-  epoch: string;
-}
+export type WireFailure = Pick<TaskGroupItem__Output, 'error_code' | 'error_message' | 'retriable'>;
 
 /** Message sizes are set on purpose: a task result is small, a request tiny; 4 MiB is generous. */
 export const channelOptions: grpc.ChannelOptions = {

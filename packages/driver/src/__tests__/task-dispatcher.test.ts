@@ -1,6 +1,6 @@
-import type * as grpc from '@grpc/grpc-js';
 import {
   createLogger,
+  type ExecutorClient,
   isSluiceError,
   type BatchPlan,
   type SluiceError,
@@ -55,7 +55,7 @@ function setUp(items: WireTaskGroupItem[], maxTaskFailures: number): { dispatche
         return { cancel: () => undefined };
       },
       CancelTask: () => undefined,
-    } as unknown as grpc.Client,
+    } as unknown as ExecutorClient,
     groups: { call: () => Promise.resolve(items) } as unknown as TaskGroupStream,
     lastHeartbeat: Date.now(),
     running: 0,
@@ -102,7 +102,7 @@ describe('TaskDispatcher: a range that failed in its task group', () => {
       [0, 0],
       [1, 1],
     ]);
-    expect(retried.map((r) => [r.range.partition, r.attempt, r.failures])).toEqual([[1, 1, 1]]);
+    expect(retried.map((r) => [r.range?.partition, r.attempt, r.failures])).toEqual([[1, 1, 1]]);
   });
 
   it('fails the batch at once when the failure is not retriable', async () => {

@@ -1,0 +1,36 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { CancelTaskRequest as _sluice_v1_CancelTaskRequest, CancelTaskRequest__Output as _sluice_v1_CancelTaskRequest__Output } from './sluice/v1/CancelTaskRequest';
+import type { CancelTaskResponse as _sluice_v1_CancelTaskResponse, CancelTaskResponse__Output as _sluice_v1_CancelTaskResponse__Output } from './sluice/v1/CancelTaskResponse';
+import type { ExecutorClient as _sluice_v1_ExecutorClient, ExecutorDefinition as _sluice_v1_ExecutorDefinition } from './sluice/v1/Executor';
+import type { OffsetRange as _sluice_v1_OffsetRange, OffsetRange__Output as _sluice_v1_OffsetRange__Output } from './sluice/v1/OffsetRange';
+import type { TaskGroupAnswer as _sluice_v1_TaskGroupAnswer, TaskGroupAnswer__Output as _sluice_v1_TaskGroupAnswer__Output } from './sluice/v1/TaskGroupAnswer';
+import type { TaskGroupCall as _sluice_v1_TaskGroupCall, TaskGroupCall__Output as _sluice_v1_TaskGroupCall__Output } from './sluice/v1/TaskGroupCall';
+import type { TaskGroupItem as _sluice_v1_TaskGroupItem, TaskGroupItem__Output as _sluice_v1_TaskGroupItem__Output } from './sluice/v1/TaskGroupItem';
+import type { TaskRequest as _sluice_v1_TaskRequest, TaskRequest__Output as _sluice_v1_TaskRequest__Output } from './sluice/v1/TaskRequest';
+import type { TaskResult as _sluice_v1_TaskResult, TaskResult__Output as _sluice_v1_TaskResult__Output } from './sluice/v1/TaskResult';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  sluice: {
+    v1: {
+      CancelTaskRequest: MessageTypeDefinition<_sluice_v1_CancelTaskRequest, _sluice_v1_CancelTaskRequest__Output>
+      CancelTaskResponse: MessageTypeDefinition<_sluice_v1_CancelTaskResponse, _sluice_v1_CancelTaskResponse__Output>
+      /**
+       * Served by each executor: the driver sends one task per offset range.
+       */
+      Executor: SubtypeConstructor<typeof grpc.Client, _sluice_v1_ExecutorClient> & { service: _sluice_v1_ExecutorDefinition }
+      OffsetRange: MessageTypeDefinition<_sluice_v1_OffsetRange, _sluice_v1_OffsetRange__Output>
+      TaskGroupAnswer: MessageTypeDefinition<_sluice_v1_TaskGroupAnswer, _sluice_v1_TaskGroupAnswer__Output>
+      TaskGroupCall: MessageTypeDefinition<_sluice_v1_TaskGroupCall, _sluice_v1_TaskGroupCall__Output>
+      TaskGroupItem: MessageTypeDefinition<_sluice_v1_TaskGroupItem, _sluice_v1_TaskGroupItem__Output>
+      TaskRequest: MessageTypeDefinition<_sluice_v1_TaskRequest, _sluice_v1_TaskRequest__Output>
+      TaskResult: MessageTypeDefinition<_sluice_v1_TaskResult, _sluice_v1_TaskResult__Output>
+    }
+  }
+}
+

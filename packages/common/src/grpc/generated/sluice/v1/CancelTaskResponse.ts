@@ -1,0 +1,10 @@
+// Original file: proto/sluice/v1/executor.proto
+
+
+export interface CancelTaskResponse {
+  'cancelled'?: (boolean);
+}
+
+export interface CancelTaskResponse__Output {
+  'cancelled': (boolean);
+}

@@ -1,0 +1,8 @@
+// Original file: proto/sluice/v1/driver.proto
+
+
+export interface DeregisterResponse {
+}
+
+export interface DeregisterResponse__Output {
+}
