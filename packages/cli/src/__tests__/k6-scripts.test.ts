@@ -122,7 +122,9 @@ describe('k6 scripts (deploy/k6)', () => {
     });
     expect(out.state.checks.length).toBeGreaterThan(0);
     expect(out.state.checks.every((c) => c.ok && c.tags.sluice === 'api')).toBe(true);
-    expect(out.summary?.stdout).toContain('exactly-once: sluice load --check k6-test --expected 10 --job-name load --topic orders');
+    expect(out.summary?.stdout).toBe(
+      ' ✓ sluice_load_ids: count=10\n\n exactly-once: sluice load --check k6-test --expected 10 --job-name load --topic orders\n'
+    );
   });
 
   it('check.js: watches the API alone; a failed batch and a stopped driver show in its metrics and checks', () => {

@@ -1,12 +1,12 @@
-// Module hooks for node: k6's built-in modules (and the jslib summary) resolve to the stubs next to
-// this file, and the k6 scripts (.js under deploy/k6, ES modules) load as ES modules.
+// Module hooks for node: k6's built-in modules resolve to the stubs next to this file, a remote
+// import fails (the scripts must run offline), and the k6 scripts (.js under deploy/k6) load as ES
+// modules.
 const stubs = {
   k6: 'k6.mjs',
   'k6/http': 'http.mjs',
   'k6/metrics': 'metrics.mjs',
   'k6/execution': 'execution.mjs',
   'k6/x/kafka': 'kafka.mjs',
-  'https://jslib.k6.io/k6-summary/0.1.0/index.js': 'summary.mjs',
 };
 
 export async function resolve(specifier, context, next) {

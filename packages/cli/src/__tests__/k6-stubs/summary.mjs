@@ -1,3 +1,0 @@
-export function textSummary() {
-  return 'k6 summary';
-}
