@@ -52,7 +52,7 @@ export {
 } from './config';
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
-export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
+export { LeaderLease, readLeader, readLeaseHolder, type Leader, type LeaderInfo, type LeaseHolder } from './lease';
 export { buildInfo, createProcessRegistry, type BuildInfo } from './metrics';
 
 // Checkpoint store (Redis + Lua)
