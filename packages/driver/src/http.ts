@@ -87,9 +87,9 @@ const leaderStates: ReadonlySet<DriverState> = new Set(['running', 'waiting-for-
 /**
  * The driver's HTTP server: the JSON API under `/api/v1`, `/metrics` (Prometheus), `/healthz`,
  * `/readyz`, `/leaderz`, and everything else to the web UI. Read-only: every route is a GET (or
- * HEAD). A driver that does not lead forwards the UI and the API to the one that does (found
- * through the address it published with its lease), so a Service or Ingress may route to any
- * driver; health and metrics are always its own.
+ * HEAD). A standby forwards the UI and the API to the leader (found through the address the
+ * leader published with its lease), so a Service or Ingress may route to any driver; health and
+ * metrics are always its own.
  */
 export class DriverHttpServer {
   private readonly server: Server;
@@ -275,14 +275,14 @@ export class DriverHttpServer {
   }
 
   /**
-   * Forwards a GET or HEAD of the UI or API to the leader when this driver does not lead, and the
-   * leader published where it is reached. False when this driver answers itself: it leads, there is
-   * no leader to forward to, or the leader could not be reached (then the answer is this driver's
-   * view, which names the leader).
+   * A standby forwards a GET or HEAD of the UI or API to the leader, once the leader published
+   * where it is reached. False when this driver answers itself: it is no standby (a leader, also
+   * one whose lease lapsed in an outage, answers for itself), there is no leader to forward to, or
+   * the leader could not be reached (then the answer is this driver's view, which names the leader).
    */
   private async forwardToLeader(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const v = this.view;
-    if (v.leading || v.state === 'waiting-for-redis' || req.headers[FORWARDED_BY] !== undefined) return false;
+    if (v.state !== 'standby' || req.headers[FORWARDED_BY] !== undefined) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const leader = await readLeader(v.store.client, v.job).catch(() => null);
     if (!leader?.info || leader.id === v.driverId) return false;
