@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { jobKeys } from '@sluice/common';
 import { uniqueName } from '../helpers/env';
-import { driverUrl, getJson } from '../helpers/fault';
+import { driverUrl, getJson, waitForAliveExecutors } from '../helpers/fault';
 import { createTopic, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
 import { redis } from '../helpers/redis';
@@ -20,7 +20,7 @@ interface Status {
 /**
  * A standby is alive and able to take over: ready on /readyz (so Kubernetes rollouts and Argo CD
  * settle), not on /leaderz, and its HTTP server answers the UI and API as the leader does, so one
- * Service may route to every driver.
+ * Service may route to every driver. Executors find whichever driver leads.
  */
 describe('standby drivers', () => {
   let client: Redis;
@@ -28,7 +28,7 @@ describe('standby drivers', () => {
   afterAll(() => client.quit());
   afterEach(killAll);
 
-  it("a standby is ready with role standby, not leader; its API is the leader's, naming the leader's id and addresses", async () => {
+  it("a standby is ready with role standby, not leader; its API is the leader's, naming the leader's id and addresses; it takes over and executors follow", async () => {
     const topic = uniqueName('standby');
     await createTopic(topic, 2);
     await produceValues(
@@ -91,5 +91,7 @@ describe('standby drivers', () => {
     await waitFor(async () => (await fetch(`${standbyUrl}/leaderz`)).status === 200, { label: 'the standby leads' });
     const taken = (await getJson<Status>(`${standbyUrl}/api/v1/status`)).body;
     expect(taken).toMatchObject({ leader: meanwhile.body.driverId, leaderInfo: { httpUrl: standbyUrl, epoch: '2' }, epoch: '2' });
+    // The executor was given only the dead driver's address: it finds the new leader where it published itself.
+    await waitForAliveExecutors(standbyUrl, ['standby-test-executor'], 10_000);
   });
 });
