@@ -76,7 +76,12 @@ describe('Helm chart: lint and render', () => {
     const objects = render(binary, ['ci/default-values.yaml']);
     const driver = find(objects, 'Deployment', driverName);
     const executor = find(objects, 'Deployment', executorName);
-    expect([driver.spec.replicas, driver.spec.strategy, executor.spec.replicas]).toEqual([1, { type: 'Recreate' }, 2]);
+    // A rolling update: the new driver is ready as a standby before the old one stops and hands the lease over.
+    expect([driver.spec.replicas, driver.spec.strategy, executor.spec.replicas]).toEqual([
+      1,
+      { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      2,
+    ]);
     expect(container(driver).args).toEqual(['driver', '--job', '/app/examples/word-count', '--config', '/etc/sluice/config/config.json']);
     expect(container(executor).args).toEqual([
       'executor',
@@ -90,6 +95,7 @@ describe('Helm chart: lint and render', () => {
       SLUICE_DRIVER_HOST: '0.0.0.0',
       SLUICE_DRIVER_GRPC_PORT: '7070',
       SLUICE_DRIVER_HTTP_PORT: '4040',
+      SLUICE_DRIVER_ADVERTISE_HOST: { fieldRef: { fieldPath: 'status.podIP' } },
       SLUICE_DRIVER_STANDBY: 'true',
       SLUICE_DRIVER_SHUTDOWN_TIMEOUT_MS: '30000',
       KAFKA_BROKERS: 'kafka:9092',
@@ -151,12 +157,21 @@ describe('Helm chart: lint and render', () => {
     ]);
   });
 
-  it('high availability: two standby-capable drivers with a PodDisruptionBudget', () => {
+  it('high availability: two standby-capable drivers, all behind the Service, with a PodDisruptionBudget a drain can satisfy', () => {
     const objects = render(binary, ['ci/ha-values.yaml']);
     const driver = find(objects, 'Deployment', driverName);
     expect([driver.spec.replicas, envOf(driver).SLUICE_DRIVER_STANDBY]).toEqual([2, 'true']);
+    expect(driver.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    // Standbys are ready, so the Service routes to every driver; one driver up is enough.
+    expect(find(objects, 'Service', driverName).spec.selector).toEqual(driver.spec.selector.matchLabels);
+    expect(container(driver).readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const pdb = find(objects, 'PodDisruptionBudget', driverName);
-    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: driver.spec.selector.matchLabels } });
+    expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: driver.spec.selector.matchLabels } });
+    const byMaxUnavailable = render(binary, ['ci/ha-values.yaml'], ['--set', 'driver.podDisruptionBudget.maxUnavailable=1']);
+    expect(find(byMaxUnavailable, 'PodDisruptionBudget', driverName).spec).toEqual({ maxUnavailable: 1, selector: pdb.spec.selector });
+    // Without standby a new driver could not start beside the old one: the old one stops first.
+    const single = render(binary, ['ci/default-values.yaml'], ['--set', 'driver.standby=false']);
+    expect(find(single, 'Deployment', driverName).spec.strategy).toEqual({ type: 'Recreate' });
     expect(find(objects, 'PodDisruptionBudget', executorName).spec.maxUnavailable).toBe(1);
     expect(find(objects, 'Deployment', executorName).spec.replicas).toBe(3);
   });
@@ -426,6 +441,9 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
       `job.name=${topic}`,
       '--set-json',
       `config=${JSON.stringify({ job: { topics: [topic], batchIntervalMs: 200 } })}`,
+      // A leader and a standby: both must pass their probes, or a rollout never settles.
+      '--set',
+      'driver.replicas=2',
     ];
     const objects = render(binary, ['ci/default-values.yaml'], overrides);
 
@@ -464,7 +482,7 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
         if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') value = '127.0.0.1';
         else if (e.valueFrom) throw new Error(`cannot resolve ${e.name} locally: ${JSON.stringify(e.valueFrom)}`);
         else value = files.get(e.value) ?? e.value;
-        // A Service address -> loopback and the local port of the process behind it.
+        // A Service address -> loopback and the local port of the (first) process behind it.
         const target = serviceTargets.get(value);
         if (target) {
           const behind = startedOf(target.deployment);
@@ -502,7 +520,7 @@ describe('Helm chart: the rendered Deployments, run as local processes', () => {
     // Drivers first: the executors' SLUICE_EXECUTOR_DRIVER points at the driver Service.
     for (let i = 0; i < driver.spec.replicas; i++) await start(driver, i);
     for (let i = 0; i < executor.spec.replicas; i++) await start(executor, i);
-    expect(started.map((s) => s.name)).toEqual([`${driverName}-0`, `${executorName}-0`, `${executorName}-1`]);
+    expect(started.map((s) => s.name)).toEqual([`${driverName}-0`, `${driverName}-1`, `${executorName}-0`, `${executorName}-1`]);
 
     await waitFor(
       async () => {

@@ -53,7 +53,7 @@ export {
 export * from './errors';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging';
 export { abortableWait } from './wait';
-export { LeaderLease, readLeaseHolder, type LeaseHolder } from './lease';
+export { LeaderLease, readLeader, readLeaseHolder, type Leader, type LeaderInfo, type LeaseHolder } from './lease';
 export { buildInfo, createProcessRegistry, type BuildInfo } from './metrics';
 
 // Checkpoint store (Redis + Lua)

@@ -24,6 +24,52 @@ export async function readLeaseHolder(redis: Redis, job: string): Promise<LeaseH
   return owner === null ? null : { owner, ttlMs: Math.max(0, ttl) };
 }
 
+/**
+ * Where the leading driver is reached: published by the leader next to its lease
+ * (`sluice:{job}:leader:info`, renewed and expiring with it), so executors find the Driver
+ * service and standbys the HTTP server of the driver that leads.
+ */
+export interface LeaderInfo {
+  /** The driver's id: the lease owner. */
+  id: string;
+  /** Its HTTP server (UI, JSON API), e.g. `http://10.0.0.7:4040`. */
+  httpUrl: string;
+  /** Its Driver gRPC service, `host:port`. */
+  grpcAddress: string;
+  epoch: string;
+  /** When it took the lease (ms since the Unix epoch). */
+  since: number;
+}
+
+/** The driver holding a job's leader lease, with where it is reached once it published that. */
+export interface Leader {
+  id: string;
+  info: LeaderInfo | undefined;
+}
+
+/**
+ * The driver holding the leader lease of `job` (null when none does). Its info counts only when it
+ * names the lease owner: what a previous owner wrote lapses with its lease, but is never taken for
+ * the new one's.
+ */
+export async function readLeader(redis: Redis, job: string): Promise<Leader | null> {
+  const keys = jobKeys(job);
+  const [owner, raw] = await redis.mget(keys.leader, keys.leaderInfo);
+  if (owner === null || owner === undefined) return null;
+  return { id: owner, info: parseLeaderInfo(raw ?? null, owner) };
+}
+
+function parseLeaderInfo(raw: string | null, owner: string): LeaderInfo | undefined {
+  if (raw === null) return undefined;
+  try {
+    const info = JSON.parse(raw) as Partial<LeaderInfo>;
+    const complete = typeof info.httpUrl === 'string' && typeof info.grpcAddress === 'string';
+    return info.id === owner && complete ? (info as LeaderInfo) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a driver hears from its lease after taking it. */
 export interface LeaseEvents {
   /** Another driver took the lease (or it expired and could not be taken again). */
@@ -35,12 +81,18 @@ export interface LeaseEvents {
 /**
  * The leader lease of a job: `SET sluice:{job}:leader <driverId> PX ttl NX` at start, renewed every
  * ttl/3 while its owner lives (compare-and-pexpire), deleted on a clean stop (compare-and-delete).
- * It tells operators and tools whether a live driver runs; correctness never depends on it (the
- * epoch fences a stale driver regardless).
+ * Each renewal also writes the owner's {@link LeaderInfo}, once published, with the same TTL.
+ * It tells operators, standbys and executors which driver leads; correctness never depends on it
+ * (the epoch fences a stale driver regardless).
  */
 export class LeaderLease {
   private timer: NodeJS.Timeout | undefined;
   private owned = false;
+  /** What each renewal writes to the leader info key ('' until {@link publish}). */
+  private info = '';
+  private renewal: { epoch: string; events: LeaseEvents } | undefined;
+  /** The renewal in flight: one at a time (see {@link startRenewing}). */
+  private renewing: Promise<void> | undefined;
   /** When the lease lapses unless renewed (performance.now() ms): counted from when the last SET or renewal was sent. */
   private expiresAt = 0;
 
@@ -121,51 +173,64 @@ export class LeaderLease {
    *   while no other driver has taken a newer epoch since (one that led and stopped meanwhile).
    */
   startRenewing(epoch: string, events: LeaseEvents): void {
-    const renew = async (): Promise<void> => {
-      try {
-        const sent = performance.now();
-        const reply = await this.redis.renewLease(this.key, this.driverId, this.ttlMs);
-        if (reply[0] === 'ok') {
-          this.expiresAt = sent + this.ttlMs;
-          return;
-        }
-        // Expired (e.g. a long pause) but nobody took it: take it again, unless a newer epoch says
-        // another driver led meanwhile (then this one is fenced anyway).
-        if (reply[1] === null && (await this.store.currentEpoch()) === epoch && (await this.take())) {
-          this.logger.warn('leader lease had expired; taken again');
-          return;
-        }
-        this.giveUp();
-        events.lost(reply[1] ?? null);
-      } catch (e) {
-        if (!isDependencyOutage(asRedisOutage(e))) {
-          this.giveUp();
-          events.failed(e as Error);
-          return;
-        }
-        this.logger.warn(
-          { err: (e as Error).message, held: this.held },
-          this.held ? 'leader lease renewal failed; retrying' : 'leader lease lapsed: renewals failed for longer than its TTL; retrying'
-        );
-      }
-    };
+    this.renewal = { epoch, events };
     // One renewal at a time. While Redis is down each one waits for its reconnection attempts,
     // longer than the interval; renewals started meanwhile would all find the lease expired once
     // Redis is back, one would take it again and the others, finding it taken, would report it lost.
-    let renewing = false;
-    this.timer = setInterval(
-      () => {
-        if (renewing) return;
-        renewing = true;
-        void renew().finally(() => (renewing = false));
-      },
-      Math.max(100, Math.floor(this.ttlMs / 3))
-    );
+    this.timer = setInterval(() => void this.renewNow(), Math.max(100, Math.floor(this.ttlMs / 3)));
     this.timer.unref();
+  }
+
+  /**
+   * Publishes where this driver is reached, now (not only at the next renewal: executors and
+   * standbys look for it as soon as the lease changes hands), and with every renewal after.
+   */
+  async publish(info: LeaderInfo): Promise<void> {
+    this.info = JSON.stringify(info);
+    // A renewal in flight may have been sent without the info: this one carries it.
+    await this.renewing;
+    await this.renewNow();
+  }
+
+  private renewNow(): Promise<void> {
+    this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  private async renew(): Promise<void> {
+    const renewal = this.renewal;
+    if (!renewal) return;
+    try {
+      const sent = performance.now();
+      const reply = await this.redis.renewLease([this.key, this.store.keys.leaderInfo], this.driverId, this.ttlMs, this.info);
+      if (reply[0] === 'ok') {
+        this.expiresAt = sent + this.ttlMs;
+        return;
+      }
+      // Expired (e.g. a long pause) but nobody took it: take it again, unless a newer epoch says
+      // another driver led meanwhile (then this one is fenced anyway).
+      if (reply[1] === null && (await this.store.currentEpoch()) === renewal.epoch && (await this.take())) {
+        this.logger.warn('leader lease had expired; taken again');
+        return;
+      }
+      this.giveUp();
+      renewal.events.lost(reply[1] ?? null);
+    } catch (e) {
+      if (!isDependencyOutage(asRedisOutage(e))) {
+        this.giveUp();
+        renewal.events.failed(e as Error);
+        return;
+      }
+      this.logger.warn(
+        { err: (e as Error).message, held: this.held },
+        this.held ? 'leader lease renewal failed; retrying' : 'leader lease lapsed: renewals failed for longer than its TTL; retrying'
+      );
+    }
   }
 
   private giveUp(): void {
     this.owned = false;
+    this.renewal = undefined;
     this.stopRenewing();
   }
 
@@ -180,7 +245,7 @@ export class LeaderLease {
     if (!this.owned) return;
     this.owned = false;
     try {
-      await this.redis.releaseLease(this.key, this.driverId);
+      await this.redis.releaseLease([this.key, this.store.keys.leaderInfo], this.driverId);
     } catch (e) {
       this.logger.warn({ err: (e as Error).message }, 'leader lease release failed; it expires by itself');
     }

@@ -282,6 +282,7 @@ export class Driver extends EventEmitter implements DriverView {
     const standby = this.config.driver.standby;
     this.state = standby ? 'standby' : 'waiting-for-executors';
     if (!(await this.lease.acquire(standby, signal))) return;
+    const leadingSince = Date.now();
     this.epoch = await this.deps.store.takeEpoch();
     // Since the job's last commit, by whichever driver (its tasks committed about totalDelayMs after its time).
     const [last] = await this.deps.store.history(1);
@@ -308,6 +309,15 @@ export class Driver extends EventEmitter implements DriverView {
     });
     this.server = server;
     this.port = port;
+    // Executors looking for the leader, and standbys forwarding the UI and API, find it here.
+    const host = advertisedHost(this.config.driver);
+    await this.lease.publish({
+      id: this.driverId,
+      httpUrl: `http://${host}:${new URL(this.httpUrl).port}`,
+      grpcAddress: `${host}:${port}`,
+      epoch: this.epoch,
+      since: leadingSince,
+    });
     if (this.state === 'standby') this.state = 'waiting-for-executors';
     this.logger.info(
       {
@@ -743,6 +753,12 @@ export class Driver extends EventEmitter implements DriverView {
     }
     return outcomes;
   }
+}
+
+/** The host others reach this driver at: `advertiseHost`, else `host` unless it binds every interface (then the hostname). */
+function advertisedHost({ host, advertiseHost }: SluiceConfig['driver']): string {
+  const advertised = advertiseHost ?? (['0.0.0.0', '::', ''].includes(host) ? hostname() : host);
+  return advertised.includes(':') ? `[${advertised}]` : advertised;
 }
 
 function outageState(e: SluiceError): 'redis-unavailable' | 'kafka-unavailable' {

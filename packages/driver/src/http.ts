@@ -1,11 +1,12 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import {
   asRedisOutage,
   deadLetterQueueSize,
   isDependencyOutage,
-  readLeaseHolder,
+  readLeader,
   type BatchSummary,
   type CheckpointStore,
   type Logger,
@@ -73,9 +74,22 @@ class HttpError extends Error {
 
 const PORT_RETRIES = 16;
 
+/** Names the driver that forwarded a request to the leader: a request carrying it is never forwarded again. */
+const FORWARDED_BY = 'x-sluice-forwarded-by';
+/** How long a forwarded request may wait for the leader (then this driver answers it). */
+const FORWARD_TIMEOUT_MS = 5000;
+/** Headers of one connection, not of the request or answer (RFC 9110, 7.6.1). */
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+
+/** The states a driver leads in, and is ready: it plans batches, or waits for executors to. */
+const leaderStates: ReadonlySet<DriverState> = new Set(['running', 'waiting-for-executors']);
+
 /**
  * The driver's HTTP server: the JSON API under `/api/v1`, `/metrics` (Prometheus), `/healthz`,
- * `/readyz`, and everything else to the web UI. Read-only: every route is a GET (or HEAD).
+ * `/readyz`, `/leaderz`, and everything else to the web UI. Read-only: every route is a GET (or
+ * HEAD). A standby forwards the UI and the API to the leader (found through the address the
+ * leader published with its lease), so a Service or Ingress may route to any driver; health and
+ * metrics are always its own.
  */
 export class DriverHttpServer {
   private readonly server: Server;
@@ -122,8 +136,10 @@ export class DriverHttpServer {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname;
       if (path === '/healthz') return json(res, 200, { status: 'ok' });
-      if (path === '/readyz') return await this.ready(res);
+      if (path === '/readyz') return await this.ready(res, 'any');
+      if (path === '/leaderz') return await this.ready(res, 'leader');
       if (path === '/metrics') return await this.metrics(res);
+      if (await this.forwardToLeader(req, res)) return;
       if (path === '/api/v1' || path.startsWith('/api/v1/')) {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} not allowed: the API is read-only`);
         return json(res, 200, await this.api(path.slice('/api/v1'.length), url.searchParams));
@@ -142,12 +158,17 @@ export class DriverHttpServer {
     const v = this.view;
     switch (route) {
       case '/status': {
-        const [totals, latest, holder] = await Promise.all([v.store.totals(), v.store.history(1), readLeaseHolder(v.store.client, v.job)]);
+        const [totals, latest, holder] = await Promise.all([v.store.totals(), v.store.history(1), readLeader(v.store.client, v.job)]);
+        // The lease's holder in Redis, but not this driver once its own lease lapsed (renewals failing for a TTL).
+        const leader = holder !== null && (holder.id !== v.driverId || v.leading) ? holder : null;
         return {
           job: v.job,
-          // The lease's holder in Redis, but not this driver once its own lease lapsed (renewals failing for a TTL).
-          leader: holder !== null && (holder.owner !== v.driverId || v.leading) ? holder.owner : null,
-          epoch: v.epoch,
+          leader: leader?.id ?? null,
+          // Where it is reached: null until it published that (just after taking the lease).
+          leaderInfo: leader?.info ?? null,
+          // The driver answering: the leader, unless it could not be reached from this one.
+          driverId: v.driverId,
+          epoch: v.leading ? v.epoch : (leader?.info?.epoch ?? v.epoch),
           state: v.state,
           startedAt: v.startedAt,
           uptimeMs: Date.now() - v.startedAt,
@@ -228,13 +249,18 @@ export class DriverHttpServer {
     }
   }
 
-  private async ready(res: ServerResponse): Promise<void> {
+  /**
+   * Readiness: `any` (`/readyz`) is ready as the leader, holding a live lease and planning or waiting
+   * for executors, or as a standby able to take over (its Redis access checked, waiting for the
+   * lease); `leader` (`/leaderz`) only as the leader. Both also need Redis and Kafka to answer.
+   */
+  private async ready(res: ServerResponse, want: 'any' | 'leader'): Promise<void> {
     const reasons: string[] = [];
     const state = this.view.state;
-    // Waiting for executors counts as ready: executors reach the driver through its Service, which
-    // routes only to ready pods.
-    if (state !== 'running' && state !== 'waiting-for-executors') reasons.push(`driver is ${state}`);
-    if (!this.view.leading) reasons.push('this driver does not hold the leader lease');
+    const role = state === 'standby' ? 'standby' : 'leader';
+    if (role === 'standby' && want === 'leader') reasons.push('this driver is a standby');
+    else if (role === 'leader' && !leaderStates.has(state)) reasons.push(`driver is ${state}`);
+    if (role === 'leader' && !this.view.leading) reasons.push('this driver does not hold the leader lease');
     // Redis is not asked before it was first reached: the start-up wait owns that connection.
     if (state === 'waiting-for-redis') return json(res, 503, { status: 'not ready', reason: reasons.join('; ') });
     const checks = await Promise.allSettled([
@@ -245,8 +271,55 @@ export class DriverHttpServer {
     if (redis?.status === 'rejected') reasons.push(`Redis: ${(redis.reason as Error).message}`);
     if (kafka?.status === 'rejected') reasons.push(`Kafka: ${(kafka.reason as Error).message}`);
     if (reasons.length) return json(res, 503, { status: 'not ready', reason: reasons.join('; ') });
-    json(res, 200, { status: 'ready', state });
+    json(res, 200, { status: 'ready', role, state });
   }
+
+  /**
+   * A standby forwards a GET or HEAD of the UI or API to the leader, once the leader published
+   * where it is reached. False when this driver answers itself: it is no standby (a leader, also
+   * one whose lease lapsed in an outage, answers for itself), there is no leader to forward to, or
+   * the leader could not be reached (then the answer is this driver's view, which names the leader).
+   */
+  private async forwardToLeader(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const v = this.view;
+    if (v.state !== 'standby' || req.headers[FORWARDED_BY] !== undefined) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const leader = await readLeader(v.store.client, v.job).catch(() => null);
+    if (!leader?.info || leader.id === v.driverId) return false;
+    const target = new URL(req.url ?? '/', leader.info.httpUrl);
+    const forwarded = await forward(req, res, target, v.driverId);
+    if (!forwarded)
+      this.logger.debug({ leader: leader.id, url: target.href }, 'the leader did not answer a forwarded request; answering it here');
+    return forwarded;
+  }
+}
+
+/**
+ * Sends `req` to `target` and its answer back. False when no answer started (the leader refused
+ * the connection, or was silent for FORWARD_TIMEOUT_MS): `res` is untouched then. An answer that
+ * breaks off ends `res` as well.
+ */
+function forward(req: IncomingMessage, res: ServerResponse, target: URL, forwardedBy: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const upstream = request(target, {
+      method: req.method,
+      headers: { ...endToEnd(req.headers), [FORWARDED_BY]: forwardedBy },
+      timeout: FORWARD_TIMEOUT_MS,
+    });
+    upstream.on('response', (answer) => {
+      resolve(true);
+      res.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
+      pipeline(answer, res).catch(() => res.destroy());
+    });
+    // Silent for that long (paused, cut off): as good as not answering.
+    upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
+    upstream.on('error', () => resolve(false));
+    upstream.end();
+  });
+}
+
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !hopByHop.has(name)));
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -6,6 +6,7 @@ import {
   createKafkajsOffsetOracle,
   createKafkajsRangeReader,
   grpcSecurity,
+  readLeader,
   subscriptionOf,
   type Job,
   type Logger,
@@ -132,6 +133,7 @@ export class Executor {
     const registration = new DriverRegistration(
       {
         driverAddresses: config.executor.driver,
+        findLeader: async () => (await readLeader(store.client, jobName))?.info?.grpcAddress,
         executorId: id,
         // The driver dials this address: a wildcard bind address (0.0.0.0) is not one it could reach.
         address: `${config.executor.advertiseHost ?? config.executor.host}:${port}`,

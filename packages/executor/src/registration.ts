@@ -13,6 +13,11 @@ import {
 export interface RegistrationOptions {
   /** Every driver of the job (a leader and its standbys): registration goes to whichever accepts it. */
   driverAddresses: string[];
+  /**
+   * The Driver service address the leading driver published with its lease (undefined while none
+   * did): tried before `driverAddresses`, so a new leader is found as soon as it took over.
+   */
+  findLeader?: () => Promise<string | undefined>;
   executorId: string;
   address: string;
   slots: number;
@@ -22,6 +27,17 @@ export interface RegistrationOptions {
   /** Credentials and options of the client that calls the driver (default: plaintext). */
   security?: GrpcSecurity;
 }
+
+/** While not registered, the next attempt comes this soon (or after a heartbeat interval, if shorter). */
+const RETRY_MS = 200;
+
+/**
+ * grpc-js waits before reconnecting to an address that refused it, doubling up to two minutes, and
+ * fails calls at once meanwhile: a standby that starts listening when it takes over would be found
+ * that late. So a channel whose call failed is closed and the next attempt opens a new one, with a
+ * connection of its own (grpc-js otherwise shares them, and their waits, between channels).
+ */
+const ownConnections: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1 };
 
 /** How grpc-js reports a failed TLS handshake (OpenSSL's and Node's wording). */
 const tlsFailure = /certificate|SSL|TLS|handshake|self[- ]signed|altnames|unable to verify/i;
@@ -37,49 +53,53 @@ interface DriverClient extends grpc.Client {
 }
 
 /**
- * Keeps the executor registered with the driver: registers, heartbeats, and registers again
- * whenever the driver does not know it (a restarted or new driver), so executors follow the
- * driver without a restart of their own. With several driver addresses, a failed call moves on to
- * the next one: a standby binds no gRPC port until it leads, so the leader is the one that answers.
+ * Keeps the executor registered with the driver that leads: registers, heartbeats, and registers
+ * again whenever that driver fails to answer or does not know it (a restarted or new driver), so
+ * executors follow the driver without a restart of their own. Where to register: the address the
+ * leader published with its lease, else the configured addresses in turn (a standby binds no gRPC
+ * port until it leads, so only the leader accepts); the next attempt comes within {@link RETRY_MS}.
  */
 export class DriverRegistration {
-  private readonly clients: DriverClient[];
+  /** The channel to the driver registered with, or being tried; closed when a call on it fails. */
+  private channel: { address: string; client: DriverClient } | undefined;
   private readonly security: GrpcSecurity;
-  private current = 0;
+  /** The driver registered with, or the one last tried. */
+  private driverAddress: string;
+  private nextConfigured = 0;
+  /** The last attempt went to the published address: if it failed, the next one tries a configured address. */
+  private triedPublished = false;
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
   private unregisteredSince = Date.now();
-  private lastReported: string | undefined;
+  /** Failures already reported since the last registration (several addresses may each fail their own way). */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly options: RegistrationOptions,
     private readonly logger: Logger
   ) {
-    const security = (this.security = options.security ?? grpcSecurity());
-    const Driver = loadServices().Driver;
-    this.clients = options.driverAddresses.map(
-      (address) => new Driver(address, security.channelCredentials(), security.clientOptions) as unknown as DriverClient
-    );
+    this.security = options.security ?? grpcSecurity();
+    this.driverAddress = options.driverAddresses[0] as string;
   }
 
   start(): void {
     const beat = (): void => {
-      const driver = this.driverAddress;
       this.beat()
         .catch((e: Error) => {
           if (this.registered) this.unregisteredSince = Date.now();
-          else this.current = (this.current + 1) % this.clients.length;
           this.registered = false;
-          // A driver that is still starting is normal; say each distinct failure once, and only
-          // once it has lasted a few heartbeats (e.g. a driver refusing this job).
+          this.closeChannel();
+          // A driver that is still starting (or a standby taking over) is normal; say each distinct
+          // failure once, and only once it has lasted a few heartbeats (e.g. a driver refusing this job).
           const persistent = Date.now() - this.unregisteredSince > 3 * this.options.heartbeatIntervalMs;
           const failure = withoutTimes(e.message);
-          if (!persistent || failure === this.lastReported) return undefined;
-          this.lastReported = failure;
-          return this.report(e, driver);
+          if (!persistent || this.reported.has(failure)) return undefined;
+          this.reported.add(failure);
+          return this.report(e, this.driverAddress);
         })
         .finally(() => {
-          if (this.timer !== undefined) this.timer = setTimeout(beat, this.options.heartbeatIntervalMs);
+          const interval = this.options.heartbeatIntervalMs;
+          if (this.timer !== undefined) this.timer = setTimeout(beat, this.registered ? interval : Math.min(interval, RETRY_MS));
         });
     };
     this.timer = setTimeout(beat, 0);
@@ -110,11 +130,7 @@ export class DriverRegistration {
     if (this.registered) {
       await this.call<object>('Deregister', { executor_id: this.options.executorId }).catch(() => undefined);
     }
-    for (const client of this.clients) client.close();
-  }
-
-  private get driverAddress(): string {
-    return this.options.driverAddresses[this.current] as string;
+    this.closeChannel();
   }
 
   private async beat(): Promise<void> {
@@ -124,6 +140,7 @@ export class DriverRegistration {
       if (response.known) return;
       this.registered = false;
     }
+    this.driverAddress = await this.nextTarget();
     const response = await this.call<WireRegisterResponse>('Register', {
       executor_id: o.executorId,
       address: o.address,
@@ -131,15 +148,48 @@ export class DriverRegistration {
       job: o.job,
     });
     this.registered = true;
-    this.lastReported = undefined;
+    this.triedPublished = false;
+    this.reported.clear();
     this.logger.info({ driver: this.driverAddress, epoch: response.epoch }, 'registered with the driver');
+  }
+
+  /** The address the leader published, unless it was just tried in vain: then the next configured one. */
+  private async nextTarget(): Promise<string> {
+    if (!this.triedPublished) {
+      // Redis not answering is no reason not to try the configured addresses.
+      const published = await this.options.findLeader?.().catch(() => undefined);
+      if (published !== undefined) {
+        this.triedPublished = true;
+        return published;
+      }
+    }
+    this.triedPublished = false;
+    const configured = this.options.driverAddresses;
+    const address = configured[this.nextConfigured % configured.length] as string;
+    this.nextConfigured++;
+    return address;
+  }
+
+  private client(address: string): DriverClient {
+    if (this.channel?.address !== address) {
+      this.closeChannel();
+      const Driver = loadServices().Driver;
+      const options = { ...this.security.clientOptions, ...ownConnections };
+      this.channel = { address, client: new Driver(address, this.security.channelCredentials(), options) as unknown as DriverClient };
+    }
+    return this.channel.client;
+  }
+
+  private closeChannel(): void {
+    this.channel?.client.close();
+    this.channel = undefined;
   }
 
   private call<Res>(method: 'Register' | 'Heartbeat' | 'Deregister', request: object): Promise<Res> {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + Math.max(1000, this.options.heartbeatIntervalMs));
-      const client = this.clients[this.current] as DriverClient;
       const address = this.driverAddress;
+      const client = this.client(address);
       (client[method] as Unary<object, Res>)(request, { deadline }, (e, response) =>
         e ? reject(fromServiceError(e, `${method} at driver ${address}`)) : resolve(response as Res)
       );

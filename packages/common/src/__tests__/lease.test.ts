@@ -1,6 +1,7 @@
+import type Redis from 'ioredis';
 import type { CheckpointStore } from '../checkpoint/store';
 import { RedisPermissionError } from '../errors';
-import { LeaderLease } from '../lease';
+import { LeaderLease, readLeader, type Leader, type LeaderInfo } from '../lease';
 import { createLogger } from '../logging';
 
 /**
@@ -13,7 +14,7 @@ function redisDownThenUp(): { store: CheckpointStore; up: () => void; renewals: 
   let holder: string | null = null;
   let renewals = 0;
   const redis = {
-    // As renew-lease-1.lua: {'ok'} for the owner, else {'lost', owner or null}.
+    // As renew-lease-2.lua: {'ok'} for the owner, else {'lost', owner or null}.
     renewLease: async (_key: string, caller: string): Promise<[string, string | null]> => {
       renewals++;
       await back;
@@ -118,5 +119,46 @@ describe('LeaderLease renewal refused', () => {
     expect(failed).toEqual([refused]);
     expect(renewals).toBe(1);
     expect(lease.held).toBe(false);
+  });
+});
+
+describe('leader info', () => {
+  afterEach(() => jest.useRealTimers());
+
+  const info: LeaderInfo = { id: 'driver-1', httpUrl: 'http://10.0.0.7:4040', grpcAddress: '10.0.0.7:7070', epoch: '3', since: 1 };
+
+  it('is published at once, not only at the next renewal, and written again by every renewal', async () => {
+    jest.useFakeTimers();
+    const renewals: string[] = [];
+    const redis = {
+      set: (): Promise<'OK'> => Promise.resolve('OK'),
+      // As renew-lease-2.lua: ARGV[3] is the info ('' until published).
+      renewLease: (_keys: string[], _owner: string, _ttlMs: number, published: string): Promise<[string]> => {
+        renewals.push(published);
+        return Promise.resolve(['ok']);
+      },
+    };
+    const store = { client: redis, keys: { leader: 'sluice:{j}:leader', leaderInfo: 'sluice:{j}:leader:info' }, job: 'j' };
+    const lease = new LeaderLease(store as unknown as CheckpointStore, 'driver-1', 3000, createLogger('silent'));
+    await lease.acquire();
+    lease.startRenewing('3', { lost: () => undefined, failed: () => undefined });
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(renewals).toEqual(['']);
+    await lease.publish(info);
+    expect(renewals).toEqual(['', JSON.stringify(info)]);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(renewals).toEqual(['', JSON.stringify(info), JSON.stringify(info)]);
+    lease.stopRenewing();
+  });
+
+  it('counts only when it names the lease owner', async () => {
+    const read = (owner: string | null, raw: string | null): Promise<Leader | null> =>
+      readLeader({ mget: () => Promise.resolve([owner, raw]) } as unknown as Redis, 'j');
+    await expect(read('driver-1', JSON.stringify(info))).resolves.toEqual({ id: 'driver-1', info });
+    // Written by the previous owner, just before its lease lapsed.
+    await expect(read('driver-2', JSON.stringify(info))).resolves.toEqual({ id: 'driver-2', info: undefined });
+    await expect(read('driver-1', null)).resolves.toEqual({ id: 'driver-1', info: undefined });
+    await expect(read('driver-1', 'not json')).resolves.toEqual({ id: 'driver-1', info: undefined });
+    await expect(read(null, JSON.stringify(info))).resolves.toBeNull();
   });
 });

@@ -37,7 +37,7 @@ const scriptsOf: Record<RedisRole, ScriptName[]> = {
 /** The job's keys each role reads and writes (sink keys, named by the job, are checked as they are written). */
 function keysOf(role: RedisRole, k: JobKeys): string[] {
   return role === 'driver'
-    ? [k.offsets, k.epoch, k.leader, k.planned, k.committed, k.batches, k.stages, k.totals, k.counts]
+    ? [k.offsets, k.epoch, k.leader, k.leaderInfo, k.planned, k.committed, k.batches, k.stages, k.totals, k.counts]
     : [k.offsets, k.epoch, k.stages, k.planned, k.counts];
 }
 
@@ -55,12 +55,14 @@ function directCommandsOf(role: RedisRole, k: JobKeys): Array<{ words: Words; ne
       { words: ['GET', k.epoch], neededFor: epoch },
       { words: ['HGET', k.offsets, 'topic:0'], neededFor: checkpoint },
       { words: ['HMGET', k.planned, 'id', 'range:topic:0'], neededFor: needs('checking a task against the plan') },
+      { words: ['MGET', k.leader, k.leaderInfo], neededFor: needs('finding the driver that leads') },
     ];
   }
   return [
     { words: ['SET', k.leader, 'driver-id', 'PX', '10000', 'NX'], neededFor: lease },
     { words: ['GET', k.leader], neededFor: lease },
     { words: ['PTTL', k.leader], neededFor: lease },
+    { words: ['MGET', k.leader, k.leaderInfo], neededFor: lease },
     { words: ['INCR', k.epoch], neededFor: epoch },
     { words: ['GET', k.epoch], neededFor: epoch },
     { words: ['HGETALL', k.offsets], neededFor: checkpoint },

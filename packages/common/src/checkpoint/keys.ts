@@ -6,6 +6,8 @@ export interface JobKeys {
   offsets: string;
   epoch: string;
   leader: string;
+  /** Where the lease owner is reached (JSON: a `LeaderInfo`), with the lease's TTL. */
+  leaderInfo: string;
   planned: string;
   committed: string;
   batches: string;
@@ -25,6 +27,7 @@ export function jobKeys(job: string): JobKeys {
     offsets: `${prefix}offsets`,
     epoch: `${prefix}epoch`,
     leader: `${prefix}leader`,
+    leaderInfo: `${prefix}leader:info`,
     planned: `${prefix}batch:planned`,
     committed: `${prefix}batch:committed`,
     batches: `${prefix}batches`,

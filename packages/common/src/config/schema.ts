@@ -188,6 +188,12 @@ export const configSchema = z
     driver: z
       .object({
         host: z.string().default('127.0.0.1'),
+        /**
+         * Host of the addresses this driver publishes while it leads (its gRPC address for executors,
+         * its HTTP URL for the standbys that forward the UI and API to it); default: `host`, or the
+         * machine's hostname when `host` binds every interface (the pod IP on Kubernetes).
+         */
+        advertiseHost: z.string().min(1).optional(),
         grpcPort: port.default(7070),
         /** HTTP server: JSON API, /metrics, /healthz, /readyz and the web UI (Spark UI's port; 0 = any). */
         httpPort: port.default(4040),
@@ -196,7 +202,7 @@ export const configSchema = z
         /** Least time between two commits to that group (Kafka's `auto.commit.interval.ms`; 0 = after every batch). */
         consumerGroupCommitIntervalMs: z.number().int().min(0).default(5000),
         /** Leader lease TTL; the driver renews it every third of it. */
-        leaseTtlMs: z.number().int().min(1000).default(10000),
+        leaseTtlMs: z.number().int().min(1000).default(3000),
         taskTimeoutMs: positiveInt.default(60000),
         maxTaskFailures: positiveInt.default(4),
         retryBackoffMs: z.number().int().min(0).default(200),

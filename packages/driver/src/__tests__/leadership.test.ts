@@ -16,9 +16,12 @@ const answers =
   (): Promise<T> =>
     Promise.resolve(value);
 
-/** Redis as the driver sees it: the lease key with its expiry; renewals fail once `failRenewals` was called. */
+/**
+ * Redis as the driver sees it: the lease key with its expiry and the leader info renewed with it;
+ * renewals fail once `failRenewals` was called.
+ */
 function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
-  let lease: { owner: string; expiresAt: number } | null = null;
+  let lease: { owner: string; expiresAt: number; info?: string } | null = null;
   let renewalsFail = false;
   const live = (): typeof lease => (lease !== null && Date.now() < lease.expiresAt ? lease : null);
   const client = {
@@ -32,11 +35,15 @@ function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
     },
     get: (key: string): Promise<string | null> => Promise.resolve(key === keys.leader ? (live()?.owner ?? null) : null),
     pttl: (): Promise<number> => Promise.resolve(live() ? (live() as { expiresAt: number }).expiresAt - Date.now() : -2),
-    renewLease: (_key: string, owner: string, ttlMs: number): Promise<Array<string | null>> => {
+    mget: (leaderKey: string, infoKey: string): Promise<Array<string | null>> => {
+      expect([leaderKey, infoKey]).toEqual([keys.leader, keys.leaderInfo]);
+      return Promise.resolve([live()?.owner ?? null, live()?.info ?? null]);
+    },
+    renewLease: (_keys: string[], owner: string, ttlMs: number, info: string): Promise<Array<string | null>> => {
       // Retried as an outage: the renewal cannot tell whether Redis will answer it again.
       if (renewalsFail) return Promise.reject(new Error('BUSY Redis is busy running a script'));
       if (live()?.owner !== owner) return Promise.resolve(['lost', live()?.owner ?? null]);
-      lease = { owner, expiresAt: Date.now() + ttlMs };
+      lease = { owner, expiresAt: Date.now() + ttlMs, info: info === '' ? lease?.info : info };
       return Promise.resolve(['ok']);
     },
     releaseLease: answers(['ok']),
@@ -103,8 +110,20 @@ describe('Driver leadership', () => {
     const driver = new Driver(settings, config, { oracle, store: redis.store, logger: createLogger('silent') });
     try {
       await driver.start();
-      expect(await get(`${driver.httpUrl}/readyz`)).toEqual({ status: 200, body: { status: 'ready', state: 'waiting-for-executors' } });
-      expect((await get(`${driver.httpUrl}/api/v1/status`)).body.leader).toBe(driver.driverId);
+      expect(await get(`${driver.httpUrl}/readyz`)).toEqual({
+        status: 200,
+        body: { status: 'ready', role: 'leader', state: 'waiting-for-executors' },
+      });
+      const status = (await get(`${driver.httpUrl}/api/v1/status`)).body;
+      expect([status.leader, status.driverId]).toEqual([driver.driverId, driver.driverId]);
+      // Published with the lease: where executors and standbys reach this driver.
+      expect(status.leaderInfo).toEqual({
+        id: driver.driverId,
+        httpUrl: driver.httpUrl,
+        grpcAddress: `127.0.0.1:${driver.port}`,
+        epoch: '1',
+        since: expect.any(Number) as number,
+      });
       expect(driver.leading).toBe(true);
 
       redis.failRenewals();
@@ -121,7 +140,7 @@ describe('Driver leadership', () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000 - 1000 / 3 - 50);
       expect(notReady).toEqual({ status: 'not ready', reason: 'this driver does not hold the leader lease' });
       expect(driver.leading).toBe(false);
-      expect((await get(`${driver.httpUrl}/api/v1/status`)).body.leader).toBeNull();
+      expect((await get(`${driver.httpUrl}/api/v1/status`)).body).toMatchObject({ leader: null, leaderInfo: null });
       expect(await (await fetch(`${driver.httpUrl}/metrics`)).text()).toMatch(/^sluice_leader 0$/m);
     } finally {
       await driver.close();

@@ -65,7 +65,7 @@ const defaults = {
     grpcPort: 7070,
     httpPort: 4040,
     consumerGroupCommitIntervalMs: 5000,
-    leaseTtlMs: 10000,
+    leaseTtlMs: 3000,
     taskTimeoutMs: 60000,
     maxTaskFailures: 4,
     retryBackoffMs: 200,

@@ -188,7 +188,8 @@
     setText('started-at', fmtTime(status.startedAt));
     setText('uptime', fmtDuration(status.uptimeMs));
     setText('batch-interval', fmtMs(status.batchIntervalMs));
-    setText('leader', status.leader ?? 'none (no live lease)');
+    const at = status.leaderInfo ? ' at ' + status.leaderInfo.httpUrl : '';
+    setText('leader', status.leader ? status.leader + at : 'none (no live lease)');
     setText('epoch', String(status.epoch));
     setText('topics', (status.topics || []).join(', ') || '–');
     setText('total-batches', fmtInt(status.totals.batches));
