@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import type Redis from 'ioredis';
+import { abortableWait } from './wait';
 import type { CheckpointStore } from './checkpoint/store';
 import type { ScriptedRedis } from './checkpoint/scripts';
 import { jobKeys } from './checkpoint/keys';
@@ -137,7 +137,7 @@ export class LeaderLease {
         const outage = asRedisOutage(e);
         if (!isDependencyOutage(outage)) throw outage;
         this.logger.warn({ err: (outage as Error).message }, 'Redis is unavailable while waiting for the leader lease; retrying');
-        await delay(REDIS_RETRY_MS, undefined, { signal }).catch(() => undefined);
+        await abortableWait(REDIS_RETRY_MS, signal);
         continue;
       }
       if (holder === null) continue;
@@ -152,7 +152,7 @@ export class LeaderLease {
         announced = holder.owner;
       }
       // Polled often enough that a standby takes over within a small fraction of the TTL.
-      await delay(Math.min(250, holder.ttlMs + 10), undefined, { signal }).catch(() => undefined);
+      await abortableWait(Math.min(250, holder.ttlMs + 10), signal);
     }
   }
 

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
+  abortableWait,
   asRedisOutage,
   createKafkajsGroupOffsetPublisher,
   CheckpointConflictError,
@@ -406,7 +406,7 @@ export class Driver extends EventEmitter implements DriverView {
         if (stopAt && (await this.reached(stopAt))) break;
         const dueAt = startedAt + tick * interval;
         const wait = dueAt - performance.now();
-        if (wait > 0) await delay(wait, undefined, { signal: this.stopController.signal }).catch(() => undefined);
+        if (wait > 0) await abortableWait(wait, this.stopController.signal);
         if (this.stopping) break;
         const planStarted = performance.now();
         const time = Date.now() - Math.max(0, planStarted - dueAt);
@@ -451,7 +451,7 @@ export class Driver extends EventEmitter implements DriverView {
       `${redis ? 'Redis' : 'Kafka'} is unavailable: no batch is planned until it answers again; the planned batch is then replayed`
     );
     for (;;) {
-      await delay(1000, undefined, { signal: this.stopController.signal }).catch(() => undefined);
+      await abortableWait(1000, this.stopController.signal);
       if (this.stopping) throw outage;
       try {
         await (redis ? this.deps.store.client.ping() : this.deps.oracle.listTopics());

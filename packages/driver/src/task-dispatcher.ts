@@ -1,6 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
+  abortableWait,
   fromServiceError,
   fromWireFailure,
   type SluiceError,
@@ -257,7 +257,7 @@ export class TaskDispatcher {
         this.observer.taskRetried?.(range);
         const backoff = this.retry.backoffMs(kind, run.failures, outages);
         if (kind === 'outage') outages++;
-        await delay(backoff, undefined, { signal: run.finished.signal }).catch(() => undefined);
+        await abortableWait(backoff, run.finished.signal);
         if (run.finished.signal.aborted) throw lastError;
       }
     }
