@@ -1,5 +1,5 @@
-import { createLogger, jobKeys, loadConfig, type CheckpointStore, type OffsetOracle } from '@sluice/common';
-import { Driver, type DriverJobSettings } from '../driver';
+import { createLogger, jobKeys, loadConfig, type CheckpointStore, type JobSettings, type OffsetOracle } from '@sluice/common';
+import { Driver } from '../driver';
 
 /**
  * A driver claims to lead (status API, /readyz, sluice_leader) only while its lease is live: once
@@ -70,7 +70,7 @@ const oracle = {
   close: answers(undefined),
 } as unknown as OffsetOracle;
 
-const settings: DriverJobSettings = {
+const settings: JobSettings = {
   name: job,
   topics: ['t'],
   subscription: { kind: 'topics', topics: ['t'] },

@@ -14,7 +14,7 @@ import {
   type WireTaskRequest,
   type WireTaskResult,
 } from '@sluice/common';
-import type { StickyAssignment } from './assignment';
+import type { StickyAssignment } from '../planning/assignment';
 import type { ExecutorHandle, ExecutorRegistry } from './registry';
 import { RetryPolicy, type RetrySettings } from './retry-policy';
 import type { SpeculationMonitor } from './speculation';
