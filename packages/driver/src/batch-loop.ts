@@ -44,7 +44,7 @@ export interface BatchLoopSettings {
 
 export interface BatchLoopDependencies {
   store: Pick<CheckpointStore, 'readPlan' | 'lastCommittedBatchId' | 'writePlan' | 'readOffsets'> & {
-    client: Pick<CheckpointStore['client'], 'ping'>;
+    client: { ping(): Promise<unknown> };
   };
   oracle: Pick<OffsetOracle, 'listTopics' | 'latestOffsets' | 'offsetsForTimes'>;
   planner: Pick<BatchPlanner, 'resolve' | 'plan'>;

@@ -38,13 +38,13 @@ export interface BatchEvent {
 }
 
 export interface ExecutionDependencies {
-  store: CheckpointStore;
-  dispatcher: TaskDispatcher;
+  store: Pick<CheckpointStore, 'commitBatch' | 'batchCounts' | 'applyStage' | 'readOffset'>;
+  dispatcher: Pick<TaskDispatcher, 'run' | 'runSmall'>;
   metrics: DriverMetrics;
   /** Under backpressure: fed each batch's rate. */
-  rateEstimator: PidRateEstimator | undefined;
+  rateEstimator: Pick<PidRateEstimator, 'compute'> | undefined;
   /** The consumer group the committed offsets are mirrored to, if any. */
-  mirror: GroupMirror | undefined;
+  mirror: Pick<GroupMirror, 'publish'> | undefined;
   logger: Logger;
   /** Called with each batch once it is committed. */
   committed: (event: BatchEvent) => void;

@@ -9,7 +9,6 @@ import {
   type TopicPartition,
 } from '@sluice/common';
 import type { BoundedRun } from '../bounded-run';
-import type { ExecutorRegistry } from '../dispatch/registry';
 import type { StickyAssignment } from './assignment';
 import type { LagHistory } from './lag';
 import { isTimestamp, planBatch } from './planner';
@@ -18,10 +17,10 @@ import { resolveSubscription, resolveSubscriptionWithBounds } from './subscripti
 
 export interface PlanningDependencies {
   oracle: OffsetOracle;
-  store: CheckpointStore;
+  store: Pick<CheckpointStore, 'readOffsets' | 'lastCommittedBatchId' | 'writePlan'>;
   assignment: StickyAssignment;
   /** The live executors the partitions are assigned to. */
-  registry: Pick<ExecutorRegistry, 'alive'>;
+  registry: { alive(): ReadonlyArray<{ id: string }> };
   lags: LagHistory;
   /** Under backpressure: the rate the next batch is planned at. */
   rateEstimator: PidRateEstimator | undefined;
