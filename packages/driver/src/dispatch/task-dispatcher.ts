@@ -1,3 +1,5 @@
+// Over 400 lines as one class: single tasks, task groups and speculative copies share the attempt loop,
+// the executor choice and each task's attempt state (the retry rules are retry-policy.ts).
 import type * as grpc from '@grpc/grpc-js';
 import {
   abortableWait,
