@@ -5,11 +5,11 @@ import {
   type BatchPlan,
   type BatchSummary,
   type ChunkCommitResult,
-  type JobSettings,
   type OffsetRange,
   type RangeCount,
   type WireTaskResult,
 } from '@sluice/common';
+import { testJobSettings } from '../../__tests__/job-settings';
 import { DriverMetrics } from '../../api/metrics';
 import { BoundedRun } from '../../bounded-run';
 import { BatchExecution, type BatchEvent, type ExecutionDependencies } from '../batch-execution';
@@ -19,22 +19,6 @@ import type { TaskOutcome } from '../task-dispatcher';
  * Running a planned batch against a fake dispatcher and checkpoint store: which ranges go as task
  * groups or single tasks, split pieces with staged output, and the batch summary that is committed.
  */
-
-const settings: JobSettings = {
-  name: 'exec',
-  topics: ['t'],
-  subscription: { kind: 'topics', topics: ['t'] },
-  failOnDataLoss: true,
-  startingOffsets: 'earliest',
-  batchIntervalMs: 1000,
-  maxRatePerPartition: 0,
-  minRatePerPartition: 1,
-  maxRecordsPerBatch: 0,
-  rateOverrides: {},
-  backpressure: false,
-  initialRate: 0,
-  minPartitions: 0,
-};
 
 /** taskGroupRecords 1600: ranges of at most 100 offsets travel in task groups. */
 const config = loadConfig({ conf: ['driver.taskGroupRecords=1600', 'driver.historySize=50'] });
@@ -112,7 +96,7 @@ function harness(
     logger: createLogger('silent'),
     committed: (event) => events.push(event),
   };
-  const execution = new BatchExecution({ ...settings, minPartitions: options.minPartitions ?? 0 }, config, deps);
+  const execution = new BatchExecution(testJobSettings('exec', ['t'], { minPartitions: options.minPartitions ?? 0 }), config, deps);
   return { execution, calls, committed, published, rates, events, metrics: deps.metrics };
 }
 

@@ -8,6 +8,7 @@ import {
   type OffsetOracle,
   type TopicPartition,
 } from '@sluice/common';
+import { testJobSettings } from '../../__tests__/job-settings';
 import { BoundedRun } from '../../bounded-run';
 import { StickyAssignment } from '../assignment';
 import { BatchPlanner } from '../batch-planner';
@@ -18,22 +19,6 @@ import { LagHistory } from '../lag';
  * and a fake checkpoint: what is planned and written, and the data loss policy for deleted topics
  * and recreated ones.
  */
-
-const settings: JobSettings = {
-  name: 'plan',
-  topics: ['a', 'b'],
-  subscription: { kind: 'topics', topics: ['a', 'b'] },
-  failOnDataLoss: true,
-  startingOffsets: 'earliest',
-  batchIntervalMs: 1000,
-  maxRatePerPartition: 0,
-  minRatePerPartition: 1,
-  maxRecordsPerBatch: 0,
-  rateOverrides: {},
-  backpressure: false,
-  initialRate: 0,
-  minPartitions: 0,
-};
 
 function harness(overrides: Partial<JobSettings> = {}) {
   /** topic -> [earliest, latest] of its partition 0. */
@@ -68,25 +53,22 @@ function harness(overrides: Partial<JobSettings> = {}) {
     close: () => Promise.resolve(),
   };
   const assignment = new StickyAssignment();
-  const planner = new BatchPlanner(
-    { ...settings, ...overrides },
-    {
-      oracle,
-      store: {
-        readOffsets: () => Promise.resolve(new Map(checkpoint)),
-        lastCommittedBatchId: () => Promise.resolve(written.length),
-        writePlan: (plan) => {
-          written.push(plan);
-          return Promise.resolve();
-        },
+  const planner = new BatchPlanner(testJobSettings('plan', ['a', 'b'], overrides), {
+    oracle,
+    store: {
+      readOffsets: () => Promise.resolve(new Map(checkpoint)),
+      lastCommittedBatchId: () => Promise.resolve(written.length),
+      writePlan: (plan) => {
+        written.push(plan);
+        return Promise.resolve();
       },
-      assignment,
-      registry: { alive: () => [{ id: 'e1' }, { id: 'e2' }] },
-      lags: new LagHistory(10),
-      rateEstimator: undefined,
-      logger: createLogger('info', {}, { pretty: false, destination: logged }),
-    }
-  );
+    },
+    assignment,
+    registry: { alive: () => [{ id: 'e1' }, { id: 'e2' }] },
+    lags: new LagHistory(10),
+    rateEstimator: undefined,
+    logger: createLogger('info', {}, { pretty: false, destination: logged }),
+  });
   const warnings = (): string[] =>
     String(logged.read() ?? '')
       .split('\n')
