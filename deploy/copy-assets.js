@@ -15,9 +15,9 @@ rmSync(lua, { recursive: true, force: true });
 cpSync(join(common, 'src', 'checkpoint', 'lua'), lua, { recursive: true });
 cpSync(join(repo, 'proto'), join(common, 'dist', 'proto'), { recursive: true });
 
-const ui = join(packages, 'driver', 'dist', 'ui', 'static');
+const ui = join(packages, 'driver', 'dist', 'api', 'ui', 'static');
 mkdirSync(ui, { recursive: true });
-cpSync(join(packages, 'driver', 'src', 'ui', 'static'), ui, { recursive: true });
+cpSync(join(packages, 'driver', 'src', 'api', 'ui', 'static'), ui, { recursive: true });
 const uplot = join(dirname(require.resolve('uplot/package.json')), 'dist');
 for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) cpSync(join(uplot, file), join(ui, file));
 cpSync(join(uplot, '..', 'LICENSE'), join(ui, 'uPlot.LICENSE.txt')); // MIT: ships with the copy

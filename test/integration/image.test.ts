@@ -121,7 +121,7 @@ describe('the container image (Dockerfile replayed without Docker)', () => {
     // The assets deploy/copy-assets.js puts beside the compiled code.
     for (const asset of [
       'packages/common/dist/checkpoint/lua',
-      'packages/driver/dist/ui/static/uPlot.iife.min.js',
+      'packages/driver/dist/api/ui/static/uPlot.iife.min.js',
       'packages/common/dist/proto/sluice/v1/driver.proto',
     ]) {
       expect([asset, existsSync(join(cwd, asset))]).toEqual([asset, true]);

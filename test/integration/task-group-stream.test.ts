@@ -13,7 +13,7 @@ import {
   type WireTaskRequest,
 } from '@sluice/common';
 import type { Task, TaskReport, TaskRunner } from '@sluice/executor';
-import { TaskGroupStream } from '../../packages/driver/src/task-group-stream';
+import { TaskGroupStream } from '../../packages/driver/src/dispatch/task-group-stream';
 import { ExecutorService } from '../../packages/executor/src/executor-service';
 import { repoRoot } from '../helpers/env';
 import { waitFor } from '../helpers/wait-for';

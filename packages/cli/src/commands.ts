@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
-import { grpcSecurity, loadJob, SluiceError } from '@sluice/common';
-import { createDriver, resolveJobSettings, type BatchEvent } from '@sluice/driver';
+import { grpcSecurity, loadJob, resolveJobSettings, SluiceError } from '@sluice/common';
+import { createDriver, type BatchEvent } from '@sluice/driver';
 import { Executor } from '@sluice/executor';
 import {
   commandConfig,

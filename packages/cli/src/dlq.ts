@@ -4,6 +4,7 @@ import {
   DeadLetterQueue,
   loadJob,
   replayDeadLetters,
+  resolveJobSettings,
   SluiceError,
   type DeadLetterEntry,
 } from '@sluice/common';
@@ -80,7 +81,7 @@ export async function dlqReplay(flags: DlqFlags): Promise<number> {
   if (!flags.job) throw new ConfigError('--job <module> is required');
   const { config, logger } = nameOnlyConfig(flags);
   const job = await loadJob(flags.job);
-  const jobName = config.job.name ?? job.name;
+  const jobName = resolveJobSettings(job, config).name;
   const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
   try {
     const report = await replayDeadLetters({ job, jobName, redisUrl: config.redis, store, logger });

@@ -13,10 +13,22 @@ import {
   type Logger,
   type OffsetOracle,
   type SluiceConfig,
-  type TopicPartition,
 } from '@sluice/common';
 import { Kafka } from 'kafkajs';
 import { commandConfig, jobNameFlag, operatorFlags, positiveInteger, type ConfigSourceFlags } from './options';
+import {
+  jobPartitions,
+  lagOf,
+  offsetRows,
+  offsetTable,
+  partitionOffsets,
+  sortTps,
+  splitKey,
+  table,
+  topicList,
+  type OffsetRow,
+  type PartitionOffsets,
+} from './operator-tables';
 
 /**
  * Operator commands: read (and, for offsets, change) a job's state in Redis and Kafka without its
@@ -78,92 +90,6 @@ async function withSession(flags: OperatorFlags, fn: (s: Session) => Promise<voi
 }
 
 const out = (line = ''): boolean => process.stdout.write(`${line}\n`);
-
-/** Left-aligned text, right-aligned numbers. */
-export function table(header: string[], rows: Array<Array<string | number>>): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^-?\d+(\.\d+)?$/.test(String(r[i]))));
-  return cells
-    .map((r) =>
-      r
-        .map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd()
-    )
-    .join('\n');
-}
-
-function splitKey(key: string): TopicPartition {
-  const at = key.lastIndexOf(':');
-  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
-}
-
-function sortTps<T extends TopicPartition>(tps: T[]): T[] {
-  return [...tps].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
-}
-
-function topicList(raw: string | undefined): string[] | undefined {
-  const list = raw
-    ?.split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
-  return list && list.length > 0 ? list : undefined;
-}
-
-/** Partitions of the job: those in its checkpoint (limited to `topics`), or all partitions of `topics`. */
-async function jobPartitions(s: Session, topics: string[] | undefined): Promise<TopicPartition[]> {
-  const checkpointed = [...(await s.store.readOffsets()).keys()].map(splitKey);
-  if (!topics) return sortTps(checkpointed);
-  return sortTps(await (await s.oracle()).listPartitions(topics));
-}
-
-interface OffsetRow extends TopicPartition {
-  committed: bigint | undefined;
-  earliest: bigint;
-  latest: bigint;
-}
-
-async function offsetRows(s: Session, tps: TopicPartition[]): Promise<OffsetRow[]> {
-  if (tps.length === 0) return [];
-  const oracle = await s.oracle();
-  const [{ latest, earliest }, checkpoint] = await Promise.all([oracle.offsetBounds(tps), s.store.readOffsets()]);
-  return tps.map((tp) => {
-    const key = partitionKey(tp);
-    return { ...tp, committed: checkpoint.get(key), earliest: earliest.get(key) ?? 0n, latest: latest.get(key) ?? 0n };
-  });
-}
-
-const lagOf = (r: OffsetRow): bigint => (r.latest > (r.committed ?? r.earliest) ? r.latest - (r.committed ?? r.earliest) : 0n);
-
-/** A partition's offsets as `status` and `offsets show` print them (and `status --json` gives them). */
-interface PartitionOffsets {
-  topic: string;
-  partition: number;
-  committed: string | null;
-  earliest: string;
-  latest: string;
-  lag: string;
-}
-
-function partitionOffsets(r: OffsetRow): PartitionOffsets {
-  const committed = r.committed === undefined ? null : String(r.committed);
-  return {
-    topic: r.topic,
-    partition: r.partition,
-    committed,
-    earliest: String(r.earliest),
-    latest: String(r.latest),
-    lag: String(lagOf(r)),
-  };
-}
-
-function offsetTable(rows: PartitionOffsets[]): string {
-  return table(
-    ['TOPIC', 'PARTITION', 'COMMITTED', 'EARLIEST', 'LATEST', 'LAG'],
-    rows.map((p) => [p.topic, p.partition, p.committed ?? '-', p.earliest, p.latest, p.lag])
-  );
-}
 
 function ago(ms: number): string {
   const s = Math.round(ms / 1000);

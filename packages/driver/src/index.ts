@@ -4,9 +4,10 @@
  * The driver of a sluice job: plans each batch as one offset range per partition, persists the plan
  * in Redis, dispatches one task per range to executors over gRPC and commits the batch.
  */
-export { Driver, resolveJobSettings, type BatchEvent, type DriverDependencies, type DriverJobSettings } from './driver';
-export { planRanges, type PlanInput } from './planner';
-export { recordCaps, type RateLimits } from './rate-limits';
-export { PidRateEstimator, defaultPidSettings, type PidSettings } from './rate-estimator';
-export { StickyAssignment } from './assignment';
+export { Driver, type DriverDependencies } from './driver';
+export { type BatchEvent } from './dispatch/batch-execution';
+export { planRanges, type PlanInput } from './planning/planner';
+export { recordCaps, type RateLimits } from './planning/rate-limits';
+export { PidRateEstimator, defaultPidSettings, type PidSettings } from './planning/rate-estimator';
+export { StickyAssignment } from './planning/assignment';
 export { createDriver } from './main';

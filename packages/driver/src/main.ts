@@ -1,6 +1,14 @@
-import { CheckpointStore, createKafkajsOffsetOracle, grpcSecurity, type Job, type Logger, type SluiceConfig } from '@sluice/common';
-import { Driver, resolveJobSettings } from './driver';
-import { checkSubscription } from './subscription';
+import {
+  CheckpointStore,
+  createKafkajsOffsetOracle,
+  grpcSecurity,
+  resolveJobSettings,
+  type Job,
+  type Logger,
+  type SluiceConfig,
+} from '@sluice/common';
+import { Driver } from './driver';
+import { checkSubscription } from './planning/subscription';
 
 /**
  * Builds a driver after checking Kafka is reachable and every topic present. Redis is reached by

@@ -7,7 +7,7 @@ import {
   createKafkajsRangeReader,
   grpcSecurity,
   readLeader,
-  subscriptionOf,
+  resolveJobSettings,
   type Job,
   type Logger,
   type RangeReader,
@@ -53,12 +53,11 @@ export class Executor {
   }
 
   static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
-    const jobName = config.job.name ?? job.name;
+    const { name: jobName, subscription } = resolveJobSettings(job, config);
     const id = config.executor.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     const log = logger.child({ component: 'executor', job: jobName, executor: id });
     // Certificate, key and token files first: an unreadable one fails before anything connects.
     const grpc = grpcSecurity(config.grpc);
-    const subscription = subscriptionOf(job.source, config.job);
     const running = { tasks: (): number => 0 };
     const metrics = new ExecutorMetrics(() => running.tasks());
     // Health first: while it waits for Redis the executor is alive (/healthz) but not ready (/readyz).

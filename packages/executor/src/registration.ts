@@ -4,6 +4,7 @@ import {
   grpcSecurity,
   isSluiceError,
   loadServices,
+  type DriverClient,
   type GrpcSecurity,
   type Logger,
   type WireHeartbeatResponse,
@@ -45,12 +46,8 @@ const tlsFailure = /certificate|SSL|TLS|handshake|self[- ]signed|altnames|unable
 /** grpc-js puts the time into some messages (`Failed to connect (2026-...Z)`): not part of what went wrong. */
 const withoutTimes = (message: string): string => message.replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '');
 
-type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r?: Res) => void) => void;
-interface DriverClient extends grpc.Client {
-  Register: Unary<object, WireRegisterResponse>;
-  Heartbeat: Unary<object, WireHeartbeatResponse>;
-  Deregister: Unary<object, object>;
-}
+/** Calls one method of the Driver service with the call's options and callback. */
+type DriverCall<Res> = (client: DriverClient, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => void;
 
 /**
  * Keeps the executor registered with the driver that leads: registers, heartbeats, and registers
@@ -128,7 +125,8 @@ export class DriverRegistration {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.registered) {
-      await this.call<object>('Deregister', { executor_id: this.options.executorId }).catch(() => undefined);
+      const request = { executor_id: this.options.executorId };
+      await this.call('Deregister', (client, options, done) => client.Deregister(request, options, done)).catch(() => undefined);
     }
     this.closeChannel();
   }
@@ -136,17 +134,16 @@ export class DriverRegistration {
   private async beat(): Promise<void> {
     const o = this.options;
     if (this.registered) {
-      const response = await this.call<WireHeartbeatResponse>('Heartbeat', { executor_id: o.executorId, running_tasks: o.runningTasks() });
+      const request = { executor_id: o.executorId, running_tasks: o.runningTasks() };
+      const response = await this.call<WireHeartbeatResponse>('Heartbeat', (client, options, done) =>
+        client.Heartbeat(request, options, done)
+      );
       if (response.known) return;
       this.registered = false;
     }
     this.driverAddress = await this.nextTarget();
-    const response = await this.call<WireRegisterResponse>('Register', {
-      executor_id: o.executorId,
-      address: o.address,
-      slots: o.slots,
-      job: o.job,
-    });
+    const request = { executor_id: o.executorId, address: o.address, slots: o.slots, job: o.job };
+    const response = await this.call<WireRegisterResponse>('Register', (client, options, done) => client.Register(request, options, done));
     this.registered = true;
     this.triedPublished = false;
     this.reported.clear();
@@ -175,7 +172,7 @@ export class DriverRegistration {
       this.closeChannel();
       const Driver = loadServices().Driver;
       const options = { ...this.security.clientOptions, ...ownConnections };
-      this.channel = { address, client: new Driver(address, this.security.channelCredentials(), options) as unknown as DriverClient };
+      this.channel = { address, client: new Driver(address, this.security.channelCredentials(), options) };
     }
     return this.channel.client;
   }
@@ -185,12 +182,12 @@ export class DriverRegistration {
     this.channel = undefined;
   }
 
-  private call<Res>(method: 'Register' | 'Heartbeat' | 'Deregister', request: object): Promise<Res> {
+  private call<Res>(method: 'Register' | 'Heartbeat' | 'Deregister', invoke: DriverCall<Res>): Promise<Res> {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + Math.max(1000, this.options.heartbeatIntervalMs));
       const address = this.driverAddress;
       const client = this.client(address);
-      (client[method] as Unary<object, Res>)(request, { deadline }, (e, response) =>
+      invoke(client, { deadline }, (e, response) =>
         e ? reject(fromServiceError(e, `${method} at driver ${address}`)) : resolve(response as Res)
       );
     });

@@ -1,4 +1,5 @@
-import { changeTable, formatStatus, parseTarget, table, type StatusReport } from '../operator';
+import { changeTable, formatStatus, parseTarget, type StatusReport } from '../operator';
+import { table } from '../operator-tables';
 
 describe('offsets --to', () => {
   it('accepts earliest, latest, a timestamp and JSON', () => {

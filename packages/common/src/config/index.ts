@@ -10,3 +10,4 @@ export {
   type TopicAssignment,
 } from './schema';
 export { loadConfig, configFromEnv, parseConfigJson, type ConfigSources, type TextSetting } from './load';
+export { resolveJobSettings, type JobSettings } from './job-settings';

@@ -1,5 +1,6 @@
 import { createLogger, jobKeys, loadConfig, type CheckpointStore, type OffsetOracle } from '@sluice/common';
-import { Driver, type DriverJobSettings } from '../driver';
+import { Driver } from '../driver';
+import { testJobSettings } from './job-settings';
 
 /**
  * A driver claims to lead (status API, /readyz, sluice_leader) only while its lease is live: once
@@ -70,21 +71,7 @@ const oracle = {
   close: answers(undefined),
 } as unknown as OffsetOracle;
 
-const settings: DriverJobSettings = {
-  name: job,
-  topics: ['t'],
-  subscription: { kind: 'topics', topics: ['t'] },
-  failOnDataLoss: true,
-  startingOffsets: 'earliest',
-  batchIntervalMs: 1000,
-  maxRatePerPartition: 0,
-  minRatePerPartition: 1,
-  maxRecordsPerBatch: 0,
-  rateOverrides: {},
-  backpressure: false,
-  initialRate: 0,
-  minPartitions: 0,
-};
+const settings = testJobSettings(job, ['t']);
 
 async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);

@@ -1,7 +1,8 @@
 import pino from 'pino';
 
 import { DataLossError, RangeNotVisibleError } from '../../errors';
-import { createKafkajsRangeReader, partitionFetchBytes } from '../kafkajs/range-reader';
+import { partitionFetchBytes } from '../kafkajs/fetch-sizing';
+import { createKafkajsRangeReader } from '../kafkajs/range-reader';
 import type { OffsetRange, SourceRecord } from '../types';
 import { FakeLog, fakeLogReaderConfig as config, range, transactionalLog, type FakeBatch, type FakeLogOptions } from './kafkajs-fake-log';
 

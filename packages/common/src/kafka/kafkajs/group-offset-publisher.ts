@@ -1,15 +1,7 @@
 import type { Logger } from '../../logging';
 import type { GroupOffsetPublisher, KafkaClientConfig } from '../types';
-import {
-  connectBounded,
-  createDirectCluster,
-  isConnectionError,
-  isCoordinatorError,
-  setTargetTopics,
-  withMetadataRetry,
-  type DirectBroker,
-  type DirectCluster,
-} from './direct-cluster';
+import { connectBounded, createDirectCluster, setTargetTopics, type DirectBroker, type DirectCluster } from './direct-cluster';
+import { isConnectionError, isCoordinatorError, withMetadataRetry } from './kafka-errors';
 
 /**
  * Mirrors checkpointed offsets into a Kafka consumer group for lag tools (kafka-consumer-groups.sh,

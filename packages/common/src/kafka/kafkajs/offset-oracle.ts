@@ -14,14 +14,12 @@ import {
 import {
   connectBounded,
   createDirectCluster,
-  isUnknownTopic,
   groupByLeader,
   setTargetTopics,
   type KafkajsBrokerMetadata,
-  toSluiceError,
-  withMetadataRetry,
   type DirectCluster,
 } from './direct-cluster';
+import { isUnknownTopic, toSluiceError, withMetadataRetry } from './kafka-errors';
 import { registerCodecs } from './codecs';
 import { firstRecordTimestamps } from './record-timestamps';
 

@@ -14,22 +14,21 @@ import {
 import {
   READ_COMMITTED,
   READ_UNCOMMITTED,
-  abortReason,
   connectBounded,
   createDirectCluster,
   groupByLeader,
-  isOffsetOutOfRange,
   partitionLeaders,
   setTargetTopics,
-  withMetadataRetry,
   type DirectBroker,
   type DirectCluster,
 } from './direct-cluster';
+import { abortReason, isOffsetOutOfRange, withMetadataRetry } from './kafka-errors';
 import { registerCodecs } from './codecs';
 import { applyFetch } from './fetch-step';
 import { fetchUntil, type FetchedPartition, type FetchResponse } from './fetch-response';
 import { ReadAhead } from './read-ahead';
-import type { RecordBatch } from './record-batch';
+import { learnBatchSizes, partitionFetchBytes, type BatchSizes } from './fetch-sizing';
+import { SlotPool, type Slot } from './slot-pool';
 
 /** Tuning and test hooks of {@link createKafkajsRangeReader}; the defaults suit production. */
 export interface KafkajsRangeReaderOptions {
@@ -57,29 +56,17 @@ interface OpenRead {
   records: SourceRecord[];
 }
 
-interface Slot {
-  readonly index: number;
-  cluster: DirectCluster | null;
-  busy: boolean;
-  lastUsed: number;
-}
-
 /**
- * Reads exact offset ranges with a pool of kafkajs Clusters, one per concurrent task. kafkajs sends
- * every Fetch of a Cluster to a broker over one connection, one at a time, so sharing a Cluster
- * between tasks would serialise them. A partition goes back to the idle slot that served it last,
- * which keeps its broker connection and metadata warm across batches.
+ * Reads exact offset ranges with a pool of kafkajs Clusters, one per concurrent task (see
+ * {@link SlotPool}): one range at a time (`read`), or several small ones in one Fetch per
+ * leader (`readAll`), each Fetch sized to what is left of its ranges ({@link partitionFetchBytes}).
  */
 export class KafkajsRangeReader implements RangeReader {
-  private readonly slots: Slot[];
-  /** partitionKey → index of the slot that last served it. */
-  private readonly affinity = new Map<string, number>();
-  private readonly waiters: Array<() => void> = [];
+  private readonly pool: SlotPool;
   /** What the batches of each partition read so far look like: sizes the next fetch (see {@link partitionFetchBytes}). */
   private readonly batchSizes = new Map<string, BatchSizes>();
   private readonly maxEmptyPolls: number;
   private readonly readAhead: ReadAhead | null;
-  private closed = false;
 
   constructor(
     private readonly config: KafkaClientConfig,
@@ -87,8 +74,7 @@ export class KafkajsRangeReader implements RangeReader {
     private readonly logger: Logger,
     private readonly options: KafkajsRangeReaderOptions = {}
   ) {
-    const n = Math.max(1, Math.floor(slots));
-    this.slots = Array.from({ length: n }, (_, index) => ({ index, cluster: null, busy: false, lastUsed: 0 }));
+    this.pool = new SlotPool(slots, () => this.connect());
     this.maxEmptyPolls = Math.max(1, options.maxEmptyPolls ?? 3);
     this.readAhead =
       options.readAhead !== undefined
@@ -120,20 +106,20 @@ export class KafkajsRangeReader implements RangeReader {
     }
     if (from === range.untilOffset) return;
     const key = partitionKey(range);
-    const slot = await this.acquire(key, signal);
+    const slot = await this.pool.acquire(key, signal);
     let healthy = true;
     try {
       // Spark re-creates its cached consumer when a task is retried: the old connection may be the problem.
-      if (options.freshConnection === true) await this.dropCluster(slot);
-      const cluster = await this.clusterOf(slot);
+      if (options.freshConnection === true) await this.pool.dropCluster(slot);
+      const cluster = await this.pool.clusterOf(slot);
       for await (const chunk of this.readOn(cluster, slot, { ...range, fromOffset: from }, signal)) yield chunk;
     } catch (e) {
       // Data loss and invisibility are facts about the log; anything else may be this connection.
       healthy = e instanceof DataLossError || e instanceof RangeNotVisibleError || signal?.aborted === true;
       throw e;
     } finally {
-      if (!healthy) await this.dropCluster(slot);
-      this.release(slot, key);
+      if (!healthy) await this.pool.dropCluster(slot);
+      this.pool.release(slot, key);
     }
   }
 
@@ -152,11 +138,11 @@ export class KafkajsRangeReader implements RangeReader {
     if (this.readAhead !== null) await this.takeAhead(open, done, options);
     const first = open.keys().next();
     if (first.done === true) return done;
-    const slot = await this.acquire(first.value, signal);
+    const slot = await this.pool.acquire(first.value, signal);
     let healthy = true;
     try {
-      if (options.freshConnection === true) await this.dropCluster(slot);
-      const cluster = await this.clusterOf(slot);
+      if (options.freshConnection === true) await this.pool.dropCluster(slot);
+      const cluster = await this.pool.clusterOf(slot);
       setTargetTopics(cluster, [...new Set([...open.values()].map((o) => o.range.topic))]);
       await cluster.refreshMetadataIfNecessary();
       // A range still open after a few rounds (empty polls: a gap at its end, an invisible range) is
@@ -194,8 +180,8 @@ export class KafkajsRangeReader implements RangeReader {
       healthy = false;
       this.logger.debug({ err: (e as Error).message, ranges: open.size }, 'read of several ranges incomplete; reading the rest one by one');
     } finally {
-      if (!healthy) await this.dropCluster(slot);
-      this.release(slot, first.value);
+      if (!healthy) await this.pool.dropCluster(slot);
+      this.pool.release(slot, first.value);
     }
     return done;
   }
@@ -220,9 +206,7 @@ export class KafkajsRangeReader implements RangeReader {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const wake of this.waiters.splice(0)) wake();
-    await Promise.all([...this.slots.map((s) => this.dropCluster(s)), this.readAhead?.close()]);
+    await Promise.all([this.pool.close(), this.readAhead?.close()]);
   }
 
   private async *readOn(
@@ -377,11 +361,6 @@ export class KafkajsRangeReader implements RangeReader {
     return response;
   }
 
-  private async clusterOf(slot: Slot): Promise<DirectCluster> {
-    slot.cluster ??= await this.connect();
-    return slot.cluster;
-  }
-
   private async connect(): Promise<DirectCluster> {
     const cluster = this.options.createCluster?.() ?? createDirectCluster(this.config, this.logger);
     try {
@@ -391,58 +370,6 @@ export class KafkajsRangeReader implements RangeReader {
       throw new KafkaUnavailableError(`cannot connect to Kafka brokers ${this.config.brokers.join(',')}`, e);
     }
     return cluster;
-  }
-
-  private async dropCluster(slot: Slot): Promise<void> {
-    const old = slot.cluster;
-    slot.cluster = null;
-    if (old !== null) await old.disconnect().catch(() => undefined);
-  }
-
-  private async acquire(key: string, signal: AbortSignal | undefined): Promise<Slot> {
-    for (;;) {
-      signal?.throwIfAborted();
-      if (this.closed) throw new KafkaUnavailableError('the Kafka range reader is closed');
-      const slot = this.pick(key);
-      if (slot !== undefined) {
-        slot.busy = true;
-        return slot;
-      }
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => {
-          const i = this.waiters.indexOf(wake);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(abortReason(signal));
-        };
-        const wake = (): void => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        this.waiters.push(wake);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    }
-  }
-
-  /** The idle slot that served `key` last, else the least recently used idle slot. */
-  private pick(key: string): Slot | undefined {
-    const preferred = this.affinity.get(key);
-    if (preferred !== undefined) {
-      const slot = this.slots[preferred];
-      if (slot !== undefined && !slot.busy) return slot;
-    }
-    let best: Slot | undefined;
-    for (const s of this.slots) {
-      if (!s.busy && (best === undefined || s.lastUsed < best.lastUsed)) best = s;
-    }
-    return best;
-  }
-
-  private release(slot: Slot, key: string): void {
-    slot.busy = false;
-    slot.lastUsed = Date.now();
-    this.affinity.set(key, slot.index);
-    this.waiters.shift()?.();
   }
 }
 
@@ -458,37 +385,4 @@ export function createKafkajsRangeReader(
 ): RangeReader {
   registerCodecs();
   return new KafkajsRangeReader(config, slots, logger.child({ component: 'kafka-reader' }), options);
-}
-
-/** Per partition: the bytes per offset of the batches read last, and the largest batch seen. */
-interface BatchSizes {
-  bytesPerOffset: number;
-  largestBatch: number;
-}
-
-/**
- * A partition's byte limit for a fetch with `left` offsets of its range to go: room for that many
- * offsets at the partition's last bytes per offset, plus twice its largest batch (a range's first
- * and last offsets can sit in two batches), at most `partitionMaxBytes`. The broker returns whole
- * batches up to the limit, so without it a rate-limited range in a backlog (one record per
- * partition) fetched `partitionMaxBytes` per partition and used one batch of it. Before anything
- * is known of the partition, the limit is `partitionMaxBytes`.
- */
-export function partitionFetchBytes(sizes: BatchSizes | undefined, left: bigint, partitionMaxBytes: number): number {
-  if (sizes === undefined || left > BigInt(partitionMaxBytes)) return partitionMaxBytes;
-  const wanted = Math.ceil(Number(left) * sizes.bytesPerOffset + 2 * sizes.largestBatch);
-  return Math.min(partitionMaxBytes, wanted);
-}
-
-function learnBatchSizes(known: Map<string, BatchSizes>, key: string, batches: RecordBatch[]): void {
-  if (batches.length === 0) return;
-  let bytes = 0;
-  let largest = known.get(key)?.largestBatch ?? 0;
-  for (const b of batches) {
-    bytes += b.sizeInBytes;
-    if (b.sizeInBytes > largest) largest = b.sizeInBytes;
-  }
-  const first = batches[0] as RecordBatch;
-  const last = batches[batches.length - 1] as RecordBatch;
-  known.set(key, { bytesPerOffset: bytes / Number(last.lastOffset - first.baseOffset + 1n), largestBatch: largest });
 }

@@ -1,6 +1,9 @@
+// About 400 lines as one class: the followed partitions, the bytes held and the Fetch pump are one
+// state machine whose bounds (memory, one Fetch per leader at a time) hold only together.
 import type { Logger } from '../../logging';
 import { partitionKey, type KafkaClientConfig, type OffsetRange, type SourceRecord, type TopicPartition } from '../types';
-import { abortReason, groupByLeader, setTargetTopics, type DirectBroker, type DirectCluster } from './direct-cluster';
+import { groupByLeader, setTargetTopics, type DirectBroker, type DirectCluster } from './direct-cluster';
+import { abortReason } from './kafka-errors';
 import type { FetchResponse } from './fetch-response';
 import { applyFetch } from './fetch-step';
 

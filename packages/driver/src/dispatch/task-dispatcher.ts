@@ -1,3 +1,5 @@
+// Over 400 lines as one class: single tasks, task groups and speculative copies share the attempt loop,
+// the executor choice and each task's attempt state (the retry rules are retry-policy.ts).
 import type * as grpc from '@grpc/grpc-js';
 import {
   abortableWait,
@@ -14,7 +16,7 @@ import {
   type WireTaskRequest,
   type WireTaskResult,
 } from '@sluice/common';
-import type { StickyAssignment } from './assignment';
+import type { StickyAssignment } from '../planning/assignment';
 import type { ExecutorHandle, ExecutorRegistry } from './registry';
 import { RetryPolicy, type RetrySettings } from './retry-policy';
 import type { SpeculationMonitor } from './speculation';

@@ -8,7 +8,7 @@ import {
   type WireTaskRequest,
   type WireTaskResult,
 } from '@sluice/common';
-import { StickyAssignment } from '../assignment';
+import { StickyAssignment } from '../../planning/assignment';
 import type { ExecutorHandle, ExecutorRegistry } from '../registry';
 import { TaskDispatcher, type DispatchSettings } from '../task-dispatcher';
 import type { TaskGroupStream } from '../task-group-stream';

@@ -10,7 +10,7 @@ import {
   type WireRegisterRequest,
   type WireRegisterResponse,
 } from '@sluice/common';
-import type { ExecutorRegistry } from './registry';
+import type { ExecutorRegistry } from '../dispatch/registry';
 
 export interface DriverServiceOptions {
   job: string;

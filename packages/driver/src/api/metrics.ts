@@ -1,6 +1,6 @@
 import { createProcessRegistry, type BatchPlan, type BatchSummary } from '@sluice/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import type { LagReport } from './lag';
+import type { LagReport } from '../planning/lag';
 
 const delayBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 

@@ -4,7 +4,7 @@ import { extname, join, resolve, sep } from 'node:path';
 
 /**
  * The driver's web UI: one HTML page, one script, one style sheet and the charting library
- * (uPlot), all served from files next to this module (`dist/ui/static/`, copied there by
+ * (uPlot), all served from files next to this module (`dist/api/ui/static/`, copied there by
  * `deploy/copy-assets.js`), so the UI works without any network access beyond the driver itself.
  * The page reads only the JSON API (`api/v1/...`, relative URLs), polling it every second.
  *

@@ -11,10 +11,10 @@ import {
   type CheckpointStore,
   type Logger,
 } from '@sluice/common';
-import { lagReport, type LagSample } from './lag';
+import { lagReport, type LagSample } from '../planning/lag';
 import type { DriverMetrics } from './metrics';
-import type { OffsetsView } from './offsets-view';
-import type { ExecutorInfo } from './registry';
+import type { OffsetsView } from '../planning/offsets-view';
+import type { ExecutorInfo } from '../dispatch/registry';
 import { uiHandler } from './ui';
 
 /**
