@@ -126,6 +126,7 @@ describe('deploy/local/test-deps.sh', () => {
         'ok       redis-server',
         'missing  kcat (apt-get install kcat): the third-party Kafka client the tests check against (gaps, compression, fault tests)',
         'ok       openssl',
+        'ok       /usr/lib/postgresql/*/bin/initdb',
         'missing  chromium (apt-get install chromium): the web UI test (headless browser)',
         `ok       helm (${dir}/repo/.cache/helm/v-test/helm)`,
         `ok       promtool (${dir}/repo/.cache/promtool/v-test/promtool)`,
