@@ -30,6 +30,7 @@ import {
   type RangeCount,
   type SluiceConfig,
   type StartingOffsets,
+  type Sink,
   type TopicPartition,
 } from '@sluice/common';
 import { StickyAssignment } from './assignment';
@@ -40,6 +41,7 @@ import { LagHistory, type LagSample } from './lag';
 import { DriverMetrics } from './metrics';
 import { OffsetsView } from './offsets-view';
 import { isTimestamp, planBatch } from './planner';
+import { followSinkOffsets } from './sink-offsets';
 import { splitRanges } from './split';
 import { SpeculationMonitor, type SpeculationSettings } from './speculation';
 import { PidRateEstimator } from './rate-estimator';
@@ -123,6 +125,8 @@ export interface DriverDependencies {
   connectGroupPublisher?: () => Promise<GroupOffsetPublisher>;
   /** gRPC credentials and options (default: built from `config.grpc`). */
   grpc?: GrpcSecurity;
+  /** The job's sink: one that keeps offsets in its own store leads the checkpoint (see sink-offsets.ts). */
+  sink?: Sink<unknown>;
 }
 
 /**
@@ -397,6 +401,17 @@ export class Driver extends EventEmitter implements DriverView {
     for (let tick = 0; ; tick++) {
       if (this.stopping || (batchLimit > 0 && done >= batchLimit)) break;
       try {
+        const { store, sink } = this.deps;
+        const partitions = async (): Promise<TopicPartition[]> => (await this.resolve()).partitions;
+        if (recovering)
+          await followSinkOffsets(sink, {
+            store,
+            epoch: this.epoch,
+            job: this.job,
+            partitions,
+            logger: this.logger,
+            signal: this.stopController.signal,
+          });
         if (recovering && (await this.replayPlanned())) {
           recovering = false;
           done++;
@@ -467,6 +482,7 @@ export class Driver extends EventEmitter implements DriverView {
   async close(): Promise<void> {
     this.stop();
     this.state = 'stopped';
+    await this.deps.sink?.close?.();
     await this.mirror?.close();
     await this.http.close();
     await this.lease.release();

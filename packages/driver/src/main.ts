@@ -1,5 +1,6 @@
 import { CheckpointStore, createKafkajsOffsetOracle, grpcSecurity, type Job, type Logger, type SluiceConfig } from '@sluice/common';
 import { Driver, resolveJobSettings } from './driver';
+import { checkSinkSettings } from './sink-offsets';
 import { checkSubscription } from './subscription';
 
 /**
@@ -9,13 +10,14 @@ import { checkSubscription } from './subscription';
  */
 export async function createDriver(config: SluiceConfig, job: Job, logger: Logger): Promise<Driver> {
   const settings = resolveJobSettings(job, config);
+  checkSinkSettings(job.sink, settings);
   // Certificate, key and token files first: an unreadable one fails before anything connects.
   const grpc = grpcSecurity(config.grpc);
   const oracle = await createKafkajsOffsetOracle(config.kafka, logger);
   try {
     await checkSubscription(oracle, settings.subscription);
     const store = CheckpointStore.open(config.redis, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
-    return new Driver(settings, config, { oracle, store, logger, grpc });
+    return new Driver(settings, config, { oracle, store, logger, grpc, sink: job.sink });
   } catch (e) {
     await oracle.close();
     throw e;
