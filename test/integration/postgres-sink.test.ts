@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import type Redis from 'ioredis';
+import { jobKeys, postgresSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
+import { uniqueName } from '../helpers/env';
+import { createTopic, endOffsets, produceValues } from '../helpers/kafka';
+import { auditTable, dropSchema, OwnPostgres, pgUrl, sinkOffsets, uniqueSchema, withPg } from '../helpers/postgres';
+import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
+import { checkpoint, redis } from '../helpers/redis';
+import { waitFor } from '../helpers/wait-for';
+
+jest.setTimeout(180_000);
+
+const JOB = 'test/jobs/pg-audit.js';
+/** Short leases and heartbeats: the tests kill drivers and stop executors and wait for takeovers. */
+const fastFailover = { SLUICE_DRIVER_LEASE_TTL_MS: '1500', SLUICE_DRIVER_HEARTBEAT_TIMEOUT_MS: '2000' };
+
+/** `sluice run` of the pg-audit job until everything present at start is committed. */
+function runUntilLatest(topic: string, env: NodeJS.ProcessEnv, extra: string[] = []): SluiceProcess {
+  return sluice(['run', ...jobArgs(JOB, topic), '--executors', '2', '--until', 'latest', '--batch-interval-ms', '200', ...extra], env);
+}
+
+/** A process stopped by a signal (state T in /proc/<pid>/stat). */
+const isStopped = (pid: number): boolean => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+describe('postgresSink', () => {
+  let client: Redis;
+  const schemas: string[] = [];
+  const schemaFor = (prefix: string): string => {
+    const schema = uniqueSchema(prefix);
+    schemas.push(schema);
+    return schema;
+  };
+  beforeAll(() => (client = redis()));
+  afterAll(async () => {
+    await client.quit();
+    for (const schema of schemas) await dropSchema(schema);
+  });
+  afterEach(killAll);
+
+  it('writes 30,000 records over 6 partitions exactly once; the sink offsets and the checkpoint equal the end offsets', async () => {
+    const topic = uniqueName('pg-eo');
+    const schema = schemaFor('sink_eo');
+    await createTopic(topic, 6);
+    const values = Array.from({ length: 30_000 }, (_, i) => `v${i}`);
+    await produceValues(topic, values, 6);
+
+    await runUntilLatest(topic, { PG_AUDIT_SCHEMA: schema }, ['--max-rate-per-partition', '10000']).succeeds(120_000);
+
+    expect(await auditTable(schema, values)).toEqual({ rows: 30_000, distinct: 30_000, duplicates: 0, lost: 0 });
+    const ends = await endOffsets(topic);
+    expect(await sinkOffsets(schema, topic)).toEqual(ends);
+    expect(await checkpoint(client, topic)).toEqual(ends);
+  });
+
+  it('after a crash between the Postgres commit and the Redis one, the next leader moves Redis forward and nothing is written twice', async () => {
+    const topic = uniqueName('pg-crash');
+    const schema = schemaFor('sink_crash');
+    await createTopic(topic, 2);
+    const values = Array.from({ length: 2000 }, (_, i) => `c${i}`);
+    await produceValues(topic, values, 2);
+    const env = { PG_AUDIT_SCHEMA: schema, ...fastFailover };
+    const port = String(await freePort());
+    const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
+    const executor = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], {
+      ...env,
+      PG_AUDIT_KILL_AFTER_COMMIT: '1',
+    });
+    // The executor killed itself right after its first Postgres COMMIT: Postgres is ahead of Redis.
+    expect((await executor.exit(60_000)).signal).toBe('SIGKILL');
+    const committed = Object.entries(await sinkOffsets(schema, topic));
+    expect(committed.length).toBeGreaterThan(0);
+    const redisOffsets = await checkpoint(client, topic);
+    for (const [field, until] of committed) expect(redisOffsets[field]).not.toBe(until);
+    driver.kill('SIGKILL');
+    await driver.exit();
+    await waitFor(async () => (await client.exists(jobKeys(topic).leader)) === 0, { label: 'the dead leader lease expired' });
+
+    const run = runUntilLatest(topic, env);
+    await run.succeeds(90_000);
+    expect(run.stderr).toContain('checkpoint moved forward to the offset the postgres sink committed');
+    for (const [field] of committed) expect(run.stderr).toContain(`"partition":"${field}"`);
+    expect(await auditTable(schema, values)).toEqual({ rows: 2000, distinct: 2000, duplicates: 0, lost: 0 });
+    const ends = await endOffsets(topic);
+    expect(await sinkOffsets(schema, topic)).toEqual(ends);
+    expect(await checkpoint(client, topic)).toEqual(ends);
+  });
+
+  it('a zombie executor stopped mid-transaction commits nothing once its task moved to a new epoch', async () => {
+    const topic = uniqueName('pg-zombie');
+    const schema = schemaFor('sink_zombie');
+    await createTopic(topic, 1);
+    const values = Array.from({ length: 500 }, (_, i) => `z${i}`);
+    await produceValues(topic, values, 1);
+    // Postgres ends the zombie's transaction after 2 s idle: its locks go, and its writes with them.
+    const env = { PG_AUDIT_SCHEMA: schema, PG_AUDIT_IDLE_TIMEOUT_MS: '2000', ...fastFailover };
+    const port = String(await freePort());
+    const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
+    const zombie = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], { ...env, PG_AUDIT_STOP_IN_WRITE: '1' });
+    // Stopped by itself after inserting its rows, holding the fence row FOR SHARE, before the offset moved.
+    await waitFor(() => isStopped(zombie.pid), { timeoutMs: 60_000, label: 'the executor stopped inside its transaction' });
+    driver.kill('SIGKILL');
+    await driver.exit();
+    await waitFor(async () => (await client.exists(jobKeys(topic).leader)) === 0, { label: 'the dead leader lease expired' });
+
+    // A new driver (a new epoch) runs the range on new executors while the zombie sleeps.
+    await runUntilLatest(topic, env).succeeds(90_000);
+    expect(await auditTable(schema, values)).toEqual({ rows: 500, distinct: 500, duplicates: 0, lost: 0 });
+    expect(await withPg(async (c) => (await c.query<{ epoch: string }>(`SELECT epoch FROM "${schema}".fence`)).rows)).toEqual([
+      { epoch: '2' },
+    ]);
+
+    zombie.kill('SIGCONT');
+    // Its session was ended by Postgres: the rest of its transaction fails, nothing of it commits.
+    await zombie.waitForOutput(/SLUICE_SINK_UNAVAILABLE|Connection terminated|idle-in-transaction/, 30_000);
+    expect(await auditTable(schema, values)).toEqual({ rows: 500, distinct: 500, duplicates: 0, lost: 0 });
+    expect(await sinkOffsets(schema, topic)).toEqual(await endOffsets(topic));
+  });
+
+  it('Postgres going down fails commits with SLUICE_SINK_UNAVAILABLE; they are retried and nothing is lost once it is back', async () => {
+    const own = await OwnPostgres.start();
+    try {
+      const topic = uniqueName('pg-down');
+      const schema = uniqueSchema('sink_down');
+      await createTopic(topic, 2);
+      const values = Array.from({ length: 4000 }, (_, i) => `d${i}`);
+      await produceValues(topic, values, 2);
+      const run = runUntilLatest(topic, { PG_AUDIT_SCHEMA: schema, SLUICE_PG_URL: own.url }, ['--max-rate-per-partition', '1000']);
+      await waitFor(async () => (await withPg((c) => c.query(`SELECT 1 FROM "${schema}".audit LIMIT 1`), own.url)).rowCount === 1, {
+        timeoutMs: 60_000,
+        label: 'the first rows written',
+      });
+      own.down();
+      await run.waitForOutput(
+        /\[SLUICE_SINK_UNAVAILABLE\] postgresSink: Postgres at postgres:\/\/\[redacted\]@127\.0\.0\.1:\d+\/postgres is unavailable/
+      );
+      own.up();
+      await run.succeeds(120_000);
+      expect(await auditTable(schema, values, own.url)).toEqual({ rows: 4000, distinct: 4000, duplicates: 0, lost: 0 });
+      expect(await sinkOffsets(schema, topic, own.url)).toEqual(await endOffsets(topic));
+    } finally {
+      own.destroy();
+    }
+  });
+
+  describe('one chunk, with a committer standing in for the checkpoint store', () => {
+    const job = 'chunks';
+    const context = (fromOffset: bigint, untilOffset: bigint): ProcessContext =>
+      ({ job, batchId: 1, topic: 't', partition: 0, fromOffset, untilOffset, attempt: 0, logger: undefined }) as unknown as ProcessContext;
+    /** Records the Redis side's calls: commit (the chunk's `until`) and commitUpTo. */
+    const committer = (fromOffset: bigint, untilOffset: bigint, epoch = '1'): ChunkCommitter & { calls: string[] } => {
+      const calls: string[] = [];
+      const committed = (until: bigint): Promise<CommitOutcome> => {
+        calls.push(`redis ${fromOffset}->${until}`);
+        return Promise.resolve({ status: 'committed' });
+      };
+      return {
+        context: context(fromOffset, untilOffset),
+        epoch,
+        calls,
+        commit: () => committed(untilOffset),
+        commitUpTo: committed,
+      };
+    };
+    let schema: string;
+    let sink: Sink<string>;
+    const rows = async (): Promise<string[]> =>
+      withPg(async (c) => (await c.query<{ id: string }>(`SELECT id FROM "${schema}".items ORDER BY id`)).rows.map((r) => r.id));
+    beforeAll(async () => {
+      schema = schemaFor('sink_chunks');
+      await withPg(async (c) => {
+        await c.query(`CREATE SCHEMA "${schema}"`);
+        await c.query(`CREATE TABLE "${schema}".items (id text)`);
+      });
+      sink = postgresSink<string>({
+        connectionString: pgUrl(),
+        schema,
+        write: async (client, ids) => {
+          await client.query(`INSERT INTO "${schema}".items SELECT unnest($1::text[])`, [ids]);
+        },
+      });
+    });
+    // Undefined when the setup failed.
+    afterAll(() => (sink as Sink<string> | undefined)?.close?.());
+
+    it('commits, then finds a repeat already committed (nothing written), and moves Redis forward both times', async () => {
+      const first = committer(0n, 2n);
+      expect(await sink.commit(['a', 'b'], first)).toEqual({ status: 'committed' });
+      const repeat = committer(0n, 2n);
+      expect(await sink.commit(['a', 'b'], repeat)).toEqual({ status: 'committed' });
+      expect([first.calls, repeat.calls, await rows()]).toEqual([['redis 0->2'], ['redis 0->2'], ['a', 'b']]);
+    });
+
+    it('a chunk overlapping what another attempt committed writes nothing and moves Redis to the sink offset', async () => {
+      const overlapping = committer(0n, 5n);
+      expect(await sink.commit(['a', 'b', 'c', 'd', 'e'], overlapping)).toEqual({ status: 'skipped', storedOffset: 2n });
+      expect([overlapping.calls, await rows()]).toEqual([['redis 0->2'], ['a', 'b']]);
+    });
+
+    it('a chunk starting past the sink offset is a coded gap error naming the partition, stored and expected offsets', async () => {
+      await expect(sink.commit(['x'], committer(7n, 8n))).rejects.toThrow(
+        `[SLUICE_CHECKPOINT_CONFLICT] postgresSink: t-0: the sink's offset (${schema}.offsets) is 2, expected 7 ` +
+          '(the chunk [7, 8) would leave a gap); the Redis checkpoint is ahead of the sink, which is the authority for this job'
+      );
+      expect(await rows()).toEqual(['a', 'b']);
+    });
+
+    it('a task of an older epoch than one that wrote is fenced and writes nothing', async () => {
+      const newer = committer(2n, 3n, '5');
+      expect(await sink.commit(['c'], newer)).toEqual({ status: 'committed' });
+      const older = committer(3n, 4n, '4');
+      await expect(sink.commit(['d'], older)).rejects.toThrow('[SLUICE_FENCED] epoch 4 is fenced (current epoch 5)');
+      expect([older.calls, await rows()]).toEqual([[], ['a', 'b', 'c']]);
+    });
+
+    it('reports the offsets it holds for the partitions asked about', async () => {
+      expect(
+        await sink.committedOffsets?.(
+          [
+            { topic: 't', partition: 0 },
+            { topic: 't', partition: 1 },
+          ],
+          { job, logger: undefined as never }
+        )
+      ).toEqual([{ topic: 't', partition: 0, offset: 3n }]);
+    });
+  });
+});
