@@ -142,6 +142,28 @@ describe('postgresSink', () => {
     }
   });
 
+  it('examples/pg-word-count keeps exact per-word counts in its table', async () => {
+    const topic = uniqueName('pg-words');
+    const schema = schemaFor('sink_words');
+    await withPg((c) => c.query(`CREATE SCHEMA "${schema}"`));
+    await createTopic(topic, 3);
+    const lines = Array.from({ length: 3000 }, (_, i) => `the sluice ${i % 2 === 0 ? 'gate' : 'Gate opens'}`);
+    await produceValues(topic, lines, 3);
+
+    // Its table goes to the test's schema (the job names it unqualified).
+    const env = { PGOPTIONS: `-c search_path=${schema}` };
+    await sluice(['run', ...jobArgs('examples/pg-word-count', topic), '--executors', '2', '--until', 'latest'], env).succeeds(90_000);
+    const counts = await withPg(
+      async (c) => (await c.query<{ word: string; count: string }>(`SELECT word, count FROM "${schema}".word_counts ORDER BY word`)).rows
+    );
+    expect(counts).toEqual([
+      { word: 'gate', count: '3000' },
+      { word: 'opens', count: '1500' },
+      { word: 'sluice', count: '3000' },
+      { word: 'the', count: '3000' },
+    ]);
+  });
+
   describe('one chunk, with a committer standing in for the checkpoint store', () => {
     const job = 'chunks';
     const context = (fromOffset: bigint, untilOffset: bigint): ProcessContext =>

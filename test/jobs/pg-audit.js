@@ -18,8 +18,10 @@ const sink = postgresSink({
   connectionString: process.env.SLUICE_PG_URL,
   schema,
   idleInTransactionTimeoutMs: Number(process.env.PG_AUDIT_IDLE_TIMEOUT_MS || 10_000),
-  async write(client, ids, context) {
+  setup: async (client) => {
     await client.query(`CREATE TABLE IF NOT EXISTS "${schema}".audit (id text NOT NULL, topic text, partition int, batch bigint)`);
+  },
+  async write(client, ids, context) {
     await client.query(`INSERT INTO "${schema}".audit (id, topic, partition, batch) SELECT unnest($1::text[]), $2, $3, $4`, [
       ids,
       context.topic,

@@ -30,6 +30,12 @@ export interface PostgresSinkOptions<Out> {
   /** How long a statement waits for a lock (a paused executor's transaction) before the attempt fails and is retried; default 30000 ms. */
   lockTimeoutMs?: number;
   /**
+   * Creates the job's own tables (`CREATE TABLE IF NOT EXISTS ...`): runs once per process, before
+   * the first write, in the transaction that creates the sink's tables, under the same advisory
+   * lock, so that executors starting together do not race.
+   */
+  setup?(client: PoolClient): Promise<void> | void;
+  /**
    * Writes one chunk's outputs with `client`, inside the sink's transaction (never COMMIT or
    * ROLLBACK there). Whatever it writes commits together with the partition's offset, or not at all.
    */
@@ -55,6 +61,7 @@ const optionsSchema = z
     idleInTransactionTimeoutMs: z.number().int().positive().optional(),
     lockTimeoutMs: z.number().int().positive().optional(),
     write: z.custom<() => unknown>((v) => typeof v === 'function', 'must be a function (client, outputs, context)'),
+    setup: z.custom<() => unknown>((v) => typeof v === 'function', 'must be a function (client)').optional(),
   })
   .strict();
 
@@ -119,11 +126,12 @@ export function postgresSink<Out>(options: PostgresSinkOptions<Out>): Sink<Out> 
     }
   };
 
-  /** Creates the tables once per process, under an advisory lock: concurrent CREATE ... IF NOT EXISTS can collide. */
+  /** Creates the tables (the sink's, then the job's) once per process, under an advisory lock: concurrent CREATE ... IF NOT EXISTS can collide. */
   const createTables = async (client: PoolClient): Promise<void> => {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice-sink-tables:${schema}`]);
     await client.query(tablesSql(schema));
+    await options.setup?.(client);
     await client.query('COMMIT');
   };
 
