@@ -234,6 +234,24 @@ describe('postgresSink', () => {
       expect([older.calls, await rows()]).toEqual([[], ['a', 'b', 'c']]);
     });
 
+    it('writes a replayed dead letter once, however often it is replayed', async () => {
+      const replays: string[] = [];
+      const replay = (): ChunkCommitter => ({
+        context: context(9n, 10n),
+        commit: () => {
+          replays.push('marked');
+          return Promise.resolve({ status: 'committed' });
+        },
+      });
+      expect(await sink.commit(['r'], replay())).toEqual({ status: 'committed' });
+      expect(await sink.commit(['r'], replay())).toEqual({ status: 'skipped', storedOffset: null });
+      // Marked in Redis both times (the second finds it written, as after a crash before the mark).
+      expect([replays, await rows()]).toEqual([
+        ['marked', 'marked'],
+        ['a', 'b', 'c', 'r'],
+      ]);
+    });
+
     it('reports the offsets it holds for the partitions asked about', async () => {
       expect(
         await sink.committedOffsets?.(
