@@ -1,7 +1,7 @@
 import { uniqueName } from '../helpers/env';
 import { CLUSTER_BROKERS, clusterKafka, OwnRedis, restartBroker, startCluster } from '../helpers/cluster';
 import { ChaosProcesses, chaosSeed, schedule } from '../helpers/chaos';
-import { batchPhase, compareWithTopic, ContinuousProducer, smallChunks, topicValueCounts } from '../helpers/fault';
+import { compareWithTopic, ContinuousProducer, smallChunks, topicValueCounts } from '../helpers/fault';
 import { assertContiguous } from '../helpers/invariants';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
 import { auditCounts, checkpoint, history } from '../helpers/redis';
@@ -75,21 +75,9 @@ describe('chaos', () => {
         }
       });
 
-      chaos.heal();
       await producer.stop();
       producer = undefined;
-      const admin2 = clusterKafka().admin();
-      await admin2.connect();
-      const ends = Object.fromEntries((await admin2.fetchTopicOffsets(topic)).map((o) => [`${topic}:${o.partition}`, o.offset]));
-      await admin2.disconnect();
-      await waitFor(
-        async () => {
-          const offsets = await checkpoint(client, topic);
-          const idle = (await batchPhase(client, topic)).phase === 'idle';
-          return idle && Object.entries(ends).every(([key, end]) => offsets[key] === end) ? true : undefined;
-        },
-        { timeoutMs: 90_000, intervalMs: 200, label: 'drained: checkpoint at the end offsets' }
-      );
+      const ends = await chaos.drain(topic, 90_000);
       const counts = await auditCounts(client, topic);
       const inTopic = await topicValueCounts(CLUSTER_BROKERS, topic);
       const result = compareWithTopic(counts, inTopic);

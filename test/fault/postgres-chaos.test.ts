@@ -1,7 +1,7 @@
 import { uniqueName } from '../helpers/env';
 import { ChaosProcesses, chaosSeed, schedule } from '../helpers/chaos';
 import { CLUSTER_BROKERS, clusterKafka, OwnRedis, startCluster } from '../helpers/cluster';
-import { batchPhase, produceInBatches, smallChunks } from '../helpers/fault';
+import { produceInBatches, smallChunks } from '../helpers/fault';
 import { assertContiguous } from '../helpers/invariants';
 import { auditTable, OwnPostgres, sinkOffsets, uniqueSchema } from '../helpers/postgres';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
@@ -73,19 +73,7 @@ describe('postgresSink chaos', () => {
         postgres.up();
       });
 
-      chaos.heal();
-      const admin2 = clusterKafka().admin();
-      await admin2.connect();
-      const ends = Object.fromEntries((await admin2.fetchTopicOffsets(topic)).map((o) => [`${topic}:${o.partition}`, o.offset]));
-      await admin2.disconnect();
-      await waitFor(
-        async () => {
-          const offsets = await checkpoint(client, topic);
-          const idle = (await batchPhase(client, topic)).phase === 'idle';
-          return idle && Object.entries(ends).every(([key, end]) => offsets[key] === end) ? true : undefined;
-        },
-        { timeoutMs: 120_000, intervalMs: 200, label: 'drained: checkpoint at the end offsets' }
-      ).catch(chaos.explained);
+      const ends = await chaos.drain(topic, 120_000);
       const table = await auditTable(schema, values, postgres.url);
       process.stdout.write(
         `postgres chaos summary: seed=${seed} records=${RECORDS} faults={${KINDS.map((k) => `${k}:${counted[k] ?? 0}`).join(', ')}} ` +

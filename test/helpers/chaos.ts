@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import { jobKeys } from '@sluice/common';
-import { signal } from './cluster';
+import { clusterKafka, signal } from './cluster';
 import { batchPhase, type BatchPhase } from './fault';
+import { checkpoint } from './redis';
 import type { SluiceProcess } from './processes';
 import { waitFor } from './wait-for';
 
@@ -186,6 +187,27 @@ export class ChaosProcesses {
       default:
         await other();
     }
+  }
+
+  /**
+   * Heals, then waits until the job is idle with its checkpoint at the topic's end offsets (which it
+   * returns, `topic:partition` -> offset): production must have stopped.
+   */
+  async drain(topic: string, timeoutMs: number): Promise<Record<string, string>> {
+    this.heal();
+    const admin = clusterKafka().admin();
+    await admin.connect();
+    const ends = Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [`${topic}:${o.partition}`, o.offset]));
+    await admin.disconnect();
+    await waitFor(
+      async () => {
+        const offsets = await checkpoint(this.options.client, topic);
+        const idle = (await batchPhase(this.options.client, topic)).phase === 'idle';
+        return idle && Object.entries(ends).every(([key, end]) => offsets[key] === end) ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 200, label: 'drained: checkpoint at the end offsets' }
+    ).catch(this.explained);
+    return ends;
   }
 
   /** Stops the processes still running (SIGTERM). */

@@ -30,6 +30,29 @@ describe('postgresSink', () => {
     schemas.push(schema);
     return schema;
   };
+  /** A topic holding `count` unique values over `partitions`, and a schema for the job's tables. */
+  const backlog = async (
+    prefix: string,
+    partitions: number,
+    count: number
+  ): Promise<{ topic: string; schema: string; values: string[] }> => {
+    const topic = uniqueName(`pg-${prefix}`);
+    await createTopic(topic, partitions);
+    const values = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+    await produceValues(topic, values, partitions);
+    return { topic, schema: schemaFor(`sink_${prefix}`), values };
+  };
+  /** Every value in the audit table once; the sink's offsets and the Redis checkpoint at the end offsets. */
+  const expectExactlyOnce = async (
+    { topic, schema, values }: { topic: string; schema: string; values: string[] },
+    url = pgUrl()
+  ): Promise<void> => {
+    const n = values.length;
+    expect(await auditTable(schema, values, url)).toEqual({ rows: n, distinct: n, duplicates: 0, lost: 0 });
+    const ends = await endOffsets(topic);
+    expect(await sinkOffsets(schema, topic, url)).toEqual(ends);
+    expect(await checkpoint(client, topic)).toEqual(ends);
+  };
   beforeAll(() => (client = redis()));
   afterAll(async () => {
     await client.quit();
@@ -38,26 +61,17 @@ describe('postgresSink', () => {
   afterEach(killAll);
 
   it('writes 30,000 records over 6 partitions exactly once; the sink offsets and the checkpoint equal the end offsets', async () => {
-    const topic = uniqueName('pg-eo');
-    const schema = schemaFor('sink_eo');
-    await createTopic(topic, 6);
-    const values = Array.from({ length: 30_000 }, (_, i) => `v${i}`);
-    await produceValues(topic, values, 6);
+    const job = await backlog('eo', 6, 30_000);
+    const { topic, schema } = job;
 
     await runUntilLatest(topic, { PG_AUDIT_SCHEMA: schema }, ['--max-rate-per-partition', '10000']).succeeds(120_000);
 
-    expect(await auditTable(schema, values)).toEqual({ rows: 30_000, distinct: 30_000, duplicates: 0, lost: 0 });
-    const ends = await endOffsets(topic);
-    expect(await sinkOffsets(schema, topic)).toEqual(ends);
-    expect(await checkpoint(client, topic)).toEqual(ends);
+    await expectExactlyOnce(job);
   });
 
   it('after a crash between the Postgres commit and the Redis one, the next leader moves Redis forward and nothing is written twice', async () => {
-    const topic = uniqueName('pg-crash');
-    const schema = schemaFor('sink_crash');
-    await createTopic(topic, 2);
-    const values = Array.from({ length: 2000 }, (_, i) => `c${i}`);
-    await produceValues(topic, values, 2);
+    const job = await backlog('crash', 2, 2000);
+    const { topic, schema } = job;
     const env = { PG_AUDIT_SCHEMA: schema, ...fastFailover };
     const port = String(await freePort());
     const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
@@ -79,18 +93,12 @@ describe('postgresSink', () => {
     await run.succeeds(90_000);
     expect(run.stderr).toContain('checkpoint moved forward to the offset the postgres sink committed');
     for (const [field] of committed) expect(run.stderr).toContain(`"partition":"${field}"`);
-    expect(await auditTable(schema, values)).toEqual({ rows: 2000, distinct: 2000, duplicates: 0, lost: 0 });
-    const ends = await endOffsets(topic);
-    expect(await sinkOffsets(schema, topic)).toEqual(ends);
-    expect(await checkpoint(client, topic)).toEqual(ends);
+    await expectExactlyOnce(job);
   });
 
   it('a zombie executor stopped mid-transaction commits nothing once its task moved to a new epoch', async () => {
-    const topic = uniqueName('pg-zombie');
-    const schema = schemaFor('sink_zombie');
-    await createTopic(topic, 1);
-    const values = Array.from({ length: 500 }, (_, i) => `z${i}`);
-    await produceValues(topic, values, 1);
+    const job = await backlog('zombie', 1, 500);
+    const { topic, schema } = job;
     // Postgres ends the zombie's transaction after 2 s idle: its locks go, and its writes with them.
     const env = { PG_AUDIT_SCHEMA: schema, PG_AUDIT_IDLE_TIMEOUT_MS: '2000', ...fastFailover };
     const port = String(await freePort());
@@ -104,7 +112,7 @@ describe('postgresSink', () => {
 
     // A new driver (a new epoch) runs the range on new executors while the zombie sleeps.
     await runUntilLatest(topic, env).succeeds(90_000);
-    expect(await auditTable(schema, values)).toEqual({ rows: 500, distinct: 500, duplicates: 0, lost: 0 });
+    await expectExactlyOnce(job);
     expect(await withPg(async (c) => (await c.query<{ epoch: string }>(`SELECT epoch FROM "${schema}".fence`)).rows)).toEqual([
       { epoch: '2' },
     ]);
@@ -112,18 +120,14 @@ describe('postgresSink', () => {
     zombie.kill('SIGCONT');
     // Its session was ended by Postgres: the rest of its transaction fails, nothing of it commits.
     await zombie.waitForOutput(/SLUICE_SINK_UNAVAILABLE|Connection terminated|idle-in-transaction/, 30_000);
-    expect(await auditTable(schema, values)).toEqual({ rows: 500, distinct: 500, duplicates: 0, lost: 0 });
-    expect(await sinkOffsets(schema, topic)).toEqual(await endOffsets(topic));
+    await expectExactlyOnce(job);
   });
 
   it('Postgres going down fails commits with SLUICE_SINK_UNAVAILABLE; they are retried and nothing is lost once it is back', async () => {
     const own = await OwnPostgres.start();
     try {
-      const topic = uniqueName('pg-down');
-      const schema = uniqueSchema('sink_down');
-      await createTopic(topic, 2);
-      const values = Array.from({ length: 4000 }, (_, i) => `d${i}`);
-      await produceValues(topic, values, 2);
+      const job = await backlog('down', 2, 4000);
+      const { topic, schema } = job;
       const run = runUntilLatest(topic, { PG_AUDIT_SCHEMA: schema, SLUICE_PG_URL: own.url }, ['--max-rate-per-partition', '1000']);
       await waitFor(async () => (await withPg((c) => c.query(`SELECT 1 FROM "${schema}".audit LIMIT 1`), own.url)).rowCount === 1, {
         timeoutMs: 60_000,
@@ -135,8 +139,7 @@ describe('postgresSink', () => {
       );
       own.up();
       await run.succeeds(120_000);
-      expect(await auditTable(schema, values, own.url)).toEqual({ rows: 4000, distinct: 4000, duplicates: 0, lost: 0 });
-      expect(await sinkOffsets(schema, topic, own.url)).toEqual(await endOffsets(topic));
+      await expectExactlyOnce(job, own.url);
     } finally {
       own.destroy();
     }
