@@ -156,6 +156,16 @@ describe('deploy/local/test-deps.sh', () => {
     expect([second.status, second.stdout, second.stderr, calls('apt-get').length]).toEqual([0, '', '', 2]);
   });
 
+  it('installs postgresql when no PostgreSQL initdb is found (PG_INITDB: where it is looked for)', () => {
+    // The stand-in apt-get "installs" package postgresql as the program bin/postgresql.
+    const initdb = join(bin, 'postgresql');
+    rmSync(initdb, { force: true });
+    const r = run([], { env: { PG_INITDB: initdb } });
+    expect([r.status, calls('apt-get')]).toEqual([0, aptGetInstall('kcat postgresql chromium')]);
+    expect(r.stderr).toContain(`test-deps.sh: missing ${initdb} (Debian package postgresql): the Postgres sink's tests`);
+    rmSync(initdb, { force: true });
+  });
+
   it('not root: installs through sudo', () => {
     const r = run([], { asUser: 'nobody' });
     expect([r.status, calls('sudo'), calls('apt-get')]).toEqual([
