@@ -16,7 +16,9 @@
  *   BENCH_LATENCY_WARMUP_SECONDS [10]  production at the target rate before the window (not measured)
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
  *   BENCH_MAX_RPS [100000]    the maximum the latency rate is half of, when the throughput section is not run
- *   BENCH_SECTIONS [throughput,overhead,latency]  which parts to run
+ *   BENCH_PG_RECORDS [200000]  backlog of the postgres section (records of BENCH_RECORD_BYTES in 8 partitions)
+ *   BENCH_SECTIONS [throughput,overhead,latency,postgres]  which parts to run
+ *   SLUICE_PG_URL             the postgres section's Postgres (default: deploy/local/postgres.sh up)
  *   KAFKA_BROKERS, REDIS_URL  as everywhere
  * Output: a markdown report on stdout (machine, commit, command, load average, a summary against the
  * targets, one table per benchmark), the form docs/benchmarks.md shows; progress on stderr. Topics,
@@ -45,7 +47,8 @@ const OVERHEAD_RUNS = Number(process.env.BENCH_OVERHEAD_RUNS || 3);
 const OVERHEAD_PARTITIONS = (process.env.BENCH_OVERHEAD_PARTITIONS || '8,64,512').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
-const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency').split(','));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency,postgres').split(','));
+const PG_RECORDS = Number(process.env.BENCH_PG_RECORDS || 200_000);
 const PARTITIONS = 8;
 /** Batch overhead targets (ms, one record per partition, steady state) by partition count. */
 const OVERHEAD_TARGETS_MS = /** @type {Record<number, number>} */ ({ 64: 10, 512: 50 });
@@ -371,11 +374,11 @@ async function batches(name, driverStdout) {
 
 /**
  * A job's timed window over the backlog: first plan to last batch committed (epoch ms).
- * @param {{ summaries: any[], lines: Array<{ commit: number }> }} r @param {string} what
+ * @param {{ summaries: any[], lines: Array<{ commit: number }> }} r @param {string} what @param {number} [expected]
  */
-function backlogWindow({ summaries, lines }, what) {
+function backlogWindow({ summaries, lines }, what, expected = RECORDS) {
   const records = summaries.reduce((a, s) => a + s.records, 0);
-  if (records !== RECORDS) throw new Error(`${what} committed ${records} records, expected ${RECORDS}`);
+  if (records !== expected) throw new Error(`${what} committed ${records} records, expected ${expected}`);
   const first = summaries[0];
   const last = summaries[summaries.length - 1];
   const lastLine = lines[lines.length - 1];
@@ -384,9 +387,9 @@ function backlogWindow({ summaries, lines }, what) {
   return { records, startMs, endMs };
 }
 
-async function sluiceThroughput(job, topic, executors) {
-  const r = await sluice({ job, topic, executors, args: ['--until', 'latest', '--starting-offsets', 'earliest'] });
-  const { records, startMs, endMs } = backlogWindow(r, `sluice ${job}`);
+async function sluiceThroughput(job, topic, executors, { env = {}, expected = RECORDS } = {}) {
+  const r = await sluice({ job, topic, executors, env, args: ['--until', 'latest', '--starting-offsets', 'earliest'] });
+  const { records, startMs, endMs } = backlogWindow(r, `sluice ${job}`, expected);
   const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
   return {
     rps: records / ((endMs - startMs) / 1000),
@@ -920,6 +923,61 @@ function summary({ tp, ov, lat }) {
   return ['### Summary', '', '| benchmark | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
 }
 
+/**
+ * postgresSink against idempotentSink, both writing one row per record to the same kind of table
+ * (a unique schema per run, dropped after), 2 executors.
+ */
+async function postgres(report) {
+  const { Client } = require('pg');
+  const url =
+    process.env.SLUICE_PG_URL ||
+    /^SLUICE_PG_URL=(.+)$/m.exec(execFileSync('bash', [path.join(ROOT, 'deploy/local/postgres.sh'), 'up'], { encoding: 'utf8' }))?.[1];
+  if (!url) throw new Error('deploy/local/postgres.sh up reported no SLUICE_PG_URL');
+  const topic = `bench-pg-${RUN_ID}`;
+  await createTopic(topic, PARTITIONS);
+  log(`producing ${PG_RECORDS} records of ${RECORD_BYTES} bytes to ${topic}`);
+  await produce(topic, PG_RECORDS, PARTITIONS);
+  const job = path.join(__dirname, 'jobs/pg-rows.js');
+  const runs = {};
+  for (const sink of ['postgres', 'idempotent']) {
+    const schema = `bench_${sink}_${RUN_ID}`;
+    const env = { SLUICE_PG_URL: url, BENCH_PG_SINK: sink, BENCH_PG_SCHEMA: schema };
+    runs[sink] = [];
+    try {
+      for (let i = 0; i < REPS; i++) {
+        log(`sluice pg-rows, ${sink}Sink x2 (run ${i + 1})`);
+        runs[sink].push(await sluiceThroughput(job, topic, 2, { env, expected: PG_RECORDS }));
+        const client = new Client({ connectionString: url });
+        await client.connect();
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${schema}".bench_rows`);
+        // Every run writes the same rows: the table holds the backlog once.
+        if (rows[0].n !== PG_RECORDS) throw new Error(`${sink}Sink left ${rows[0].n} rows, expected ${PG_RECORDS}`);
+        await client.end();
+      }
+    } finally {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+  }
+  const rps = (sink) => median(runs[sink].map((r) => r.rps));
+  const ofRuns = REPS > 1 ? `median of ${REPS} runs, the runs in brackets` : '1 run';
+  report.push(
+    `### Postgres sinks: ${fmt(PG_RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions, one row each, 2 executors (${ofRuns})`,
+    '',
+    'Records/s from the first plan to the last batch committed. Both write the same rows with the same INSERT; postgresSink in one ' +
+      'transaction with the fence row and the offset row, idempotentSink on a pool of its own followed by the Redis commit.',
+    '',
+    '| sink | guarantee | records/s, window | vs idempotentSink | CPU s per 1M records |',
+    '|---|---|---:|---:|---:|',
+    `| **postgresSink** | exactly-once | ${withRuns(runs.postgres.map((r) => r.rps))} | ${ratio(rps('postgres'), rps('idempotent'))} | ${fmt(median(runs.postgres.map((r) => r.cpuPerM)), 1)} |`,
+    `| idempotentSink (same INSERT, ON CONFLICT DO NOTHING) | at-least-once | ${withRuns(runs.idempotent.map((r) => r.rps))} | 1.00x | ${fmt(median(runs.idempotent.map((r) => r.cpuPerM)), 1)} |`,
+    ''
+  );
+  return runs;
+}
+
 async function main() {
   const about = provenance();
   const head = [`## sluice bench ${new Date().toISOString()}`, '', machine(), ...about.lines];
@@ -929,6 +987,7 @@ async function main() {
   try {
     if (SECTIONS.has('throughput')) results.tp = await throughput(report);
     if (SECTIONS.has('overhead')) results.ov = await overhead(report);
+    if (SECTIONS.has('postgres')) results.pg = await postgres(report);
     if (SECTIONS.has('latency')) {
       const passthrough = results.tp ? [1, 2].map((n) => median(results.tp.ours[`passthrough/${n}`].map((r) => r.rps))) : [0];
       const maxRps = Math.max(...passthrough);

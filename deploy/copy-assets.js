@@ -1,6 +1,7 @@
 // Post-build steps tsc does not do: put beside the compiled code what the packages load at run time,
 // so that each package (here, in the image, or packed by `npm pack`) carries it:
-// - common: the Lua scripts of the checkpoint store, and proto/ (the gRPC contract, kept at the repo root);
+// - common: the Lua scripts of the checkpoint store, the Postgres sink's tables (SQL), and proto/ (the gRPC
+//   contract, kept at the repo root);
 // - driver: the web UI (static files plus the charting library, uPlot, so the UI needs no CDN);
 // - cli: the load job `sluice load --run` starts (examples/load), and the entry point's exec bit;
 // - every package: the LICENSE, which npm packs only from the package's own folder.
@@ -14,6 +15,7 @@ const lua = join(common, 'dist', 'checkpoint', 'lua');
 rmSync(lua, { recursive: true, force: true });
 cpSync(join(common, 'src', 'checkpoint', 'lua'), lua, { recursive: true });
 cpSync(join(repo, 'proto'), join(common, 'dist', 'proto'), { recursive: true });
+cpSync(join(common, 'src', 'sinks', 'sql'), join(common, 'dist', 'sinks', 'sql'), { recursive: true });
 
 const ui = join(packages, 'driver', 'dist', 'api', 'ui', 'static');
 mkdirSync(ui, { recursive: true });

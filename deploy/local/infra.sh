@@ -3,7 +3,8 @@
 #
 #   infra.sh up [--nodes 1|3]   start what is missing, wait until ready, then print on stdout exactly
 #                               KAFKA_BROKERS=...  and  REDIS_URL=...  (everything else goes to stderr)
-#   infra.sh down [--nodes 1|3] stop what deploy/local/*.sh started (by pidfile), nothing else
+#   infra.sh down [--nodes 1|3] stop what deploy/local/*.sh started (by pidfile), nothing else; also the
+#                               Postgres of deploy/local/postgres.sh (started by the tests' global setup)
 #   infra.sh status
 #
 # Typical use:  eval "$(bash deploy/local/infra.sh up)"   (the values contain no shell syntax)
@@ -87,6 +88,8 @@ down() {
   local rc=0
   bash "$HERE/kafka.sh" stop "$NODES" || rc=1
   REDIS_PORT="$REDIS_PORT" bash "$HERE/redis.sh" stop || rc=1
+  # Started by the tests' global setup (or by hand) for the Postgres sink.
+  bash "$HERE/postgres.sh" down || rc=1
   rm -f "$NODES_FILE"
   return "$rc"
 }
@@ -95,6 +98,7 @@ status() {
   bash "$HERE/kafka.sh" status 1 || true
   [[ -f "$SLUICE_CACHE/kafka/work-3node/started" ]] && { bash "$HERE/kafka.sh" status 3 || true; }
   REDIS_PORT="$REDIS_PORT" bash "$HERE/redis.sh" status || true
+  bash "$HERE/postgres.sh" status || true
 }
 
 cmd="${1:-}"; shift || true

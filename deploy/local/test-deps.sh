@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The programs sluice's tests run besides Node, Kafka and Redis: installs whichever are missing.
+# (PG_INITDB overrides where PostgreSQL's initdb is looked for.)
 #
 #   test-deps.sh           install what is missing (Debian packages with apt-get, as root or with sudo;
 #                          Helm and promtool built by deploy/helm/install-*.sh); silent when everything is there
@@ -21,6 +22,7 @@ REQUIREMENTS=(
   "redis-server|redis-server|Redis servers of the tests' own (Redis ACL/TLS, fault tests)"
   "kcat|kcat|the third-party Kafka client the tests check against (gaps, compression, fault tests)"
   "openssl|openssl|test certificates (gRPC and Redis TLS)"
+  "${PG_INITDB:-/usr/lib/postgresql/*/bin/initdb}|postgresql|the Postgres sink's tests (deploy/local/postgres.sh runs the server)"
 )
 # The web UI test drives Debian's chromium, unless CHROMIUM_PATH names another browser.
 [[ -n "${CHROMIUM_PATH:-}" ]] || REQUIREMENTS+=("chromium|chromium|the web UI test (headless browser)")

@@ -126,6 +126,7 @@ describe('deploy/local/test-deps.sh', () => {
         'ok       redis-server',
         'missing  kcat (apt-get install kcat): the third-party Kafka client the tests check against (gaps, compression, fault tests)',
         'ok       openssl',
+        'ok       /usr/lib/postgresql/*/bin/initdb',
         'missing  chromium (apt-get install chromium): the web UI test (headless browser)',
         `ok       helm (${dir}/repo/.cache/helm/v-test/helm)`,
         `ok       promtool (${dir}/repo/.cache/promtool/v-test/promtool)`,
@@ -153,6 +154,16 @@ describe('deploy/local/test-deps.sh', () => {
 
     const second = run([]);
     expect([second.status, second.stdout, second.stderr, calls('apt-get').length]).toEqual([0, '', '', 2]);
+  });
+
+  it('installs postgresql when no PostgreSQL initdb is found (PG_INITDB: where it is looked for)', () => {
+    // The stand-in apt-get "installs" package postgresql as the program bin/postgresql.
+    const initdb = join(bin, 'postgresql');
+    rmSync(initdb, { force: true });
+    const r = run([], { env: { PG_INITDB: initdb } });
+    expect([r.status, calls('apt-get')]).toEqual([0, aptGetInstall('kcat postgresql chromium')]);
+    expect(r.stderr).toContain(`test-deps.sh: missing ${initdb} (Debian package postgresql): the Postgres sink's tests`);
+    rmSync(initdb, { force: true });
   });
 
   it('not root: installs through sudo', () => {

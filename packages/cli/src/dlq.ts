@@ -98,6 +98,7 @@ export async function dlqReplay(flags: DlqFlags): Promise<number> {
     return 0;
   } finally {
     await store.close();
+    await job.sink.close?.();
   }
 }
 

@@ -26,6 +26,7 @@ export const errorCodes = [
   'SLUICE_SHUTDOWN_TIMEOUT',
   'SLUICE_INVALID_REQUEST',
   'SLUICE_KAFKA_AUTH_FAILED',
+  'SLUICE_SINK_UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -249,10 +250,20 @@ export class LeaseLostError extends SluiceError {
   }
 }
 
+/** The store a sink writes to (a database) could not be reached, or dropped the connection mid-commit. */
+export class SinkUnavailableError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('SLUICE_SINK_UNAVAILABLE', message, { retriable: true, details, cause });
+  }
+}
+
 /**
- * Kafka or Redis cannot be reached: the work is not at fault and is retried once they are back, without
- * using up the task's attempts.
+ * Kafka, Redis or a sink's store cannot be reached: the work is not at fault and is retried once
+ * they are back, without using up the task's attempts.
  */
 export function isDependencyOutage(e: unknown): boolean {
-  return isSluiceError(e) && (e.code === 'SLUICE_REDIS_UNAVAILABLE' || e.code === 'SLUICE_KAFKA_UNAVAILABLE');
+  return (
+    isSluiceError(e) &&
+    (e.code === 'SLUICE_REDIS_UNAVAILABLE' || e.code === 'SLUICE_KAFKA_UNAVAILABLE' || e.code === 'SLUICE_SINK_UNAVAILABLE')
+  );
 }

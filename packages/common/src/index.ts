@@ -36,6 +36,7 @@ export type {
   SourceSettings,
 } from './job/types';
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
+export { postgresSink, type PostgresSinkOptions } from './sinks/postgres-sink';
 export { sinkOutputs } from './sinks/outputs';
 
 // Configuration, errors, logging, metrics

@@ -53,6 +53,8 @@ export interface BatchLoopDependencies {
   waitForExecutors: () => Promise<void>;
   /** The driver's state as the loop moves it (waiting for executors, running, an outage, stopping). */
   setState: (state: DriverState) => void;
+  /** At start and after an outage, before any replay or plan: the checkpoint follows a sink that keeps its own offsets (sink-offsets.ts). */
+  followSink?: () => Promise<void>;
   logger: Logger;
   clock?: LoopClock;
 }
@@ -97,6 +99,7 @@ export class BatchLoop {
     for (let tick = 0; ; tick++) {
       if (this.stopping || (batchLimit > 0 && done >= batchLimit)) break;
       try {
+        if (recovering) await this.deps.followSink?.();
         if (recovering && (await this.replayPlanned(bounded))) {
           recovering = false;
           done++;

@@ -17,6 +17,7 @@ import {
   type JobSettings,
   type Logger,
   type OffsetOracle,
+  type Sink,
   type SluiceConfig,
 } from '@sluice/common';
 import { startDriverService } from './api/driver-service';
@@ -33,6 +34,7 @@ import { LagHistory, type LagSample } from './planning/lag';
 import { OffsetsView } from './planning/offsets-view';
 import { PidRateEstimator } from './planning/rate-estimator';
 import { describeSubscription } from './planning/subscription';
+import { followSinkOffsets } from './sink-offsets';
 
 /** Owned by the driver from construction on: {@link Driver.close} closes them. */
 export interface DriverDependencies {
@@ -43,6 +45,8 @@ export interface DriverDependencies {
   connectGroupPublisher?: () => Promise<GroupOffsetPublisher>;
   /** gRPC credentials and options (default: built from `config.grpc`). */
   grpc?: GrpcSecurity;
+  /** The job's sink: one that keeps offsets in its own store leads the checkpoint (see sink-offsets.ts). */
+  sink?: Sink<unknown>;
 }
 
 /**
@@ -297,6 +301,15 @@ export class Driver extends EventEmitter implements DriverView {
         execution: this.execution,
         waitForExecutors: () => this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors),
         setState: (state) => (this.state = state),
+        followSink: async () =>
+          followSinkOffsets(this.deps.sink, {
+            store: this.deps.store,
+            epoch: this.epoch,
+            job: this.job,
+            partitions: async () => (await this.planner.resolve()).partitions,
+            logger: this.logger,
+            signal: this.stopController.signal,
+          }),
         logger: this.logger,
       }
     ).run();
@@ -320,6 +333,7 @@ export class Driver extends EventEmitter implements DriverView {
   async close(): Promise<void> {
     this.stop();
     this.state = 'stopped';
+    await this.deps.sink?.close?.();
     await this.mirror?.close();
     await this.http.close();
     await this.lease.release();

@@ -9,6 +9,7 @@ import {
 } from '@sluice/common';
 import { Driver } from './driver';
 import { checkSubscription } from './planning/subscription';
+import { checkSinkSettings } from './sink-offsets';
 
 /**
  * Builds a driver after checking Kafka is reachable and every topic present. Redis is reached by
@@ -17,13 +18,14 @@ import { checkSubscription } from './planning/subscription';
  */
 export async function createDriver(config: SluiceConfig, job: Job, logger: Logger): Promise<Driver> {
   const settings = resolveJobSettings(job, config);
+  checkSinkSettings(job.sink, settings);
   // Certificate, key and token files first: an unreadable one fails before anything connects.
   const grpc = grpcSecurity(config.grpc);
   const oracle = await createKafkajsOffsetOracle(config.kafka, logger);
   try {
     await checkSubscription(oracle, settings.subscription);
     const store = CheckpointStore.open(config.redis, settings.name, { connectTimeoutMs: config.redis.connectTimeoutMs });
-    return new Driver(settings, config, { oracle, store, logger, grpc });
+    return new Driver(settings, config, { oracle, store, logger, grpc, sink: job.sink });
   } catch (e) {
     await oracle.close();
     throw e;

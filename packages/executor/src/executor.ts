@@ -32,6 +32,8 @@ interface ExecutorParts {
   logger: Logger;
   httpServer: Server;
   deadLetters: LazyDeadLetterQueue;
+  /** The job's sink, whose connections (a database pool) close last. */
+  sink: Job['sink'];
   shutdownTimeoutMs: number;
 }
 
@@ -159,6 +161,7 @@ export class Executor {
       logger: log,
       httpServer: http.server,
       deadLetters,
+      sink: job.sink,
       shutdownTimeoutMs: config.executor.shutdownTimeoutMs,
     });
   }
@@ -170,7 +173,7 @@ export class Executor {
    * last: while tasks run, the driver keeps its channel and hears their results.
    */
   async close(now?: AbortSignal): Promise<{ finished: number; handedBack: number }> {
-    const { service, registration, reader, store, logger, httpServer, deadLetters, shutdownTimeoutMs } = this.parts;
+    const { service, registration, reader, store, logger, httpServer, deadLetters, sink, shutdownTimeoutMs } = this.parts;
     const running = service.runningTasks;
     if (running > 0) logger.info({ running, timeoutMs: shutdownTimeoutMs }, 'shutting down: finishing running tasks');
     const drained = await service.drain(shutdownTimeoutMs, now);
@@ -182,6 +185,7 @@ export class Executor {
     await reader.close();
     await deadLetters.close();
     await store.close();
+    await sink.close?.();
     logger.info(drained, 'executor stopped');
     return drained;
   }

@@ -235,27 +235,29 @@ export class TaskRunner {
     const { outputs } = await processChunk(this.job, records, context, poison, task.failures ?? task.attempt);
     report.processMs += elapsed(processStarted);
 
-    let bytes = 0;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i] as SourceRecord;
-      bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
-    }
+    const bytes = recordBytes(records);
     const commitStarted = performance.now();
+    const commitChunk = (until: bigint, writes: RedisWrite[], counts: { records: number; bytes: number }): Promise<CommitOutcome> =>
+      this.store.commitChunk({
+        batchId: task.batchId,
+        epoch: task.epoch,
+        tp: task.range,
+        from: fromOffset,
+        until,
+        writes,
+        taskFrom: task.range.fromOffset,
+        mayStage: task.mayStage,
+        ...counts,
+      });
     const committer: ChunkCommitter = {
       context,
-      commit: (writes: RedisWrite[]) =>
-        this.store.commitChunk({
-          batchId: task.batchId,
-          epoch: task.epoch,
-          tp: task.range,
-          from: fromOffset,
-          until: untilOffset,
-          writes,
-          taskFrom: task.range.fromOffset,
-          mayStage: task.mayStage,
-          records: records.length,
-          bytes,
-        }),
+      epoch: task.epoch,
+      commit: (writes: RedisWrite[]) => commitChunk(untilOffset, writes, { records: records.length, bytes }),
+      // The records before `until` count for the batch: this attempt carries them over for the one that wrote them.
+      commitUpTo: (until: bigint) => {
+        const before = records.filter((r) => r.offset < until);
+        return commitChunk(until, [], { records: before.length, bytes: recordBytes(before) });
+      },
     };
     const outcome = await this.job.sink.commit(outputs, committer);
     report.commitMs += elapsed(commitStarted);
@@ -279,6 +281,16 @@ export class TaskRunner {
       { retriable: true }
     );
   }
+}
+
+/** Key and value bytes of records. */
+function recordBytes(records: SourceRecord[]): number {
+  let bytes = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as SourceRecord;
+    bytes += (r.value === null ? 0 : r.value.length) + (r.key === null ? 0 : r.key.length);
+  }
+  return bytes;
 }
 
 const elapsed = (since: number): number => Math.round(performance.now() - since);

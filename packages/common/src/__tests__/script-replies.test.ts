@@ -24,6 +24,13 @@ describe('decodeReply', () => {
     });
     expect(decodeReply.commitBatch(['incomplete', 't:0', '3'])).toEqual({ status: 'incomplete', field: 't:0', stored: '3' });
     expect(decodeReply.replayDeadLetter(['skipped'])).toEqual({ status: 'skipped' });
+    expect(decodeReply.followOffsets(['ok', 't:0', '', '5', 't:1', '3', '9'])).toEqual({
+      status: 'ok',
+      moved: [
+        { field: 't:0', from: null, to: '5' },
+        { field: 't:1', from: '3', to: '9' },
+      ],
+    });
   });
 
   it.each<[string, () => unknown, string]>([

@@ -30,7 +30,7 @@ interface Check {
 }
 
 const scriptsOf: Record<RedisRole, ScriptName[]> = {
-  driver: ['writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'commitChunks'],
+  driver: ['writePlan', 'commitBatch', 'renewLease', 'releaseLease', 'commitChunks', 'followOffsets'],
   executor: ['commitChunks'],
 };
 

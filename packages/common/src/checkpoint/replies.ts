@@ -29,6 +29,10 @@ export type CommitBatchReply =
   | { status: 'not-planned'; plannedId: string | null }
   | { status: 'incomplete'; field: string; stored: string | null };
 
+/** follow-offsets-2.lua: the offsets moved. */
+export type FollowOffsetsReply =
+  { status: 'ok'; moved: Array<{ field: string; from: string | null; to: string }> } | { status: 'fenced'; currentEpoch: string | null };
+
 /** replay-dead-letter-n.lua. */
 export type ReplayDeadLetterReply = { status: 'committed' } | { status: 'skipped' } | { status: 'invalid'; reason: string };
 
@@ -44,6 +48,11 @@ class Reply {
     if (!Array.isArray(raw) || typeof raw[0] !== 'string') throw this.unexpected();
     this.values = raw as unknown[];
     this.tag = raw[0];
+  }
+
+  /** How many values the reply holds, its tag included. */
+  get length(): number {
+    return this.values.length;
   }
 
   /** The string at `index`. */
@@ -115,6 +124,16 @@ export const decodeReply = {
       fenced,
       'not-planned': (r) => ({ status: 'not-planned', plannedId: r.nullable(1) }),
       incomplete: (r) => ({ status: 'incomplete', field: r.text(1), stored: r.nullable(2) }),
+    }),
+
+  followOffsets: (raw: unknown): FollowOffsetsReply =>
+    new Reply('followOffsets', raw).decode<FollowOffsetsReply>({
+      ok: (r) => {
+        const moved: Array<{ field: string; from: string | null; to: string }> = [];
+        for (let i = 1; i < r.length; i += 3) moved.push({ field: r.text(i), from: r.text(i + 1) || null, to: r.text(i + 2) });
+        return { status: 'ok', moved };
+      },
+      fenced,
     }),
 
   replayDeadLetter: (raw: unknown): ReplayDeadLetterReply =>

@@ -16,6 +16,7 @@ export const scriptNames = [
   'releaseLease',
   'replayDeadLetter',
   'checkAccess',
+  'followOffsets',
 ] as const;
 export type ScriptName = (typeof scriptNames)[number];
 

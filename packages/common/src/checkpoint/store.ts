@@ -240,6 +240,22 @@ export class CheckpointStore {
   }
 
   /**
+   * Moves each partition's offset forward to `offset` where it is behind or absent, never back (the
+   * offsets a sink's own store holds, the authority for such a sink; see follow-offsets-2.lua).
+   * @returns the offsets moved, from where (null: none stored) to where
+   * @throws FencedError when `epoch` is no longer current (nothing is moved)
+   */
+  async followOffsets(
+    epoch: string,
+    offsets: Array<TopicPartition & { offset: bigint }>
+  ): Promise<Array<{ field: string; from: bigint | null; to: bigint }>> {
+    const pairs = offsets.flatMap((o) => [partitionKey(o), String(o.offset)]);
+    const reply = decodeReply.followOffsets(await this.redis.followOffsets(this.keys.offsets, this.keys.epoch, epoch, pairs));
+    if (reply.status === 'fenced') throw new FencedError(BigInt(epoch), reply.currentEpoch);
+    return reply.moved.map((m) => ({ field: m.field, from: m.from === null ? null : BigInt(m.from), to: BigInt(m.to) }));
+  }
+
+  /**
    * Checks, before a task starts, that its range lies inside the stored plan of its batch (the
    * commit script checks it again, atomically, for every chunk).
    * @throws TaskOutsidePlanError when it does not.

@@ -59,15 +59,19 @@ const jobSchema = z
  */
 export function defineJob<Out>(definition: JobDefinition<Out>): Job<Out> {
   const result = jobSchema.safeParse(definition);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) =>
+  if (!result.success) throw new JobError(`invalid job definition: ${describeIssues(result.error)}`);
+  return Object.freeze({ ...definition, __sluiceJob: true as const });
+}
+
+/** A failed parse of job code's options, one clause per problem, each naming its key. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) =>
       i.code === 'unrecognized_keys'
         ? `unknown key(s) ${i.keys.map((k) => [...i.path, k].join('.')).join(', ')}`
         : `'${i.path.join('.')}' ${i.message}`
-    );
-    throw new JobError(`invalid job definition: ${problems.join('; ')}`);
-  }
-  return Object.freeze({ ...definition, __sluiceJob: true as const });
+    )
+    .join('; ');
 }
 
 export function isJob(value: unknown): value is Job {

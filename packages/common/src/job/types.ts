@@ -37,7 +37,15 @@ export type RedisWrite =
  */
 export interface ChunkCommitter {
   readonly context: ProcessContext;
+  /** The epoch of the driver that planned the chunk's task; absent outside a task (dead-letter replay). */
+  readonly epoch?: string;
   commit(writes: RedisWrite[]): Promise<CommitOutcome>;
+  /**
+   * Advances the checkpoint from the chunk's start to `offset`, inside the chunk, with no writes:
+   * for a sink whose own store already holds that first part of the chunk (see `committedOffsets`).
+   * Absent outside a task.
+   */
+  commitUpTo?(offset: bigint): Promise<CommitOutcome>;
 }
 
 export type CommitOutcome =
@@ -62,6 +70,17 @@ export interface Sink<Out> {
    */
   validate?(output: unknown): string | undefined;
   commit(outputs: Out[], committer: ChunkCommitter): Promise<CommitOutcome>;
+  /** Releases the sink's connections; the executor calls it at shutdown. */
+  close?(): Promise<void>;
+  /**
+   * For a sink whose own store holds the job's offsets (the authority; Redis follows it forward):
+   * the offsets stored there for these partitions (partitions without one are omitted). A driver
+   * that becomes leader moves each Redis checkpoint that is behind forward to it before it plans.
+   */
+  committedOffsets?(
+    partitions: Array<{ topic: string; partition: number }>,
+    context: { job: string; logger: Logger }
+  ): Promise<Array<{ topic: string; partition: number; offset: bigint }>>;
 }
 
 /** Where a job reads from: exactly one of `topics`, `pattern` and `assign` (Spark's Subscribe, SubscribePattern, Assign). */

@@ -1,0 +1,74 @@
+import {
+  abortableWait,
+  ConfigError,
+  isSluiceError,
+  type CheckpointStore,
+  type JobSettings,
+  type Logger,
+  type Sink,
+  type TopicPartition,
+} from '@sluice/common';
+
+/*
+ * Sinks that keep the job's offsets in their own store (postgresSink): that store is the authority,
+ * and the Redis checkpoint follows it forward. A process that dies between the sink's commit and
+ * the Redis one leaves Redis behind; the next leader moves it forward before it plans or replays,
+ * so the records the sink holds are not processed again.
+ */
+
+/** How long to wait between asking a sink's store that does not answer. */
+const SINK_RETRY_MS = 1000;
+
+export interface FollowSinkOffsets {
+  store: CheckpointStore;
+  /** The leader's epoch: a fenced driver moves nothing. */
+  epoch: string;
+  job: string;
+  partitions: () => Promise<TopicPartition[]>;
+  logger: Logger;
+  /** Ends the wait for a sink's store that does not answer (the driver is stopping). */
+  signal: AbortSignal;
+}
+
+/**
+ * Moves every Redis checkpoint behind the sink's own offset forward to it (never back), logging
+ * each move. Waits, logging, while the sink's store is unavailable.
+ * @throws FencedError when another driver took over; the sink's error when it is not an outage.
+ */
+export async function followSinkOffsets(sink: Sink<unknown> | undefined, options: FollowSinkOffsets): Promise<void> {
+  if (!sink?.committedOffsets) return;
+  const { store, epoch, job, logger, signal } = options;
+  const partitions = await options.partitions();
+  let offsets: Awaited<ReturnType<NonNullable<Sink<unknown>['committedOffsets']>>>;
+  for (;;) {
+    try {
+      offsets = await sink.committedOffsets(partitions, { job, logger });
+      break;
+    } catch (e) {
+      if (!isSluiceError(e) || e.code !== 'SLUICE_SINK_UNAVAILABLE' || signal.aborted) throw e;
+      logger.error({ err: e.message }, `the ${sink.kind} sink's store is unavailable: no batch is planned until it answers`);
+      await abortableWait(SINK_RETRY_MS, signal);
+    }
+  }
+  for (const moved of await store.followOffsets(epoch, offsets)) {
+    logger.warn(
+      { partition: moved.field, from: moved.from?.toString() ?? null, to: moved.to.toString() },
+      `checkpoint moved forward to the offset the ${sink.kind} sink committed (a commit to Redis was lost)`
+    );
+  }
+}
+
+/**
+ * Skew splitting commits a later piece of a range before the earlier ones are done; a sink that
+ * keeps the partition's offset in its own store moves it only in offset order.
+ * @throws ConfigError when the job splits ranges for such a sink.
+ */
+export function checkSinkSettings(sink: Sink<unknown>, settings: Pick<JobSettings, 'minPartitions'>): void {
+  if (sink.committedOffsets && settings.minPartitions > 0) {
+    throw new ConfigError(
+      `job.minPartitions is ${settings.minPartitions}, but the job's ${sink.kind} sink keeps each partition's offset in its own ` +
+        'store and commits a partition in offset order, so ranges cannot be split (skew splitting): set minPartitions to 0',
+      { key: 'job.minPartitions' }
+    );
+  }
+}
