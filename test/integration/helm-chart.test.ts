@@ -235,7 +235,7 @@ describe('Helm chart: lint and render', () => {
       },
     ]);
     // The gauge the query names is the driver's: name and label as the code declares them.
-    const metrics = readFileSync(join(repoRoot, 'packages', 'driver', 'src', 'metrics.ts'), 'utf8');
+    const metrics = readFileSync(join(repoRoot, 'packages', 'driver', 'src', 'api', 'metrics.ts'), 'utf8');
     expect(metrics).toMatch(/name: 'sluice_partition_lag_offsets',[^}]*labelNames: \['topic', 'partition'\]/);
 
     const monitor = find(objects, 'ServiceMonitor', release);
