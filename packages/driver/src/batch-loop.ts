@@ -141,35 +141,41 @@ export class BatchLoop {
   }
 
   /**
-   * Kafka or Redis unreachable: not ready, no planning, until it answers again (checked every second).
+   * Kafka, Redis or the sink's store unreachable: not ready, no planning, until it answers again
+   * (checked every second; the sink's store has no probe of its own, the replayed batch's tasks are it).
    * @throws `e` itself when it is not an outage, or when the driver is stopped meanwhile.
    */
   private async waitOutOutage(e: unknown): Promise<void> {
     const error = asRedisOutage(e);
     if (!isDependencyOutage(error) || this.stopping) throw error;
     const outage = error as SluiceError;
-    const redis = outage.code === 'SLUICE_REDIS_UNAVAILABLE';
-    this.deps.setState(outageState(outage));
+    const state = outageState(outage);
+    const dependency = { 'redis-unavailable': 'Redis', 'kafka-unavailable': 'Kafka', 'sink-unavailable': "The sink's store" }[state];
+    this.deps.setState(state);
     this.logger.error(
       { err: outage.message },
-      `${redis ? 'Redis' : 'Kafka'} is unavailable: no batch is planned until it answers again; the planned batch is then replayed`
+      `${dependency} is unavailable: no batch is planned until it answers again; the planned batch is then replayed`
     );
     for (;;) {
       await this.clock.wait(1000, this.settings.signal);
       if (this.stopping) throw outage;
       try {
-        await (redis ? this.deps.store.client.ping() : this.deps.oracle.listTopics());
+        if (state === 'redis-unavailable') await this.deps.store.client.ping();
+        else if (state === 'kafka-unavailable') await this.deps.oracle.listTopics();
         break;
       } catch {
         // Still down.
       }
     }
-    this.logger.warn(`${redis ? 'Redis' : 'Kafka'} answers again: resuming`);
+    this.logger.warn(`${dependency} answers again: resuming`);
     this.deps.setState('running');
   }
 }
 
-/** The state of a driver waiting out an outage of Redis or Kafka. */
-export function outageState(e: SluiceError): 'redis-unavailable' | 'kafka-unavailable' {
-  return e.code === 'SLUICE_REDIS_UNAVAILABLE' ? 'redis-unavailable' : 'kafka-unavailable';
+/** The state of a driver waiting out an outage of Redis, Kafka or the sink's own store. */
+export function outageState(e: SluiceError): OutageState {
+  if (e.code === 'SLUICE_REDIS_UNAVAILABLE') return 'redis-unavailable';
+  return e.code === 'SLUICE_SINK_UNAVAILABLE' ? 'sink-unavailable' : 'kafka-unavailable';
 }
+
+export type OutageState = Extract<DriverState, `${string}-unavailable`>;

@@ -112,7 +112,7 @@ export class Driver extends EventEmitter implements DriverView {
           this.metrics.taskDuration.observe(outcome.result.total_ms / 1000);
           const active = this.execution.active;
           if (active) active.tasksDone++;
-          if (this.state === 'redis-unavailable' || this.state === 'kafka-unavailable') this.state = 'running';
+          if (this.state.endsWith('-unavailable')) this.state = 'running';
         },
         taskRetried: () => this.metrics.taskRetries.inc(),
         taskSpeculated: () => this.metrics.speculativeTasks.inc(),

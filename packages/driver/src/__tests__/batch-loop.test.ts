@@ -4,6 +4,7 @@ import {
   KafkaUnavailableError,
   partitionKey,
   RedisUnavailableError,
+  SinkUnavailableError,
   type BatchPlan,
   type OffsetRange,
   type TopicPartition,
@@ -223,6 +224,15 @@ describe('BatchLoop', () => {
     expect(h.states).toEqual(['waiting-for-executors', 'running', 'kafka-unavailable', 'running', 'stopping']);
     expect(h.events.filter((e) => e.startsWith('execute'))).toEqual(['execute 1', 'execute 1 (replayed)']);
     expect(h.clock.waits).toEqual([1000, 1000]);
+  });
+
+  it("waits out the sink's store going down without a probe of its own, then replays the batch", async () => {
+    const h = harness({ settings: { batches: 1 } });
+    h.failures.push(() => new SinkUnavailableError('postgresSink: Postgres is unavailable (connection refused)'));
+    await h.loop.run();
+    expect(h.states).toEqual(['waiting-for-executors', 'running', 'sink-unavailable', 'running', 'stopping']);
+    expect(h.events.filter((e) => e.startsWith('execute'))).toEqual(['execute 1', 'execute 1 (replayed)']);
+    expect(h.clock.waits).toEqual([1000]);
   });
 
   it('fails on an error that is not an outage, leaving the batch planned', async () => {

@@ -28,6 +28,7 @@ export type DriverState =
   | 'running'
   | 'redis-unavailable'
   | 'kafka-unavailable'
+  | 'sink-unavailable'
   | 'stopping'
   | 'stopped';
 
