@@ -1,9 +1,7 @@
 import {
   abortableWait,
-  ConfigError,
   isSluiceError,
   type CheckpointStore,
-  type JobSettings,
   type Logger,
   type Sink,
   type TopicPartition,
@@ -54,21 +52,6 @@ export async function followSinkOffsets(sink: Sink<unknown> | undefined, options
     logger.warn(
       { partition: moved.field, from: moved.from?.toString() ?? null, to: moved.to.toString() },
       `checkpoint moved forward to the offset the ${sink.kind} sink committed (a commit to Redis was lost)`
-    );
-  }
-}
-
-/**
- * Skew splitting commits a later piece of a range before the earlier ones are done; a sink that
- * keeps the partition's offset in its own store moves it only in offset order.
- * @throws ConfigError when the job splits ranges for such a sink.
- */
-export function checkSinkSettings(sink: Sink<unknown>, settings: Pick<JobSettings, 'minPartitions'>): void {
-  if (sink.committedOffsets && settings.minPartitions > 0) {
-    throw new ConfigError(
-      `job.minPartitions is ${settings.minPartitions}, but the job's ${sink.kind} sink keeps each partition's offset in its own ` +
-        'store and commits a partition in offset order, so ranges cannot be split (skew splitting): set minPartitions to 0',
-      { key: 'job.minPartitions' }
     );
   }
 }
