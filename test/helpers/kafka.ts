@@ -113,7 +113,7 @@ export async function consoleConsumerValues(topic: string, bootstrap = brokers()
   const out = await kafkaCli(
     'console-consumer',
     ...['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', 'read_committed'],
-    ...['--timeout-ms', String(idleMs), '--consumer-property', 'enable.auto.commit=false']
+    ...['--timeout-ms', String(idleMs)]
   );
   return out.split('\n').filter((line) => line !== '');
 }

@@ -1,17 +1,10 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type Redis from 'ioredis';
 import { createLogger, jobKeys, kafkaSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
 import { brokers, uniqueName } from '../helpers/env';
-import {
-  consoleConsumerValues,
-  createTopic,
-  endOffsets,
-  groupOffsets,
-  kafka,
-  kcatValues,
-  produceValues,
-  tally,
-} from '../helpers/kafka';
+import { consoleConsumerValues, createTopic, endOffsets, groupOffsets, kafka, kcatValues, produceValues, tally } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
 import { checkpoint, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
@@ -95,7 +88,10 @@ describe('kafkaSink', () => {
     const env = { KAFKA_AUDIT_OUT: job.out, ...fastFailover };
     const port = String(await freePort());
     const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
-    const executor = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], { ...env, KAFKA_AUDIT_KILL_AFTER_COMMIT: '1' });
+    const executor = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], {
+      ...env,
+      KAFKA_AUDIT_KILL_AFTER_COMMIT: '1',
+    });
     // The executor killed itself right after its first Kafka commit: the group is ahead of Redis.
     expect((await executor.exit(60_000)).signal).toBe('SIGKILL');
     const committed = Object.entries(await groupOffsets(`sluice-${topic}`));
@@ -134,13 +130,25 @@ describe('kafkaSink', () => {
     // Its commit is refused: the transaction was aborted when the new producer took the transactional id.
     await zombie.waitForOutput(/SLUICE_PRODUCER_FENCED/, 30_000);
     await expectExactlyOnce(job);
+    // Its records are in the log all the same, aborted: a read_uncommitted reader sees them too.
+    const { stdout } = await promisify(execFile)(
+      'kcat',
+      ['-b', brokers(), '-C', '-t', job.out, '-e', '-q', '-f', '%s\\n', '-X', 'isolation.level=read_uncommitted'],
+      {
+        maxBuffer: 64 << 20,
+      }
+    );
+    expect(stdout.split('\n').filter((v) => v !== '').length).toBeGreaterThan(job.values.length);
   });
 
   it('refuses to start a driver with speculation, skew splitting or a transaction timeout below the task attempts', async () => {
     const topic = uniqueName('ks-refused');
     await createTopic(topic, 1);
     const refused = async (env: NodeJS.ProcessEnv, message: string): Promise<void> => {
-      const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', String(await freePort())], { KAFKA_AUDIT_OUT: topic, ...env });
+      const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', String(await freePort())], {
+        KAFKA_AUDIT_OUT: topic,
+        ...env,
+      });
       expect((await driver.exit(30_000)).code).not.toBe(0);
       expect(driver.stderr).toContain(message);
     };

@@ -43,7 +43,7 @@ export function checkSinkSettings(sink: Sink<unknown>, settings: Pick<JobSetting
     throw new ConfigError(
       `the job's ${sink.kind} sink has transactionTimeoutMs ${timeout}, which must exceed the longest a task's attempts may take: ` +
         `driver.taskTimeoutMs ${driver.taskTimeoutMs} × (driver.maxTaskFailures ${driver.maxTaskFailures} + 1) = ${longestTaskMs(driver)} ms; ` +
-        'raise transactionTimeoutMs (up to the brokers\' transaction.max.timeout.ms) or lower the task timeout',
+        "raise transactionTimeoutMs (up to the brokers' transaction.max.timeout.ms) or lower the task timeout",
       { key: 'driver.taskTimeoutMs' }
     );
   }

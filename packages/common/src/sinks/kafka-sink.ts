@@ -155,7 +155,13 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
   };
 
   /** One transaction: the outputs and (for a task's chunk) the partition's offset `until` in the group. */
-  const transact = async (slot: PartitionProducer, key: string, outputs: KafkaSinkOutput[], context: ProcessContext, offsets: boolean): Promise<void> => {
+  const transact = async (
+    slot: PartitionProducer,
+    key: string,
+    outputs: KafkaSinkOutput[],
+    context: ProcessContext,
+    offsets: boolean
+  ): Promise<void> => {
     let tx: Transaction | undefined;
     try {
       tx = await slot.producer.transaction();
@@ -192,7 +198,8 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     });
     const stored = slot.offset;
     if (stored !== null && stored > context.fromOffset) return followStoredOffset(committer, stored);
-    if (stored !== null && stored < context.fromOffset) throw storedOffsetGap('kafkaSink', `consumer group ${groupOf(context.job)}`, committer, stored);
+    if (stored !== null && stored < context.fromOffset)
+      throw storedOffsetGap('kafkaSink', `consumer group ${groupOf(context.job)}`, committer, stored);
     await transact(slot, key, outputs, context, true);
     slot.offset = context.untilOffset;
     return committer.commit([]);
@@ -284,5 +291,9 @@ function asSinkError(e: unknown, context: ProcessContext, transactionalId: strin
     );
   }
   if (isConnectionError(e)) return new KafkaUnavailableError(`${where}: Kafka unreachable: ${errorMessage(cause)}`, e);
-  return new SluiceError('SLUICE_TASK_FAILED', `${where}: transaction failed: ${errorMessage(cause)}`, { retriable: true, details, cause: e });
+  return new SluiceError('SLUICE_TASK_FAILED', `${where}: transaction failed: ${errorMessage(cause)}`, {
+    retriable: true,
+    details,
+    cause: e,
+  });
 }

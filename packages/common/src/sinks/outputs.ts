@@ -94,7 +94,8 @@ export function kafkaOutputProblem(output: unknown, defaultTopic: string | undef
   if (o.headers !== undefined) {
     if (typeof o.headers !== 'object' || o.headers === null || Array.isArray(o.headers))
       return `headers must be an object of strings or Buffers, got ${describe(o.headers)}`;
-    for (const [name, v] of Object.entries(o.headers)) if (!isBytes(v)) return `headers.${name} must be a string or Buffer, got ${describe(v)}`;
+    for (const [name, v] of Object.entries(o.headers))
+      if (!isBytes(v)) return `headers.${name} must be a string or Buffer, got ${describe(v)}`;
   }
   return undefined;
 }

@@ -3,14 +3,7 @@ import { join } from 'node:path';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { z } from 'zod';
 import { redactUrl } from '../checkpoint';
-import {
-  FencedError,
-  isSluiceError,
-  JobError,
-  ProcessFailedError,
-  SinkUnavailableError,
-  SluiceError,
-} from '../errors';
+import { FencedError, isSluiceError, JobError, ProcessFailedError, SinkUnavailableError, SluiceError } from '../errors';
 import { describeIssues } from '../job/define-job';
 import type { ChunkCommitter, CommitOutcome, ProcessContext, Sink } from '../job/types';
 import { followStoredOffset, storedOffsetGap } from './offset-authority';
