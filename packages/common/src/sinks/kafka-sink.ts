@@ -1,6 +1,14 @@
 import { Partitioners, type Admin, type Kafka, type Message, type Producer, type Transaction } from 'kafkajs';
 import { z } from 'zod';
-import { JobError, KafkaUnavailableError, ProducerFencedError, SinkUnavailableError, SluiceError, isSluiceError } from '../errors';
+import {
+  JobError,
+  KafkaUnavailableError,
+  ProducerFencedError,
+  SinkUnavailableError,
+  SluiceError,
+  TopicNotFoundError,
+  isSluiceError,
+} from '../errors';
 import { describeIssues } from '../job/define-job';
 import type { ChunkCommitter, CommitOutcome, ProcessContext, Sink } from '../job/types';
 import { createKafkajsClient } from '../kafka/kafkajs/direct-cluster';
@@ -39,6 +47,7 @@ export interface KafkaSinkOptions {
 
 const DEFAULT_PREFIX = 'sluice';
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 600_000;
+const PARTITION_COUNT_TTL_MS = 60_000;
 
 const optionsSchema = z
   .object({
@@ -130,6 +139,47 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     return offsets;
   };
 
+  const partitionCounts = new Map<string, { count: number; at: number }>();
+  const partitioner = Partitioners.DefaultPartitioner();
+
+  /** Partitions of an output topic, asked of the brokers at most once a minute. */
+  const partitionCount = async (topic: string): Promise<number> => {
+    const known = partitionCounts.get(topic);
+    if (known !== undefined && Date.now() - known.at < PARTITION_COUNT_TTL_MS) return known.count;
+    const [metadata] = (await (await connectedAdmin()).fetchTopicMetadata({ topics: [topic] })).topics;
+    const count = metadata?.partitions.length ?? 0;
+    if (count === 0) throw new TopicNotFoundError([topic]);
+    partitionCounts.set(topic, { count, at: Date.now() });
+    return count;
+  };
+
+  /**
+   * The outputs grouped by topic and partition, each partition chosen here once (murmur2 of the key
+   * as the Java client, else spread) and sent as one call. kafkajs retries a send by partitioning
+   * every message again and skipping the brokers that answered the first time: messages whose
+   * partition (random without a key) or leader changed in between would be written twice or not at
+   * all, inside a transaction that then commits. A call for one partition is retried whole, with
+   * the same sequence numbers, which the brokers deduplicate.
+   */
+  const partitionedMessages = async (outputs: KafkaSinkOutput[]): Promise<Array<{ topic: string; messages: Message[] }>> => {
+    const groups = new Map<string, { topic: string; messages: Message[] }>();
+    for (const o of outputs) {
+      const topic = o.topic ?? (options.topic as string);
+      const message: Message = { key: o.key ?? null, value: o.value, headers: o.headers };
+      let partition = o.partition;
+      if (partition === undefined) {
+        const count = await partitionCount(topic);
+        const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0 }));
+        partition = partitioner({ topic, partitionMetadata: partitionMetadata as never, message });
+      }
+      const key = `${topic}:${partition}`;
+      let group = groups.get(key);
+      if (group === undefined) groups.set(key, (group = { topic, messages: [] }));
+      group.messages.push({ ...message, partition });
+    }
+    return [...groups.values()];
+  };
+
   /** A new producer for the partition: fences every older one (their open transactions abort), then reads the group offset. */
   const open = async (key: string, transactionalId: string, context: ProcessContext | undefined): Promise<PartitionProducer> => {
     const producer = client().producer({
@@ -137,6 +187,7 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
       transactionTimeout,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Every message carries its partition (see partitionedMessages).
       createPartitioner: Partitioners.DefaultPartitioner,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
@@ -165,7 +216,9 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     let tx: Transaction | undefined;
     try {
       tx = await slot.producer.transaction();
-      if (outputs.length > 0) await tx.sendBatch({ acks: -1, topicMessages: topicMessages(outputs, options.topic) });
+      // One send per output partition, all at once: see partitionedMessages for why.
+      const sends = (await partitionedMessages(outputs)).map(({ topic, messages }) => tx?.send({ topic, acks: -1, messages }));
+      await Promise.all(sends);
       if (offsets) {
         await tx.sendOffsets({
           consumerGroupId: groupOf(context.job),
@@ -256,18 +309,6 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
       await a?.then((connected) => connected.disconnect()).catch(() => undefined);
     },
   };
-}
-
-/** The outputs grouped by topic, as kafkajs's sendBatch takes them (order within a topic kept). */
-function topicMessages(outputs: KafkaSinkOutput[], defaultTopic: string | undefined): Array<{ topic: string; messages: Message[] }> {
-  const byTopic = new Map<string, Message[]>();
-  for (const o of outputs) {
-    const topic = o.topic ?? (defaultTopic as string);
-    let list = byTopic.get(topic);
-    if (list === undefined) byTopic.set(topic, (list = []));
-    list.push({ key: o.key ?? null, value: o.value, partition: o.partition, headers: o.headers });
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 function asSinkError(e: unknown, context: ProcessContext, transactionalId: string): SluiceError {
