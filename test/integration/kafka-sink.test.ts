@@ -34,7 +34,12 @@ async function kafkajsValues(topic: string, count: number): Promise<string[]> {
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value?.toString('utf8') ?? '<null>') });
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        values.push(message.value?.toString('utf8') ?? '<null>');
+        return Promise.resolve();
+      },
+    });
     await waitFor(() => values.length >= count || undefined, { timeoutMs: 60_000, label: `${count} values read by kafkajs` });
   } finally {
     await consumer.disconnect();
@@ -194,7 +199,7 @@ describe('kafkaSink', () => {
         },
         createLogger('error')
       );
-      sinks.push(sink as Sink<unknown>);
+      sinks.push(sink);
       return sink;
     };
     const written = async (): Promise<string[]> => (await kcatValues(out)).sort();

@@ -1,11 +1,4 @@
-import {
-  abortableWait,
-  isSluiceError,
-  type CheckpointStore,
-  type Logger,
-  type Sink,
-  type TopicPartition,
-} from '@sluice/common';
+import { abortableWait, isSluiceError, type CheckpointStore, type Logger, type Sink, type TopicPartition } from '@sluice/common';
 
 /*
  * Sinks that keep the job's offsets in their own store (postgresSink): that store is the authority,

@@ -164,7 +164,8 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
   const partitionedMessages = async (outputs: KafkaSinkOutput[]): Promise<Array<{ topic: string; messages: Message[] }>> => {
     const groups = new Map<string, { topic: string; messages: Message[] }>();
     for (const o of outputs) {
-      const topic = o.topic ?? (options.topic as string);
+      // validate() made sure an output without a topic has the sink's.
+      const topic = o.topic ?? options.topic ?? '';
       const message: Message = { key: o.key ?? null, value: o.value, headers: o.headers };
       let partition = o.partition;
       if (partition === undefined) {
@@ -215,17 +216,17 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
   ): Promise<void> => {
     let tx: Transaction | undefined;
     try {
-      tx = await slot.producer.transaction();
+      const transaction = await slot.producer.transaction();
+      tx = transaction;
       // One send per output partition, all at once: see partitionedMessages for why.
-      const sends = (await partitionedMessages(outputs)).map(({ topic, messages }) => tx?.send({ topic, acks: -1, messages }));
-      await Promise.all(sends);
+      await Promise.all((await partitionedMessages(outputs)).map(({ topic, messages }) => transaction.send({ topic, acks: -1, messages })));
       if (offsets) {
-        await tx.sendOffsets({
+        await transaction.sendOffsets({
           consumerGroupId: groupOf(context.job),
           topics: [{ topic: context.topic, partitions: [{ partition: context.partition, offset: String(context.untilOffset) }] }],
         });
       }
-      await tx.commit();
+      await transaction.commit();
     } catch (e) {
       // A failed transaction leaves a kafkajs producer in a state it never leaves (tulios/kafkajs#1275):
       // abort what can be aborted, and the next commit starts a new producer.

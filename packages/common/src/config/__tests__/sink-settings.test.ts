@@ -50,6 +50,6 @@ describe('checkSinkSettings', () => {
   it('names the group kafkaSink commits to, so the driver mirrors nothing into it', () => {
     expect(kafka.requires?.consumerGroup?.('wordcount')).toBe('sluice-wordcount');
     expect(kafkaSink({ consumerGroup: 'mine' }).requires?.consumerGroup?.('wordcount')).toBe('mine');
-    expect(pg.requires?.consumerGroup).toBeUndefined();
+    expect(pg.requires).toEqual({ orderedCommits: true });
   });
 });
