@@ -105,10 +105,13 @@ describe('kafkaSink chaos', () => {
       chaos.heal();
       await waitFor(async () => (await chaos.committedBatches()) >= 2 || undefined, { timeoutMs: 60_000, label: 'first batches' });
 
+      const started = Date.now();
       const counted = await chaos.run(faults, (fault) => restartBroker(fault.target));
+      const faultsDone = Date.now();
 
       const ends = await chaos.drain(topic, 120_000);
       chaos.stop();
+      process.stdout.write(`kafka sink chaos: faults took ${faultsDone - started} ms, the drain ${Date.now() - faultsDone} ms\n`);
       const read = tally(await kcatValues(out, CLUSTER_BROKERS), values);
       process.stdout.write(
         `kafka sink chaos summary: seed=${seed} records=${RECORDS} faults={${KINDS.map((k) => `${k}:${counted[k] ?? 0}`).join(', ')}} ` +
@@ -116,7 +119,7 @@ describe('kafkaSink chaos', () => {
       );
       if (read.duplicates > 0 || read.lost > 0) process.stdout.write(await whereInOutput(out, values));
       expect(read).toEqual({ records: RECORDS, distinct: RECORDS, duplicates: 0, lost: 0 });
-      expect(tally(await consoleConsumerValues(out, CLUSTER_BROKERS), values)).toEqual(read);
+      expect(tally(await consoleConsumerValues(out, CLUSTER_BROKERS, RECORDS), values)).toEqual(read);
       expect(await groupOffsets(`sluice-${topic}`, CLUSTER_BROKERS)).toEqual(ends);
       expect(await checkpoint(client, topic)).toEqual(ends);
       const reached = assertContiguous(await history(client, topic), Object.fromEntries(Object.keys(ends).map((k) => [k, '0'])));

@@ -107,13 +107,14 @@ export async function kcatValues(topic: string, bootstrap = brokers()): Promise<
 
 /**
  * Every value of a topic as Kafka's own Java console consumer reads it under read_committed: from
- * the beginning until no record came for `idleMs`.
+ * the beginning until `expected` records came (a duplicate among them leaves an id missing) or none
+ * came for `idleMs`.
  */
-export async function consoleConsumerValues(topic: string, bootstrap = brokers(), idleMs = 8000): Promise<string[]> {
+export async function consoleConsumerValues(topic: string, bootstrap = brokers(), expected?: number, idleMs = 8000): Promise<string[]> {
   const out = await kafkaCli(
     'console-consumer',
     ...['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', 'read_committed'],
-    ...['--timeout-ms', String(idleMs)]
+    ...['--timeout-ms', String(idleMs), ...(expected === undefined ? [] : ['--max-messages', String(expected)])]
   );
   return out.split('\n').filter((line) => line !== '');
 }

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type Redis from 'ioredis';
-import { createLogger, jobKeys, kafkaSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
+import { createLogger, kafkaSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
 import { brokers, uniqueName } from '../helpers/env';
 import { consoleConsumerValues, createTopic, endOffsets, groupOffsets, kafka, kcatValues, produceValues, tally } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
+import { driverWithExecutor, isStopped, killLeader } from '../helpers/sink-faults';
 import { checkpoint, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
@@ -19,9 +19,6 @@ const fastFailover = { SLUICE_DRIVER_LEASE_TTL_MS: '1500', SLUICE_DRIVER_HEARTBE
 function runUntilLatest(topic: string, env: NodeJS.ProcessEnv, extra: string[] = []): SluiceProcess {
   return sluice(['run', ...jobArgs(JOB, topic), '--executors', '2', '--until', 'latest', '--batch-interval-ms', '200', ...extra], env);
 }
-
-/** A process stopped by a signal (state T in /proc/<pid>/stat). */
-const isStopped = (pid: number): boolean => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 /**
  * Values of a topic as a kafkajs consumer reads them under read_committed (its default), until
@@ -64,7 +61,7 @@ describe('kafkaSink', () => {
     const n = values.length;
     const once = { records: n, distinct: n, duplicates: 0, lost: 0 };
     expect(tally(await kcatValues(out), values)).toEqual(once);
-    expect(tally(await consoleConsumerValues(out), values)).toEqual(once);
+    expect(tally(await consoleConsumerValues(out, undefined, n), values)).toEqual(once);
     const ends = await endOffsets(topic);
     expect(await groupOffsets(`sluice-${topic}`)).toEqual(ends);
     expect(await checkpoint(client, topic)).toEqual(ends);
@@ -91,21 +88,14 @@ describe('kafkaSink', () => {
     const job = await backlog('crash', 2, 2000);
     const { topic } = job;
     const env = { KAFKA_AUDIT_OUT: job.out, ...fastFailover };
-    const port = String(await freePort());
-    const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
-    const executor = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], {
-      ...env,
-      KAFKA_AUDIT_KILL_AFTER_COMMIT: '1',
-    });
+    const { driver, executor } = await driverWithExecutor(JOB, topic, env, { KAFKA_AUDIT_KILL_AFTER_COMMIT: '1' });
     // The executor killed itself right after its first Kafka commit: the group is ahead of Redis.
     expect((await executor.exit(60_000)).signal).toBe('SIGKILL');
     const committed = Object.entries(await groupOffsets(`sluice-${topic}`));
     expect(committed.length).toBeGreaterThan(0);
     const redisOffsets = await checkpoint(client, topic);
     for (const [field, until] of committed) expect(redisOffsets[field]).not.toBe(until);
-    driver.kill('SIGKILL');
-    await driver.exit();
-    await waitFor(async () => (await client.exists(jobKeys(topic).leader)) === 0, { label: 'the dead leader lease expired' });
+    await killLeader(driver, client, topic);
 
     const run = runUntilLatest(topic, env);
     await run.succeeds(90_000);
@@ -118,14 +108,10 @@ describe('kafkaSink', () => {
     const job = await backlog('zombie', 1, 500);
     const { topic } = job;
     const env = { KAFKA_AUDIT_OUT: job.out, ...fastFailover };
-    const port = String(await freePort());
-    const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
-    const zombie = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], { ...env, KAFKA_AUDIT_STOP_IN_TXN: '1' });
+    const { driver, executor: zombie } = await driverWithExecutor(JOB, topic, env, { KAFKA_AUDIT_STOP_IN_TXN: '1' });
     // Stopped by itself with its records and the group offset sent in an open transaction.
     await waitFor(() => isStopped(zombie.pid), { timeoutMs: 60_000, label: 'the executor stopped inside its transaction' });
-    driver.kill('SIGKILL');
-    await driver.exit();
-    await waitFor(async () => (await client.exists(jobKeys(topic).leader)) === 0, { label: 'the dead leader lease expired' });
+    await killLeader(driver, client, topic);
 
     // A new driver runs the range on new executors while the zombie sleeps: their producer fences it.
     await runUntilLatest(topic, env).succeeds(90_000);

@@ -11,6 +11,7 @@
  *   producers are plain objects, so the hook wraps the client's `producer` factory.
  */
 const { Kafka } = require('kafkajs');
+const { killedAfterCommit } = require('./fault-points');
 const { defineJob, kafkaSink } = require('@sluice/common');
 
 const out = process.env.KAFKA_AUDIT_OUT;
@@ -44,18 +45,5 @@ module.exports = defineJob({
   name: 'kafka-audit',
   source: { topics: ['audit'], startingOffsets: 'earliest' },
   process: (records) => records.map((record) => ({ key: record.key, value: record.value })),
-  sink:
-    process.env.KAFKA_AUDIT_KILL_AFTER_COMMIT === '1'
-      ? {
-          ...sink,
-          commit: (outputs, committer) =>
-            sink.commit(outputs, {
-              ...committer,
-              commit: () => {
-                process.kill(process.pid, 'SIGKILL');
-                return new Promise(() => undefined);
-              },
-            }),
-        }
-      : sink,
+  sink: process.env.KAFKA_AUDIT_KILL_AFTER_COMMIT === '1' ? killedAfterCommit(sink) : sink,
 });
