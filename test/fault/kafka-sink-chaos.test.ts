@@ -91,8 +91,8 @@ describe('kafkaSink chaos', () => {
         SLUICE_DRIVER_TASK_TIMEOUT_MS: '10000',
         KAFKA_AUDIT_TXN_TIMEOUT_MS: '60000',
       };
-      // 400 records/s per partition: the backlog lasts about 60 s, through most of the schedule.
-      const job = [...jobArgs('test/jobs/kafka-audit.js', topic), '--batch-interval-ms', '500', '--max-rate-per-partition', '400'];
+      // 500 records/s per partition: the backlog lasts about 50 s, through most of the schedule.
+      const job = [...jobArgs('test/jobs/kafka-audit.js', topic), '--batch-interval-ms', '500', '--max-rate-per-partition', '500'];
       const ports = [String(await freePort()), String(await freePort())];
       const list = ports.map((p) => `127.0.0.1:${p}`).join(',');
       const driverEnv = { ...env, SLUICE_DRIVER_LEASE_TTL_MS: '2000', SLUICE_DRIVER_HEARTBEAT_TIMEOUT_MS: '4000' };
