@@ -1,7 +1,7 @@
 import { abortableWait, isSluiceError, type CheckpointStore, type Logger, type Sink, type TopicPartition } from '@sluice/common';
 
 /*
- * Sinks that keep the job's offsets in their own store (postgresSink): that store is the authority,
+ * Sinks that keep the job's offsets in their own store (postgresSink, kafkaSink): that store is the authority,
  * and the Redis checkpoint follows it forward. A process that dies between the sink's commit and
  * the Redis one leaves Redis behind; the next leader moves it forward before it plans or replays,
  * so the records the sink holds are not processed again.
