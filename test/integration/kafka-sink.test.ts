@@ -5,7 +5,7 @@ import { createLogger, kafkaSink, type ChunkCommitter, type CommitOutcome, type 
 import { brokers, uniqueName } from '../helpers/env';
 import { consoleConsumerValues, createTopic, endOffsets, groupOffsets, kafka, kcatValues, produceValues, tally } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
-import { driverWithExecutor, isStopped, killLeader } from '../helpers/sink-faults';
+import { driverWithExecutor, isStopped, killLeader, recoverFromLostRedisCommit } from '../helpers/sink-faults';
 import { checkpoint, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
@@ -91,16 +91,8 @@ describe('kafkaSink', () => {
     const { driver, executor } = await driverWithExecutor(JOB, topic, env, { KAFKA_AUDIT_KILL_AFTER_COMMIT: '1' });
     // The executor killed itself right after its first Kafka commit: the group is ahead of Redis.
     expect((await executor.exit(60_000)).signal).toBe('SIGKILL');
-    const committed = Object.entries(await groupOffsets(`sluice-${topic}`));
-    expect(committed.length).toBeGreaterThan(0);
-    const redisOffsets = await checkpoint(client, topic);
-    for (const [field, until] of committed) expect(redisOffsets[field]).not.toBe(until);
-    await killLeader(driver, client, topic);
-
-    const run = runUntilLatest(topic, env);
-    await run.succeeds(90_000);
-    expect(run.stderr).toContain('checkpoint moved forward to the offset the kafka sink committed');
-    for (const [field] of committed) expect(run.stderr).toContain(`"partition":"${field}"`);
+    const committed = await groupOffsets(`sluice-${topic}`);
+    await recoverFromLostRedisCommit({ driver, client, topic, committed, sink: 'kafka', run: () => runUntilLatest(topic, env) });
     await expectExactlyOnce(job);
   });
 
