@@ -128,10 +128,9 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     await slot?.producer.disconnect().catch(() => undefined);
   };
 
-  /** Offsets of the group, `topic:partition` -> offset (partitions without one left out). */
-  const groupOffsets = async (group: string): Promise<Map<string, bigint>> => {
-    // Without topics: one OffsetFetch for all of them, no metadata lookup of the topics (kafkajs's admin does one per topic).
-    const answer = await (await connectedAdmin()).fetchOffsets({ groupId: group });
+  /** Offsets of `topics` in the group, `topic:partition` -> offset (partitions without one left out). */
+  const groupOffsets = async (group: string, topics: string[]): Promise<Map<string, bigint>> => {
+    const answer = await (await connectedAdmin()).fetchOffsets({ groupId: group, topics });
     const offsets = new Map<string, bigint>();
     for (const { topic, partitions } of answer) {
       for (const p of partitions) if (BigInt(p.offset) >= 0n) offsets.set(`${topic}:${p.partition}`, BigInt(p.offset));
@@ -196,7 +195,8 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
       await producer.connect();
       // kafkajs sends InitProducerId (which fences) on a transactional producer's first transaction, not on connect.
       await (await producer.transaction()).abort();
-      const offset = context && ((await groupOffsets(groupOf(context.job))).get(`${context.topic}:${context.partition}`) ?? null);
+      const offsets = context && (await groupOffsets(groupOf(context.job), [context.topic]));
+      const offset = context && offsets?.get(`${context.topic}:${context.partition}`);
       const slot = { producer, transactionalId, offset: offset ?? null };
       producers.set(key, slot);
       return slot;
@@ -285,9 +285,10 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
       return exclusive(`${context.topic}:${context.partition}`, () => commitChunk(outputs, committer));
     },
     async committedOffsets(partitions, { job }) {
+      if (partitions.length === 0) return [];
       let offsets: Map<string, bigint>;
       try {
-        offsets = await groupOffsets(groupOf(job));
+        offsets = await groupOffsets(groupOf(job), [...new Set(partitions.map((p) => p.topic))]);
       } catch (e) {
         const brokers = settings?.config.brokers.join(',') ?? '';
         if (isSluiceError(e)) throw e;
