@@ -3,7 +3,17 @@ import { promisify } from 'node:util';
 import type Redis from 'ioredis';
 import { createLogger, kafkaSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
 import { brokers, uniqueName } from '../helpers/env';
-import { consoleConsumerValues, createTopic, endOffsets, groupOffsets, kafka, kcatValues, produceValues, tally } from '../helpers/kafka';
+import {
+  consoleConsumerValues,
+  createTopic,
+  endOffsets,
+  groupOffsets,
+  kafka,
+  kcatValues,
+  produceValues,
+  tally,
+  withAdmin,
+} from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
 import { driverWithExecutor, isStopped, killLeader, recoverFromLostRedisCommit } from '../helpers/sink-faults';
 import { checkpoint, redis } from '../helpers/redis';
@@ -72,10 +82,18 @@ describe('kafkaSink', () => {
 
   it('writes 20,000 records over 4 partitions exactly once; the group offsets and the checkpoint equal the end offsets', async () => {
     const job = await backlog('eo', 4, 20_000);
+    // The group mirror stays off for a kafkaSink job: this group is never written.
+    const mirror = `${job.topic}-mirror`;
 
-    await runUntilLatest(job.topic, { KAFKA_AUDIT_OUT: job.out }, ['--max-rate-per-partition', '5000']).succeeds(120_000);
+    const run = runUntilLatest(job.topic, { KAFKA_AUDIT_OUT: job.out, SLUICE_DRIVER_CONSUMER_GROUP: mirror }, [
+      '--max-rate-per-partition',
+      '5000',
+    ]);
+    await run.succeeds(120_000);
 
     await expectExactlyOnce(job);
+    const mirrored = await withAdmin((admin) => admin.fetchOffsets({ groupId: mirror, topics: [job.topic] }));
+    expect(mirrored.flatMap((t) => t.partitions.map((p) => p.offset))).toEqual(['-1', '-1', '-1', '-1']);
     expect(tally(await kafkajsValues(job.out, job.values.length), job.values)).toEqual({
       records: 20_000,
       distinct: 20_000,
