@@ -17,7 +17,8 @@
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
  *   BENCH_MAX_RPS [100000]    the maximum the latency rate is half of, when the throughput section is not run
  *   BENCH_PG_RECORDS [200000]  backlog of the postgres section (records of BENCH_RECORD_BYTES in 8 partitions)
- *   BENCH_SECTIONS [throughput,overhead,latency,postgres]  which parts to run
+ *   BENCH_SECTIONS [throughput,overhead,latency,postgres,kafka-sink]  which parts to run
+ *   BENCH_KAFKA_SINK_*        knobs of the kafka-sink section (bench/kafka-sink.js)
  *   SLUICE_PG_URL             the postgres section's Postgres (default: deploy/local/postgres.sh up)
  *   KAFKA_BROKERS, REDIS_URL  as everywhere
  * Output: a markdown report on stdout (machine, commit, command, load average, a summary against the
@@ -47,7 +48,7 @@ const OVERHEAD_RUNS = Number(process.env.BENCH_OVERHEAD_RUNS || 3);
 const OVERHEAD_PARTITIONS = (process.env.BENCH_OVERHEAD_PARTITIONS || '8,64,512').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
-const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency,postgres').split(','));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency,postgres,kafka-sink').split(','));
 const PG_RECORDS = Number(process.env.BENCH_PG_RECORDS || 200_000);
 const PARTITIONS = 8;
 /** Batch overhead targets (ms, one record per partition, steady state) by partition count. */
@@ -988,6 +989,11 @@ async function main() {
     if (SECTIONS.has('throughput')) results.tp = await throughput(report);
     if (SECTIONS.has('overhead')) results.ov = await overhead(report);
     if (SECTIONS.has('postgres')) results.pg = await postgres(report);
+    if (SECTIONS.has('kafka-sink')) {
+      const helpers = { kafka, log, sleep, fmt, median, withRuns, ratio, createTopic, produce, sluiceThroughput, startSluice };
+      const constants = { RUN_ID, BROKERS, REPS, RECORD_BYTES, PARTITIONS };
+      results.ks = await require('./kafka-sink').kafkaSinkSection(report, { ...helpers, ...constants });
+    }
     if (SECTIONS.has('latency')) {
       const passthrough = results.tp ? [1, 2].map((n) => median(results.tp.ours[`passthrough/${n}`].map((r) => r.rps))) : [0];
       const maxRps = Math.max(...passthrough);

@@ -1,12 +1,11 @@
 import { uniqueName } from '../helpers/env';
-import { ChaosProcesses, chaosSeed, schedule } from '../helpers/chaos';
+import { chaosSeed, schedule, startSinkChaos } from '../helpers/chaos';
 import { CLUSTER_BROKERS, clusterKafka, OwnRedis, startCluster } from '../helpers/cluster';
-import { produceInBatches, smallChunks } from '../helpers/fault';
+import { produceInBatches } from '../helpers/fault';
 import { assertContiguous } from '../helpers/invariants';
 import { auditTable, OwnPostgres, sinkOffsets, uniqueSchema } from '../helpers/postgres';
-import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
+import { jobArgs, killAll } from '../helpers/processes';
 import { checkpoint, history } from '../helpers/redis';
-import { waitFor } from '../helpers/wait-for';
 
 /**
  * Chaos for postgresSink: 300,000 unique records over 12 partitions of the 3-node cluster, written
@@ -56,17 +55,7 @@ describe('postgresSink chaos', () => {
       };
       // 500 records/s per partition: the backlog lasts about 100 s, through the whole schedule.
       const job = [...jobArgs('test/jobs/pg-audit.js', topic), '--batch-interval-ms', '500', '--max-rate-per-partition', '500'];
-      const ports = [String(await freePort()), String(await freePort())];
-      const list = ports.map((p) => `127.0.0.1:${p}`).join(',');
-      const driverEnv = { ...env, SLUICE_DRIVER_LEASE_TTL_MS: '2000', SLUICE_DRIVER_HEARTBEAT_TIMEOUT_MS: '4000' };
-      const chaos = new ChaosProcesses({
-        job: topic,
-        client,
-        startDriver: (i) => sluice(['driver', ...job, '--grpc-port', ports[i] as string, '--standby'], driverEnv),
-        startExecutor: (i) => sluice(['executor', ...job, '--driver', list, '--id', `e${i}`], { ...env, ...smallChunks(100) }),
-      });
-      chaos.heal();
-      await waitFor(async () => (await chaos.committedBatches()) >= 2 || undefined, { timeoutMs: 60_000, label: 'first batches' });
+      const chaos = await startSinkChaos({ topic, client, job, env });
 
       const counted = await chaos.run(faults, () => {
         postgres.down();

@@ -1,9 +1,9 @@
 import type Redis from 'ioredis';
 import { jobKeys } from '@sluice/common';
 import { clusterKafka, signal } from './cluster';
-import { batchPhase, type BatchPhase } from './fault';
+import { batchPhase, smallChunks, type BatchPhase } from './fault';
 import { checkpoint } from './redis';
-import type { SluiceProcess } from './processes';
+import { freePort, sluice, type SluiceProcess } from './processes';
 import { waitFor } from './wait-for';
 
 /** mulberry32: a small seeded PRNG, so a seed always gives the same schedule. */
@@ -214,4 +214,25 @@ export class ChaosProcesses {
   stop(): void {
     for (const p of [...this.drivers, ...this.executors]) if (!this.exited(p)) p.kill('SIGTERM');
   }
+}
+
+/**
+ * The processes of a sink's chaos run (postgres-chaos, kafka-sink-chaos): two standby drivers and
+ * two executors of `job` (the sluice arguments naming the job, topic and rates) with short leases and
+ * heartbeats, executors committing every 100 records; returned once two batches committed.
+ */
+export async function startSinkChaos(o: { topic: string; client: Redis; job: string[]; env: NodeJS.ProcessEnv }): Promise<ChaosProcesses> {
+  const ports = [String(await freePort()), String(await freePort())];
+  const list = ports.map((p) => `127.0.0.1:${p}`).join(',');
+  const driverEnv = { ...o.env, SLUICE_DRIVER_LEASE_TTL_MS: '2000', SLUICE_DRIVER_HEARTBEAT_TIMEOUT_MS: '4000' };
+  const executorEnv = { ...o.env, ...smallChunks(100) };
+  const chaos = new ChaosProcesses({
+    job: o.topic,
+    client: o.client,
+    startDriver: (i) => sluice(['driver', ...o.job, '--grpc-port', ports[i] as string, '--standby'], driverEnv),
+    startExecutor: (i) => sluice(['executor', ...o.job, '--driver', list, '--id', `e${i}`], executorEnv),
+  });
+  chaos.heal();
+  await waitFor(async () => (await chaos.committedBatches()) >= 2 || undefined, { timeoutMs: 60_000, label: 'first batches' });
+  return chaos;
 }

@@ -96,11 +96,48 @@ export async function kafkaCli(...args: string[]): Promise<string> {
 }
 
 /** Every value of a topic as kcat (librdkafka, a third-party client) reads it under read_committed. */
-export async function kcatValues(topic: string): Promise<string[]> {
+export async function kcatValues(topic: string, bootstrap = brokers()): Promise<string[]> {
   const { stdout } = await run(
     'kcat',
-    ['-b', brokers(), '-C', '-t', topic, '-e', '-q', '-f', '%s\\n', '-X', 'isolation.level=read_committed'],
+    ['-b', bootstrap, '-C', '-t', topic, '-e', '-q', '-f', '%s\\n', '-X', 'isolation.level=read_committed'],
     { maxBuffer: 256 * 1024 * 1024 }
   );
   return stdout.split('\n').filter((line) => line !== '');
+}
+
+/**
+ * Every value of a topic as Kafka's own Java console consumer reads it under read_committed: from
+ * the beginning until `expected` records came (a duplicate among them leaves an id missing) or none
+ * came for `idleMs`.
+ */
+export async function consoleConsumerValues(topic: string, bootstrap = brokers(), expected?: number, idleMs = 8000): Promise<string[]> {
+  const out = await kafkaCli(
+    'console-consumer',
+    ...['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', 'read_committed'],
+    ...['--timeout-ms', String(idleMs), ...(expected === undefined ? [] : ['--max-messages', String(expected)])]
+  );
+  return out.split('\n').filter((line) => line !== '');
+}
+
+/** CURRENT-OFFSET per `topic:partition` of a consumer group, from Kafka's `kafka-consumer-groups --describe`. */
+export async function groupOffsets(group: string, bootstrap = brokers()): Promise<Record<string, string>> {
+  const text = await kafkaCli('groups', '--bootstrap-server', bootstrap, '--describe', '--group', group);
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] === group && /^\d+$/.test(cols[2] ?? '')) out[`${cols[1]}:${cols[2]}`] = cols[3] as string;
+  }
+  return out;
+}
+
+/** How often each produced value appears among `seen`: records, distinct, duplicated values, produced values missing. */
+export function tally(seen: string[], produced: string[]): { records: number; distinct: number; duplicates: number; lost: number } {
+  const counts = new Map<string, number>();
+  for (const v of seen) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return {
+    records: seen.length,
+    distinct: counts.size,
+    duplicates: [...counts.values()].filter((n) => n > 1).length,
+    lost: produced.filter((v) => !counts.has(v)).length,
+  };
 }

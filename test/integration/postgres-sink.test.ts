@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type Redis from 'ioredis';
-import { jobKeys, postgresSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
+import { postgresSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
 import { uniqueName } from '../helpers/env';
 import { createTopic, endOffsets, produceValues } from '../helpers/kafka';
 import { auditTable, dropSchema, OwnPostgres, pgUrl, sinkOffsets, uniqueSchema, withPg } from '../helpers/postgres';
-import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
+import { jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
+import { driverWithExecutor, isStopped, killLeader, recoverFromLostRedisCommit } from '../helpers/sink-faults';
 import { checkpoint, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 
@@ -18,9 +18,6 @@ const fastFailover = { SLUICE_DRIVER_LEASE_TTL_MS: '1500', SLUICE_DRIVER_HEARTBE
 function runUntilLatest(topic: string, env: NodeJS.ProcessEnv, extra: string[] = []): SluiceProcess {
   return sluice(['run', ...jobArgs(JOB, topic), '--executors', '2', '--until', 'latest', '--batch-interval-ms', '200', ...extra], env);
 }
-
-/** A process stopped by a signal (state T in /proc/<pid>/stat). */
-const isStopped = (pid: number): boolean => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 describe('postgresSink', () => {
   let client: Redis;
@@ -73,26 +70,11 @@ describe('postgresSink', () => {
     const job = await backlog('crash', 2, 2000);
     const { topic, schema } = job;
     const env = { PG_AUDIT_SCHEMA: schema, ...fastFailover };
-    const port = String(await freePort());
-    const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
-    const executor = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], {
-      ...env,
-      PG_AUDIT_KILL_AFTER_COMMIT: '1',
-    });
+    const { driver, executor } = await driverWithExecutor(JOB, topic, env, { PG_AUDIT_KILL_AFTER_COMMIT: '1' });
     // The executor killed itself right after its first Postgres COMMIT: Postgres is ahead of Redis.
     expect((await executor.exit(60_000)).signal).toBe('SIGKILL');
-    const committed = Object.entries(await sinkOffsets(schema, topic));
-    expect(committed.length).toBeGreaterThan(0);
-    const redisOffsets = await checkpoint(client, topic);
-    for (const [field, until] of committed) expect(redisOffsets[field]).not.toBe(until);
-    driver.kill('SIGKILL');
-    await driver.exit();
-    await waitFor(async () => (await client.exists(jobKeys(topic).leader)) === 0, { label: 'the dead leader lease expired' });
-
-    const run = runUntilLatest(topic, env);
-    await run.succeeds(90_000);
-    expect(run.stderr).toContain('checkpoint moved forward to the offset the postgres sink committed');
-    for (const [field] of committed) expect(run.stderr).toContain(`"partition":"${field}"`);
+    const committed = await sinkOffsets(schema, topic);
+    await recoverFromLostRedisCommit({ driver, client, topic, committed, sink: 'postgres', run: () => runUntilLatest(topic, env) });
     await expectExactlyOnce(job);
   });
 
@@ -101,14 +83,10 @@ describe('postgresSink', () => {
     const { topic, schema } = job;
     // Postgres ends the zombie's transaction after 2 s idle: its locks go, and its writes with them.
     const env = { PG_AUDIT_SCHEMA: schema, PG_AUDIT_IDLE_TIMEOUT_MS: '2000', ...fastFailover };
-    const port = String(await freePort());
-    const driver = sluice(['driver', ...jobArgs(JOB, topic), '--grpc-port', port, '--batch-interval-ms', '200'], env);
-    const zombie = sluice(['executor', ...jobArgs(JOB, topic), '--driver', `127.0.0.1:${port}`], { ...env, PG_AUDIT_STOP_IN_WRITE: '1' });
+    const { driver, executor: zombie } = await driverWithExecutor(JOB, topic, env, { PG_AUDIT_STOP_IN_WRITE: '1' });
     // Stopped by itself after inserting its rows, holding the fence row FOR SHARE, before the offset moved.
     await waitFor(() => isStopped(zombie.pid), { timeoutMs: 60_000, label: 'the executor stopped inside its transaction' });
-    driver.kill('SIGKILL');
-    await driver.exit();
-    await waitFor(async () => (await client.exists(jobKeys(topic).leader)) === 0, { label: 'the dead leader lease expired' });
+    await killLeader(driver, client, topic);
 
     // A new driver (a new epoch) runs the range on new executors while the zombie sleeps.
     await runUntilLatest(topic, env).succeeds(90_000);

@@ -9,6 +9,7 @@
  *   and before the offset moves (a zombie holding its locks until SIGCONT).
  * PG_AUDIT_IDLE_TIMEOUT_MS sets the sink's idleInTransactionTimeoutMs.
  */
+const { killedAfterCommit } = require('./fault-points');
 const { defineJob, postgresSink } = require('@sluice/common');
 
 const schema = process.env.PG_AUDIT_SCHEMA || 'sluice';
@@ -39,18 +40,5 @@ module.exports = defineJob({
   name: 'pg-audit',
   source: { topics: ['audit'], startingOffsets: 'earliest' },
   process: (records) => records.map((record) => (record.value === null ? '<null>' : record.value.toString('utf8'))),
-  sink:
-    process.env.PG_AUDIT_KILL_AFTER_COMMIT === '1'
-      ? {
-          ...sink,
-          commit: (outputs, committer) =>
-            sink.commit(outputs, {
-              ...committer,
-              commit: () => {
-                process.kill(process.pid, 'SIGKILL');
-                return new Promise(() => undefined);
-              },
-            }),
-        }
-      : sink,
+  sink: process.env.PG_AUDIT_KILL_AFTER_COMMIT === '1' ? killedAfterCommit(sink) : sink,
 });

@@ -82,6 +82,7 @@ export async function dlqReplay(flags: DlqFlags): Promise<number> {
   const { config, logger } = nameOnlyConfig(flags);
   const job = await loadJob(flags.job);
   const jobName = resolveJobSettings(job, config).name;
+  job.sink.useKafka?.(config.kafka, logger);
   const store = await CheckpointStore.connect(config.redis, jobName, { connectTimeoutMs: config.redis.connectTimeoutMs });
   try {
     const report = await replayDeadLetters({ job, jobName, redisUrl: config.redis, store, logger });

@@ -27,6 +27,7 @@ export const errorCodes = [
   'SLUICE_INVALID_REQUEST',
   'SLUICE_KAFKA_AUTH_FAILED',
   'SLUICE_SINK_UNAVAILABLE',
+  'SLUICE_PRODUCER_FENCED',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -254,6 +255,17 @@ export class LeaseLostError extends SluiceError {
 export class SinkUnavailableError extends SluiceError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
     super('SLUICE_SINK_UNAVAILABLE', message, { retriable: true, details, cause });
+  }
+}
+
+/**
+ * kafkaSink: a newer producer took the partition's transactional id (another attempt of its task
+ * started), so this one's transaction was aborted and nothing of it is visible. Retriable: the next
+ * attempt starts a fresh producer.
+ */
+export class ProducerFencedError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('SLUICE_PRODUCER_FENCED', message, { retriable: true, details, cause });
   }
 }
 

@@ -33,10 +33,12 @@ export type {
   RedisValue,
   RedisWrite,
   Sink,
+  SinkRequirements,
   SourceSettings,
 } from './job/types';
 export { redisSink, redisCounterSink, idempotentSink } from './sinks/redis-sinks';
 export { postgresSink, type PostgresSinkOptions } from './sinks/postgres-sink';
+export { kafkaSink, type KafkaSinkOptions, type KafkaSinkOutput } from './sinks/kafka-sink';
 export { sinkOutputs } from './sinks/outputs';
 
 // Configuration, errors, logging, metrics
@@ -46,6 +48,9 @@ export {
   loadConfig,
   parseConfigJson,
   resolveJobSettings,
+  checkSinkSettings,
+  longestTaskMs,
+  type AttemptSettings,
   type ConfigSources,
   type JobSettings,
   type SluiceConfig,

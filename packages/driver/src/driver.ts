@@ -85,6 +85,8 @@ export class Driver extends EventEmitter implements DriverView {
   private readonly grpc: GrpcSecurity;
   private readonly http: DriverHttpServer;
   private readonly mirror: GroupMirror | undefined;
+  /** The consumer group the job's sink commits its offsets to, if it does (then nothing is mirrored). */
+  private readonly sinkGroup: string | undefined;
 
   constructor(
     private readonly settings: JobSettings,
@@ -138,7 +140,10 @@ export class Driver extends EventEmitter implements DriverView {
     this.offsets = new OffsetsView(deps.oracle, deps.store, async () => (await this.planner.resolve()).partitions);
     this.http = new DriverHttpServer(this, this.logger);
     const group = config.driver.consumerGroup ?? `sluice-${settings.name}`;
-    if (group !== '') {
+    // A sink that commits the job's offsets to a consumer group (kafkaSink) is the authority there,
+    // and that group already shows the progress: the mirror stays out of every group.
+    this.sinkGroup = deps.sink?.requires?.consumerGroup?.(settings.name);
+    if (group !== '' && this.sinkGroup === undefined) {
       const connect = deps.connectGroupPublisher ?? (() => createKafkajsGroupOffsetPublisher(config.kafka, this.logger));
       this.mirror = new GroupMirror(group, connect, this.logger, config.driver.consumerGroupCommitIntervalMs);
     }
@@ -254,7 +259,7 @@ export class Driver extends EventEmitter implements DriverView {
         http: this.httpUrl,
         subscription: describeSubscription(this.settings.subscription),
         driverId: this.driverId,
-        consumerGroup: this.mirror?.groupId,
+        consumerGroup: this.mirror?.groupId ?? this.sinkGroup,
       },
       standby ? 'driver started: leading (took over the lease)' : 'driver started'
     );

@@ -1,4 +1,5 @@
 import {
+  checkSinkSettings,
   CheckpointStore,
   createKafkajsOffsetOracle,
   grpcSecurity,
@@ -9,7 +10,6 @@ import {
 } from '@sluice/common';
 import { Driver } from './driver';
 import { checkSubscription } from './planning/subscription';
-import { checkSinkSettings } from './sink-offsets';
 
 /**
  * Builds a driver after checking Kafka is reachable and every topic present. Redis is reached by
@@ -18,7 +18,8 @@ import { checkSinkSettings } from './sink-offsets';
  */
 export async function createDriver(config: SluiceConfig, job: Job, logger: Logger): Promise<Driver> {
   const settings = resolveJobSettings(job, config);
-  checkSinkSettings(job.sink, settings);
+  checkSinkSettings(job.sink, settings, config.driver);
+  job.sink.useKafka?.(config.kafka, logger);
   // Certificate, key and token files first: an unreadable one fails before anything connects.
   const grpc = grpcSecurity(config.grpc);
   const oracle = await createKafkajsOffsetOracle(config.kafka, logger);

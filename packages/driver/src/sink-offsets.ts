@@ -1,16 +1,7 @@
-import {
-  abortableWait,
-  ConfigError,
-  isSluiceError,
-  type CheckpointStore,
-  type JobSettings,
-  type Logger,
-  type Sink,
-  type TopicPartition,
-} from '@sluice/common';
+import { abortableWait, isSluiceError, type CheckpointStore, type Logger, type Sink, type TopicPartition } from '@sluice/common';
 
 /*
- * Sinks that keep the job's offsets in their own store (postgresSink): that store is the authority,
+ * Sinks that keep the job's offsets in their own store (postgresSink, kafkaSink): that store is the authority,
  * and the Redis checkpoint follows it forward. A process that dies between the sink's commit and
  * the Redis one leaves Redis behind; the next leader moves it forward before it plans or replays,
  * so the records the sink holds are not processed again.
@@ -54,21 +45,6 @@ export async function followSinkOffsets(sink: Sink<unknown> | undefined, options
     logger.warn(
       { partition: moved.field, from: moved.from?.toString() ?? null, to: moved.to.toString() },
       `checkpoint moved forward to the offset the ${sink.kind} sink committed (a commit to Redis was lost)`
-    );
-  }
-}
-
-/**
- * Skew splitting commits a later piece of a range before the earlier ones are done; a sink that
- * keeps the partition's offset in its own store moves it only in offset order.
- * @throws ConfigError when the job splits ranges for such a sink.
- */
-export function checkSinkSettings(sink: Sink<unknown>, settings: Pick<JobSettings, 'minPartitions'>): void {
-  if (sink.committedOffsets && settings.minPartitions > 0) {
-    throw new ConfigError(
-      `job.minPartitions is ${settings.minPartitions}, but the job's ${sink.kind} sink keeps each partition's offset in its own ` +
-        'store and commits a partition in offset order, so ranges cannot be split (skew splitting): set minPartitions to 0',
-      { key: 'job.minPartitions' }
     );
   }
 }

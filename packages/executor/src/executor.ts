@@ -85,6 +85,7 @@ export class Executor {
       readAhead: config.executor.readAhead ? { maxRangeRecords: config.executor.maxChunkRecords } : undefined,
       onTakenAhead: (records) => metrics.readAheadRecords.inc(records),
     });
+    job.sink.useKafka?.(config.kafka, log);
     const deadLetters = new LazyDeadLetterQueue(config, jobName);
     const runner = new TaskRunner({
       job,

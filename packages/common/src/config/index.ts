@@ -11,3 +11,4 @@ export {
 } from './schema';
 export { loadConfig, configFromEnv, parseConfigJson, type ConfigSources, type TextSetting } from './load';
 export { resolveJobSettings, type JobSettings } from './job-settings';
+export { checkSinkSettings, longestTaskMs, type AttemptSettings } from './sink-settings';

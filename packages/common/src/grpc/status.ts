@@ -14,6 +14,7 @@ const statusByCode: Partial<Record<ErrorCode, grpc.status>> = {
   SLUICE_FENCED: grpc.status.FAILED_PRECONDITION,
   SLUICE_TASK_OUTSIDE_PLAN: grpc.status.FAILED_PRECONDITION,
   SLUICE_CHECKPOINT_CONFLICT: grpc.status.ABORTED,
+  SLUICE_PRODUCER_FENCED: grpc.status.ABORTED,
   SLUICE_DATA_LOSS: grpc.status.OUT_OF_RANGE,
   SLUICE_TOPIC_NOT_FOUND: grpc.status.NOT_FOUND,
   SLUICE_KAFKA_UNAVAILABLE: grpc.status.UNAVAILABLE,

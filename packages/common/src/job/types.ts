@@ -1,5 +1,5 @@
 import type { Logger } from '../logging';
-import type { SourceRecord } from '../kafka/types';
+import type { KafkaClientConfig, SourceRecord } from '../kafka/types';
 import type { StartingOffsets, TopicAssignment } from '../config/schema';
 
 /** Where the records of one `process` call come from. Also the coordinates idempotent sinks key on. */
@@ -58,10 +58,29 @@ export type CommitOutcome =
 
 export type DeliveryGuarantee = 'exactly-once' | 'at-least-once';
 
+/** What a sink asks of the job's settings; checked in one place (`checkSinkSettings`) before a driver starts. */
+export interface SinkRequirements {
+  /** Each partition commits in offset order (the sink's store holds its offset): no skew splitting (`minPartitions`). */
+  orderedCommits?: boolean;
+  /** One attempt of a task at a time (a second one fences the first): no speculation. */
+  singleAttempt?: boolean;
+  /** The sink's store aborts a transaction open this long: it must outlast a task's attempts. */
+  transactionTimeoutMs?: number;
+  /** The consumer group the sink commits the job's offsets to, its authority: the driver does not mirror into a group then. */
+  consumerGroup?(job: string): string;
+}
+
 export interface Sink<Out> {
   readonly kind: string;
   /** What the sink promises: exactly-once only when output is atomic with the offset advance. */
   readonly guarantee: DeliveryGuarantee;
+  readonly requires?: SinkRequirements;
+  /**
+   * For a sink that writes to the job's own Kafka cluster: the process's connection settings
+   * (`kafka.*` of the configuration). The executor, the driver and the CLI call it once, before
+   * any other call.
+   */
+  useKafka?(config: KafkaClientConfig, logger: Logger): void;
   /**
    * What is wrong with one output of `process`, in terms of its fields (`value must be a string,
    * number or Buffer, got object`), or undefined when the sink can commit it. The executor asks

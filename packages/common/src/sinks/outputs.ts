@@ -78,6 +78,28 @@ export function counterOutputProblem(output: unknown): string | undefined {
   return valueProblem('the field', field) ?? incrementProblem('the increment', by);
 }
 
+const isBytes = (v: unknown): boolean => typeof v === 'string' || Buffer.isBuffer(v);
+
+/** What is wrong with an output of `kafkaSink` (`{ topic?, key?, value, partition?, headers? }`); `defaultTopic` stands in for a missing topic. */
+export function kafkaOutputProblem(output: unknown, defaultTopic: string | undefined): string | undefined {
+  if (typeof output !== 'object' || output === null || Array.isArray(output) || Buffer.isBuffer(output))
+    return `not a record object ({ topic?, key?, value, partition?, headers? }): got ${describe(output)}`;
+  const o = output as Record<string, unknown>;
+  if (o.topic === undefined ? defaultTopic === undefined : typeof o.topic !== 'string' || o.topic === '')
+    return `topic must be a non-empty string (the sink has no default topic), got ${describe(o.topic)}`;
+  if (o.value !== null && !isBytes(o.value)) return `value must be a string, Buffer or null, got ${describe(o.value)}`;
+  if (o.key !== undefined && o.key !== null && !isBytes(o.key)) return `key must be a string, Buffer or null, got ${describe(o.key)}`;
+  if (o.partition !== undefined && !(Number.isSafeInteger(o.partition) && (o.partition as number) >= 0))
+    return `partition must be a non-negative integer, got ${describe(o.partition)}`;
+  if (o.headers !== undefined) {
+    if (typeof o.headers !== 'object' || o.headers === null || Array.isArray(o.headers))
+      return `headers must be an object of strings or Buffers, got ${describe(o.headers)}`;
+    for (const [name, v] of Object.entries(o.headers))
+      if (!isBytes(v)) return `headers.${name} must be a string or Buffer, got ${describe(v)}`;
+  }
+  return undefined;
+}
+
 /**
  * The outputs of one `process` call as an array, each accepted by the sink's `validate`.
  * `process` must return an iterable of outputs (an array, Set, Map, generator) or nothing.

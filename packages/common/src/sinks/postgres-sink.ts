@@ -3,17 +3,10 @@ import { join } from 'node:path';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { z } from 'zod';
 import { redactUrl } from '../checkpoint';
-import {
-  CheckpointConflictError,
-  FencedError,
-  isSluiceError,
-  JobError,
-  ProcessFailedError,
-  SinkUnavailableError,
-  SluiceError,
-} from '../errors';
+import { FencedError, isSluiceError, JobError, ProcessFailedError, SinkUnavailableError, SluiceError } from '../errors';
 import { describeIssues } from '../job/define-job';
 import type { ChunkCommitter, CommitOutcome, ProcessContext, Sink } from '../job/types';
+import { followStoredOffset, storedOffsetGap } from './offset-authority';
 
 export interface PostgresSinkOptions<Out> {
   /** `postgres://user:password@host:port/database`; or give `pool`, or neither (libpq's PG* variables). */
@@ -218,12 +211,7 @@ export function postgresSink<Out>(options: PostgresSinkOptions<Out>): Sink<Out> 
     await client.query('ROLLBACK');
     const stored = BigInt((rows[0] as { until: string }).until);
     if (stored > context.fromOffset) return { status: 'ahead', stored };
-    throw new CheckpointConflictError(
-      `postgresSink: ${context.topic}-${context.partition}: the sink's offset (${schema}.offsets) is ${stored}, ` +
-        `expected ${context.fromOffset} (the chunk [${context.fromOffset}, ${context.untilOffset}) would leave a gap); ` +
-        'the Redis checkpoint is ahead of the sink, which is the authority for this job',
-      { topic: context.topic, partition: context.partition, stored: String(stored), expected: String(context.fromOffset) }
-    );
+    throw storedOffsetGap('postgresSink', `${schema}.offsets`, committer, stored);
   };
 
   /** A dead letter replayed (`sluice dlq replay`): written once per record, keyed in the replays table. */
@@ -245,6 +233,7 @@ export function postgresSink<Out>(options: PostgresSinkOptions<Out>): Sink<Out> 
   return {
     kind: 'postgres',
     guarantee: 'exactly-once',
+    requires: { orderedCommits: true },
     async commit(outputs: Out[], committer: ChunkCommitter): Promise<CommitOutcome> {
       const { context } = committer;
       if (committer.epoch === undefined) {
@@ -254,12 +243,8 @@ export function postgresSink<Out>(options: PostgresSinkOptions<Out>): Sink<Out> 
       }
       const epoch = BigInt(committer.epoch);
       const written = await withClient('commit', (client) => writeChunk(client, outputs, committer, epoch));
-      // Written now or by an earlier attempt: Redis follows (a no-op when it is there already).
-      if (written.status === 'written' || written.stored >= context.untilOffset) return committer.commit([]);
-      // An earlier attempt committed the first part of this chunk (its chunks ended elsewhere):
-      // Redis follows to there, and the attempt resumes from it.
-      const outcome = committer.commitUpTo ? await committer.commitUpTo(written.stored) : undefined;
-      return { status: 'skipped', storedOffset: outcome?.status === 'skipped' ? outcome.storedOffset : written.stored };
+      // Written now: Redis follows. Written (in all or in part) by an earlier attempt: likewise.
+      return written.status === 'written' ? committer.commit([]) : followStoredOffset(committer, written.stored);
     },
     async committedOffsets(partitions, { job }) {
       const wanted = new Set(partitions.map((p) => `${p.topic}:${p.partition}`));

@@ -118,17 +118,9 @@ export function assertKafkajsInternals(cluster?: unknown): void {
   }
 }
 
-/**
- * Creates (does not connect) a kafkajs Cluster with the isolation level of `config`.
- *
- * The cluster is taken from a consumer through a partition-assigner factory, which kafkajs calls
- * synchronously with the consumer's cluster. The consumer itself is never connected or run, so no
- * group traffic (JoinGroup, heartbeats, OffsetCommit) ever happens; its group id is never sent.
- */
-export function createDirectCluster(config: KafkaClientConfig, logger: Logger): DirectCluster {
-  assertKafkajsInternals();
-  registerCodecs();
-  const kafka = new Kafka({
+/** A kafkajs client with the process's brokers, security, timeouts and logger (kafkajs's public API). */
+export function createKafkajsClient(config: KafkaClientConfig, logger: Logger): Kafka {
+  return new Kafka({
     brokers: config.brokers,
     clientId: config.clientId,
     connectionTimeout: config.connectionTimeoutMs,
@@ -140,6 +132,19 @@ export function createDirectCluster(config: KafkaClientConfig, logger: Logger): 
     logLevel: kafkajsLogLevel(logger),
     logCreator: kafkajsLogCreator(logger),
   });
+}
+
+/**
+ * Creates (does not connect) a kafkajs Cluster with the isolation level of `config`.
+ *
+ * The cluster is taken from a consumer through a partition-assigner factory, which kafkajs calls
+ * synchronously with the consumer's cluster. The consumer itself is never connected or run, so no
+ * group traffic (JoinGroup, heartbeats, OffsetCommit) ever happens; its group id is never sent.
+ */
+export function createDirectCluster(config: KafkaClientConfig, logger: Logger): DirectCluster {
+  assertKafkajsInternals();
+  registerCodecs();
+  const kafka = createKafkajsClient(config, logger);
   let captured: unknown;
   const capture: PartitionAssigner = (cfg) => {
     captured = (cfg as { cluster: unknown }).cluster;

@@ -7,6 +7,6 @@ export { createKafkajsRangeReader, KafkajsRangeReader, type KafkajsRangeReaderOp
 export { createKafkajsGroupOffsetPublisher, KafkajsGroupOffsetPublisher } from './group-offset-publisher';
 export { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
 export { applyFetch, type FetchStep } from './fetch-step';
-export { assertKafkajsInternals, KAFKAJS_VERSION } from './direct-cluster';
+export { assertKafkajsInternals, createKafkajsClient, KAFKAJS_VERSION } from './direct-cluster';
 export { registerCodecs, type KafkajsCodec } from './codecs';
 export { kafkajsSecurity } from './security';
