@@ -43,6 +43,14 @@ export interface ExecutorServiceOptions {
   security?: GrpcSecurity;
   /** Time for the drain's deadline and a task group's timeout (default: the system's). */
   clock?: Clock;
+  /** Receiver mode's calls (Receive, RunBlockTask), served in this service's slots; absent: refused. */
+  receivers?: (slots: TaskSlots) => Pick<ExecutorHandlers, 'Receive' | 'RunBlockTask'>;
+}
+
+/** The task slots, for calls served outside this class (receiver mode). */
+export interface TaskSlots {
+  /** Runs `work` in one slot; refused while draining or when every slot is taken. */
+  inSlot<T>(what: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** What the service needs of time; tests pass a fake one. */
@@ -70,7 +78,7 @@ interface RunningTask {
  * grpc-js also reports the close of a call already answered as cancelled; that aborts nothing (an
  * abort builds a DOMException with its stack trace, once per call).
  */
-function serveUnary<Res>(
+export function serveUnary<Res>(
   call: grpc.ServerUnaryCall<unknown, unknown>,
   callback: grpc.sendUnaryData<Res>,
   work: (controller: AbortController) => Promise<Res>
@@ -92,9 +100,19 @@ function serveUnary<Res>(
   );
 }
 
+/** An executor of a job in the direct approach (source.mode = direct) runs no receiver. */
+function refusedReceiverCalls(job: string): Pick<ExecutorHandlers, 'Receive' | 'RunBlockTask'> {
+  const refusal = (): SluiceError =>
+    new InvalidRequestError(`job '${job}' runs in source.mode = direct on this executor: no receiver or block task`, { job });
+  return {
+    Receive: (stream) => stream.destroy(Object.assign(new Error(refusal().message), toServiceError(refusal()))),
+    RunBlockTask: (_call, callback) => callback(toServiceError(refusal())),
+  };
+}
+
 /** Kafka's legal topic names. */
-const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
-const int64Pattern = /^-?\d{1,19}$/;
+export const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
+export const int64Pattern = /^-?\d{1,19}$/;
 
 /**
  * The gRPC Executor service (RunTask, TaskGroups, CancelTask) and the standard gRPC health
@@ -142,6 +160,7 @@ export class ExecutorService {
         task?.controller.abort();
         callback(null, { cancelled: task !== undefined });
       },
+      ...(options.receivers?.({ inSlot: (what, work) => this.inSlot(what, work) }) ?? refusedReceiverCalls(options.job)),
     };
     this.server.addService(loadServices().Executor.service, this.handlers);
     this.health.addToServer(this.server);
