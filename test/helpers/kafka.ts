@@ -104,3 +104,14 @@ export async function kcatValues(topic: string): Promise<string[]> {
   );
   return stdout.split('\n').filter((line) => line !== '');
 }
+
+/** CURRENT-OFFSET per `topic:partition` from `kafka-consumer-groups --describe`. */
+export async function groupOffsets(group: string): Promise<Record<string, string>> {
+  const text = await kafkaCli('groups', '--bootstrap-server', brokers(), '--describe', '--group', group);
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] === group && /^\d+$/.test(cols[2] ?? '')) out[`${cols[1]}:${cols[2]}`] = cols[3] as string;
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { jobKeys, type BatchSummary } from '@sluice/common';
 import type { StatusReport } from '../../packages/cli/src/operator';
 import { uniqueName } from '../helpers/env';
-import { createTopic, endOffsets, kafkaCli, produceValues, withProducer } from '../helpers/kafka';
+import { createTopic, endOffsets, groupOffsets, produceValues, withProducer } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice } from '../helpers/processes';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus';
 import { assertExactlyOnce } from '../helpers/invariants';
@@ -15,17 +15,6 @@ async function get<T>(url: string): Promise<{ status: number; body: T }> {
   const res = await fetch(url);
   const text = await res.text();
   return { status: res.status, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
-}
-
-/** CURRENT-OFFSET per `topic:partition` from `kafka-consumer-groups --describe`. */
-async function groupOffsets(group: string): Promise<Record<string, string>> {
-  const text = await kafkaCli('groups', '--bootstrap-server', process.env.KAFKA_BROKERS as string, '--describe', '--group', group);
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const cols = line.trim().split(/\s+/);
-    if (cols[0] === group && /^\d+$/.test(cols[2] ?? '')) out[`${cols[1]}:${cols[2]}`] = cols[3] as string;
-  }
-  return out;
 }
 
 describe('observability and operations', () => {

@@ -17,7 +17,7 @@ export interface BlockInfo {
   /** Key and value bytes of its records. */
   bytes: number;
   /** Per partition, the offsets it covers: `[from, until)` (until = last offset + 1). */
-  ranges: Array<{ topic: string; partition: number; from: string; until: string }>;
+  ranges: Array<{ topic: string; partition: number; from: string; until: string; records: number }>;
 }
 
 /** The offsets a block covers, per partition. */
@@ -27,8 +27,10 @@ export function blockRanges(records: SourceRecord[]): BlockInfo['ranges'] {
     const key = `${r.topic}:${r.partition}`;
     const until = String(r.offset + 1n);
     const range = ranges.get(key);
-    if (range) range.until = until;
-    else ranges.set(key, { topic: r.topic, partition: r.partition, from: String(r.offset), until });
+    if (range) {
+      range.until = until;
+      range.records++;
+    } else ranges.set(key, { topic: r.topic, partition: r.partition, from: String(r.offset), until, records: 1 });
   }
   return [...ranges.values()];
 }

@@ -79,7 +79,7 @@ export class BlockTaskRunner {
     const commitStarted = performance.now();
     let applied = false;
     const committer: ChunkCommitter = {
-      context: first ?? this.context(task, { topic: '', partition: 0, from: '0', until: '0' }),
+      context: first ?? this.context(task, { topic: '', partition: 0, from: '0', until: '0', records: 0 }),
       epoch: task.epoch,
       commit: async (writes: RedisWrite[]) => {
         const outcome = await log.commitBlock({ epoch: task.epoch, batchId: task.batchId, block, writes });

@@ -53,6 +53,9 @@ export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: G
     maxBytesPerPartition: config.partitionMaxBytes,
     maxWaitTimeInMs: config.fetchMaxWaitMs,
     allowAutoTopicCreation: false,
+    // A receiver that died leaves the group after this long; its successor waits for that rebalance.
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
   });
   const assigned = new Set<string>();
   consumer.on(consumer.events.CRASH, (event) => {

@@ -17,6 +17,10 @@ export interface Block {
    * Per partition, the offsets it covers.
    */
   'ranges'?: (_sluice_v1_OffsetRange)[];
+  /**
+   * The records of each of ranges, in the same order.
+   */
+  'range_records'?: (number | string | Long)[];
 }
 
 export interface Block__Output {
@@ -33,4 +37,8 @@ export interface Block__Output {
    * Per partition, the offsets it covers.
    */
   'ranges': (_sluice_v1_OffsetRange__Output)[];
+  /**
+   * The records of each of ranges, in the same order.
+   */
+  'range_records': (string)[];
 }
