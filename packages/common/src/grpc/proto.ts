@@ -19,6 +19,7 @@ import type { HeartbeatRequest__Output } from './generated/sluice/v1/HeartbeatRe
 import type { HeartbeatResponse__Output } from './generated/sluice/v1/HeartbeatResponse';
 import type { Block__Output } from './generated/sluice/v1/Block';
 import type { BlockTaskRequest__Output } from './generated/sluice/v1/BlockTaskRequest';
+import type { BlockTaskResult__Output } from './generated/sluice/v1/BlockTaskResult';
 import type { ReceiverCall__Output } from './generated/sluice/v1/ReceiverCall';
 import type { ReceiverEvent__Output } from './generated/sluice/v1/ReceiverEvent';
 
@@ -73,6 +74,7 @@ export type WireHeartbeatRequest = HeartbeatRequest__Output;
 export type WireHeartbeatResponse = HeartbeatResponse__Output;
 export type WireBlock = Block__Output;
 export type WireBlockTaskRequest = BlockTaskRequest__Output;
+export type WireBlockTaskResult = BlockTaskResult__Output;
 export type WireReceiverCall = ReceiverCall__Output;
 export type WireReceiverEvent = ReceiverEvent__Output;
 /** Why a task, or a whole group, failed: sluice's error code, message and retriable flag. */

@@ -3,6 +3,7 @@ import {
   abortableWait,
   BlockLostError,
   fromServiceError,
+  InvalidRequestError,
   toWireBlock,
   type BatchPlan,
   type BatchSummary,
@@ -12,6 +13,7 @@ import {
   type CheckpointStore,
   type Logger,
   type SluiceError,
+  type WireBlockTaskResult,
   type WireTaskResult,
 } from '@sluice/common';
 import type * as grpc from '@grpc/grpc-js';
@@ -105,9 +107,14 @@ export class BlockBatches {
         this.active.tasksTotal += tasks.size;
         const settled = await Promise.allSettled(
           [...tasks].map(async ([handle, blocks]) => {
-            const result = await this.runTask(batch, handle, blocks, attempt);
+            const answer = await this.runTask(batch, handle, blocks, attempt);
+            const result = answer.result as WireTaskResult;
             outcomes.push({ executor: handle.id, attempt, result, blocks });
             if (this.active) this.active.tasksDone++;
+            // Blocks the executor found neither in memory nor in a log (it is a new process under the same id).
+            const lostIds = new Set(Array.isArray(answer.lost_blocks) ? answer.lost_blocks : []);
+            const gone = blocks.filter((b) => lostIds.has(b.id));
+            if (gone.length > 0) await this.markLost(batch, gone);
             return blocks;
           })
         );
@@ -118,21 +125,7 @@ export class BlockBatches {
         pending.length = 0;
         pending.push(...still);
         if (failed.length === 0) continue;
-        const blockLost = failed.find((e) => e.code === 'SLUICE_BLOCK_LOST');
-        if (blockLost) {
-          // The executor had the block neither in memory nor in a log: mark what is still pending of it lost.
-          const missing = String(blockLost.details.block ?? '');
-          const gone = pending.filter((b) => b.id === missing || (b.wal === '' && !this.deps.tracker.executorAlive(b.executor)));
-          if (gone.length > 0) {
-            await this.markLost(batch, gone);
-            const ids = new Set(gone.map((b) => b.id));
-            const left = pending.filter((b) => !ids.has(b.id));
-            pending.length = 0;
-            pending.push(...left);
-          }
-        }
-        const error = failed.find((e) => e.code !== 'SLUICE_BLOCK_LOST');
-        if (!error) continue;
+        const error = failed[0] as SluiceError;
         const kind = this.retry.classify(error);
         if (kind === 'fenced') throw error;
         if (kind === 'outage') outages++;
@@ -182,10 +175,10 @@ export class BlockBatches {
     this.deps.blocksLost(blocks);
   }
 
-  private async runTask(batch: BlockBatch, handle: ExecutorHandle, blocks: BlockInfo[], attempt: number): Promise<WireTaskResult> {
+  private async runTask(batch: BlockBatch, handle: ExecutorHandle, blocks: BlockInfo[], attempt: number): Promise<WireBlockTaskResult> {
     await handle.acquire();
     try {
-      return await new Promise<WireTaskResult>((resolve, reject) => {
+      return await new Promise<WireBlockTaskResult>((resolve, reject) => {
         handle.client.RunBlockTask(
           {
             task_id: `${batch.id}/blocks@${handle.id}/${attempt}`,
@@ -196,9 +189,10 @@ export class BlockBatches {
             blocks: blocks.map(toWireBlock),
           },
           { deadline: Date.now() + this.settings.taskTimeoutMs },
-          (e: grpc.ServiceError | null, result?: WireTaskResult) => {
+          (e: grpc.ServiceError | null, result?: WireBlockTaskResult) => {
             if (e) reject(fromServiceError(e, `block task of batch ${batch.id} on ${handle.id}`));
-            else resolve(result as WireTaskResult);
+            else if (!result?.result || !Array.isArray(result.lost_blocks)) reject(new InvalidRequestError(`block task of batch ${batch.id}: malformed answer from ${handle.id}`));
+            else resolve(result);
           }
         );
       });

@@ -25,6 +25,9 @@ export interface BlockTask {
   blocks: BlockInfo[];
 }
 
+/** A block task's report: as a task's, plus the blocks found nowhere. */
+export type BlockTaskReport = TaskReport & { lostBlocks: string[] };
+
 export interface BlockTaskRunnerOptions {
   job: Job;
   jobName: string;
@@ -40,14 +43,24 @@ export interface BlockTaskRunnerOptions {
  * Runs a block task: for each block of it, its records from this executor's memory, else from the
  * write-ahead log; `process` per partition of the block (so each call has exact coordinates); then
  * the block's outputs through the job's sink, applied once per block (commit-block-n.lua).
- * @throws BlockLostError (SLUICE_BLOCK_LOST) for a block found in neither place.
+ * A block found in neither place is reported lost (the driver marks it so, SLUICE_BLOCK_LOST).
  */
 export class BlockTaskRunner {
   constructor(private readonly options: BlockTaskRunnerOptions) {}
 
-  async run(task: BlockTask, signal: AbortSignal): Promise<TaskReport> {
+  async run(task: BlockTask, signal: AbortSignal): Promise<BlockTaskReport> {
     const started = performance.now();
-    const report: TaskReport = { status: 'ALREADY_COMMITTED', records: 0, bytes: 0, fetchMs: 0, processMs: 0, commitMs: 0, totalMs: 0, chunks: 0 };
+    const report: BlockTaskReport = {
+      status: 'ALREADY_COMMITTED',
+      records: 0,
+      bytes: 0,
+      fetchMs: 0,
+      processMs: 0,
+      commitMs: 0,
+      totalMs: 0,
+      chunks: 0,
+      lostBlocks: [],
+    };
     try {
       for (const block of task.blocks) {
         if (signal.aborted) throw new SluiceError('SLUICE_TASK_FAILED', `block task ${task.taskId} cancelled`, { retriable: true });
@@ -60,11 +73,22 @@ export class BlockTaskRunner {
     return report;
   }
 
-  private async runBlock(task: BlockTask, block: BlockInfo, report: TaskReport): Promise<void> {
+  private async runBlock(task: BlockTask, block: BlockInfo, report: BlockTaskReport): Promise<void> {
     const { job, log, store } = this.options;
     const fetchStarted = performance.now();
     const records = await this.recordsOf(block);
     report.fetchMs += Math.round(performance.now() - fetchStarted);
+    if (records === null) {
+      const lost = new BlockLostError(
+        `block ${block.id} (${block.records} records) of receiver ${block.receiver} is not in memory here and ${
+          block.wal === '' ? 'was not written to a write-ahead log (receiver.writeAheadLog is off)' : `its log entry ${block.wal} is gone`
+        }`,
+        { block: block.id, receiver: block.receiver, records: block.records }
+      );
+      this.options.logger.error({ block: block.id, batch: task.batchId }, lost.message);
+      report.lostBlocks.push(block.id);
+      return;
+    }
     const processStarted = performance.now();
     const outputs: unknown[] = [];
     let first: ProcessContext | undefined;
@@ -98,19 +122,12 @@ export class BlockTaskRunner {
     this.options.onBlockCommitted?.(block.records, block.bytes);
   }
 
-  private async recordsOf(block: BlockInfo): Promise<SourceRecord[]> {
+  /** From memory, else from the write-ahead log; null when in neither. */
+  private async recordsOf(block: BlockInfo): Promise<SourceRecord[] | null> {
     const inMemory = this.options.store.get(block.id);
     if (inMemory) return inMemory;
     const data = block.wal === '' ? null : await this.options.log.readFromLog(block.receiver, block.wal);
-    if (data === null) {
-      throw new BlockLostError(
-        `block ${block.id} (${block.records} records) of receiver ${block.receiver} is not in memory here and ${
-          block.wal === '' ? 'was not written to a write-ahead log (receiver.writeAheadLog is off)' : `its log entry ${block.wal} is gone`
-        }`,
-        { block: block.id, receiver: block.receiver, records: block.records }
-      );
-    }
-    return decodeBlock(data);
+    return data === null ? null : decodeBlock(data);
   }
 
   private context(task: BlockTask, range: BlockInfo['ranges'][number]): ProcessContext {

@@ -11,7 +11,7 @@ import {
   type WireBlockTaskRequest,
   type WireReceiverCall,
   type WireReceiverEvent,
-  type WireTaskResult,
+  type WireBlockTaskResult,
 } from '@sluice/common';
 import { int64Pattern, serveUnary, type TaskSlots } from '../executor-service';
 import type { ExecutorMetrics } from '../metrics';
@@ -54,19 +54,22 @@ export class ReceiverService {
     await Promise.all([...this.receivers.values()].map((r) => r.stop()));
   }
 
-  private async runTask(task: BlockTask, signal: AbortSignal): Promise<WireTaskResult> {
+  private async runTask(task: BlockTask, signal: AbortSignal): Promise<WireBlockTaskResult> {
     const report = await this.options.runner.run(task, signal);
     this.options.metrics?.tasks.inc({ outcome: report.status.toLowerCase() });
     return {
-      status: report.status,
-      executor_id: this.options.executorId,
-      records: String(report.records),
-      bytes: String(report.bytes),
-      fetch_ms: report.fetchMs,
-      process_ms: report.processMs,
-      commit_ms: report.commitMs,
-      total_ms: report.totalMs,
-      chunks: report.chunks,
+      result: {
+        status: report.status,
+        executor_id: this.options.executorId,
+        records: String(report.records),
+        bytes: String(report.bytes),
+        fetch_ms: report.fetchMs,
+        process_ms: report.processMs,
+        commit_ms: report.commitMs,
+        total_ms: report.totalMs,
+        chunks: report.chunks,
+      },
+      lost_blocks: report.lostBlocks,
     };
   }
 

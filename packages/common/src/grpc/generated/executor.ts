@@ -3,6 +3,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Block as _sluice_v1_Block, Block__Output as _sluice_v1_Block__Output } from './sluice/v1/Block';
 import type { BlockTaskRequest as _sluice_v1_BlockTaskRequest, BlockTaskRequest__Output as _sluice_v1_BlockTaskRequest__Output } from './sluice/v1/BlockTaskRequest';
+import type { BlockTaskResult as _sluice_v1_BlockTaskResult, BlockTaskResult__Output as _sluice_v1_BlockTaskResult__Output } from './sluice/v1/BlockTaskResult';
 import type { CancelTaskRequest as _sluice_v1_CancelTaskRequest, CancelTaskRequest__Output as _sluice_v1_CancelTaskRequest__Output } from './sluice/v1/CancelTaskRequest';
 import type { CancelTaskResponse as _sluice_v1_CancelTaskResponse, CancelTaskResponse__Output as _sluice_v1_CancelTaskResponse__Output } from './sluice/v1/CancelTaskResponse';
 import type { ExecutorClient as _sluice_v1_ExecutorClient, ExecutorDefinition as _sluice_v1_ExecutorDefinition } from './sluice/v1/Executor';
@@ -25,6 +26,7 @@ export interface ProtoGrpcType {
     v1: {
       Block: MessageTypeDefinition<_sluice_v1_Block, _sluice_v1_Block__Output>
       BlockTaskRequest: MessageTypeDefinition<_sluice_v1_BlockTaskRequest, _sluice_v1_BlockTaskRequest__Output>
+      BlockTaskResult: MessageTypeDefinition<_sluice_v1_BlockTaskResult, _sluice_v1_BlockTaskResult__Output>
       CancelTaskRequest: MessageTypeDefinition<_sluice_v1_CancelTaskRequest, _sluice_v1_CancelTaskRequest__Output>
       CancelTaskResponse: MessageTypeDefinition<_sluice_v1_CancelTaskResponse, _sluice_v1_CancelTaskResponse__Output>
       /**

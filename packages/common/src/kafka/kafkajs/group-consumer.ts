@@ -53,8 +53,8 @@ export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: G
     maxBytesPerPartition: config.partitionMaxBytes,
     maxWaitTimeInMs: config.fetchMaxWaitMs,
     allowAutoTopicCreation: false,
-    // A receiver that died leaves the group after this long; its successor waits for that rebalance.
-    sessionTimeout: 10_000,
+    // A receiver that died leaves the group after this long (the broker's least by default): its successor waits for that rebalance.
+    sessionTimeout: 6000,
     heartbeatInterval: 1000,
   });
   const assigned = new Set<string>();

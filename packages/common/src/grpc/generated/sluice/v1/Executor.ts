@@ -3,6 +3,7 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { BlockTaskRequest as _sluice_v1_BlockTaskRequest, BlockTaskRequest__Output as _sluice_v1_BlockTaskRequest__Output } from '../../sluice/v1/BlockTaskRequest';
+import type { BlockTaskResult as _sluice_v1_BlockTaskResult, BlockTaskResult__Output as _sluice_v1_BlockTaskResult__Output } from '../../sluice/v1/BlockTaskResult';
 import type { CancelTaskRequest as _sluice_v1_CancelTaskRequest, CancelTaskRequest__Output as _sluice_v1_CancelTaskRequest__Output } from '../../sluice/v1/CancelTaskRequest';
 import type { CancelTaskResponse as _sluice_v1_CancelTaskResponse, CancelTaskResponse__Output as _sluice_v1_CancelTaskResponse__Output } from '../../sluice/v1/CancelTaskResponse';
 import type { ReceiverCall as _sluice_v1_ReceiverCall, ReceiverCall__Output as _sluice_v1_ReceiverCall__Output } from '../../sluice/v1/ReceiverCall';
@@ -54,18 +55,18 @@ export interface ExecutorClient extends grpc.Client {
    * Receiver mode: processes the blocks of a batch (from this executor's memory, else from the
    * write-ahead log) and applies each block's output once, atomically with marking it done.
    */
-  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
-  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
-  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
-  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
+  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
+  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
+  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
+  RunBlockTask(argument: _sluice_v1_BlockTaskRequest, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
   /**
    * Receiver mode: processes the blocks of a batch (from this executor's memory, else from the
    * write-ahead log) and applies each block's output once, atomically with marking it done.
    */
-  runBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
-  runBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
-  runBlockTask(argument: _sluice_v1_BlockTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
-  runBlockTask(argument: _sluice_v1_BlockTaskRequest, callback: grpc.requestCallback<_sluice_v1_TaskResult__Output>): grpc.ClientUnaryCall;
+  runBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
+  runBlockTask(argument: _sluice_v1_BlockTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
+  runBlockTask(argument: _sluice_v1_BlockTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
+  runBlockTask(argument: _sluice_v1_BlockTaskRequest, callback: grpc.requestCallback<_sluice_v1_BlockTaskResult__Output>): grpc.ClientUnaryCall;
   
   /**
    * Reads the range, runs the job's process on it and commits output and offset atomically.
@@ -129,7 +130,7 @@ export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
    * Receiver mode: processes the blocks of a batch (from this executor's memory, else from the
    * write-ahead log) and applies each block's output once, atomically with marking it done.
    */
-  RunBlockTask: grpc.handleUnaryCall<_sluice_v1_BlockTaskRequest__Output, _sluice_v1_TaskResult>;
+  RunBlockTask: grpc.handleUnaryCall<_sluice_v1_BlockTaskRequest__Output, _sluice_v1_BlockTaskResult>;
   
   /**
    * Reads the range, runs the job's process on it and commits output and offset atomically.
@@ -152,7 +153,7 @@ export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
 export interface ExecutorDefinition extends grpc.ServiceDefinition {
   CancelTask: MethodDefinition<_sluice_v1_CancelTaskRequest, _sluice_v1_CancelTaskResponse, _sluice_v1_CancelTaskRequest__Output, _sluice_v1_CancelTaskResponse__Output>
   Receive: MethodDefinition<_sluice_v1_ReceiverCall, _sluice_v1_ReceiverEvent, _sluice_v1_ReceiverCall__Output, _sluice_v1_ReceiverEvent__Output>
-  RunBlockTask: MethodDefinition<_sluice_v1_BlockTaskRequest, _sluice_v1_TaskResult, _sluice_v1_BlockTaskRequest__Output, _sluice_v1_TaskResult__Output>
+  RunBlockTask: MethodDefinition<_sluice_v1_BlockTaskRequest, _sluice_v1_BlockTaskResult, _sluice_v1_BlockTaskRequest__Output, _sluice_v1_BlockTaskResult__Output>
   RunTask: MethodDefinition<_sluice_v1_TaskRequest, _sluice_v1_TaskResult, _sluice_v1_TaskRequest__Output, _sluice_v1_TaskResult__Output>
   TaskGroups: MethodDefinition<_sluice_v1_TaskGroupCall, _sluice_v1_TaskGroupAnswer, _sluice_v1_TaskGroupCall__Output, _sluice_v1_TaskGroupAnswer__Output>
 }
