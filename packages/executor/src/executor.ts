@@ -154,6 +154,7 @@ export class Executor {
         heartbeatIntervalMs: config.executor.heartbeatIntervalMs,
         runningTasks: () => service.runningTasks,
         security: grpc,
+        onRegistered: (epoch) => receivers?.stopOlderThan(epoch),
       },
       log
     );

@@ -56,6 +56,8 @@ export function createReceiverService(options: {
     }),
     logger,
     metrics: options.metrics,
+    // A block the driver does not acknowledge within a task's timeout: the driver is gone.
+    ackTimeoutMs: config.driver.taskTimeoutMs,
     createReceiver: (receiverId, maxRate, deps) =>
       new Receiver(
         {

@@ -25,6 +25,8 @@ export interface ReceiverServiceOptions {
   /** A receiver for `receiverId`, reporting through `report`. */
   createReceiver(receiverId: string, maxRate: number, deps: Pick<ReceiverDependencies, 'report' | 'failed'>): Receiver;
   runner: BlockTaskRunner;
+  /** A receiver whose block is not acknowledged within this long stops (its driver is gone). */
+  ackTimeoutMs: number;
   logger: Logger;
   metrics?: ExecutorMetrics;
 }
@@ -34,7 +36,8 @@ export interface ReceiverServiceOptions {
  * the driver keeps the stream open) and `RunBlockTask`. Everything arriving is checked first.
  */
 export class ReceiverService {
-  readonly receivers = new Map<string, Receiver>();
+  /** Running receivers: their id, the epoch of the driver that started them, and how to end their stream. */
+  private readonly running = new Map<string, { epoch: bigint; end(error?: SluiceError): void }>();
 
   constructor(private readonly options: ReceiverServiceOptions) {}
 
@@ -51,7 +54,20 @@ export class ReceiverService {
 
   /** Stops every receiver (executor shutdown): their unreported blocks are received again by their successors. */
   async close(): Promise<void> {
-    await Promise.all([...this.receivers.values()].map((r) => r.stop()));
+    for (const r of [...this.running.values()]) r.end();
+  }
+
+  /**
+   * A newer driver leads: receivers started by older ones stop (their driver is gone, though their
+   * stream may not have noticed yet), so that only the new driver's receivers are in the group.
+   */
+  stopOlderThan(epoch: string): void {
+    for (const [id, r] of [...this.running]) {
+      if (r.epoch < BigInt(epoch)) {
+        this.options.logger.warn({ receiver: id, epoch: String(r.epoch) }, 'stopping a receiver started by an earlier driver');
+        r.end(new SluiceError('SLUICE_FENCED', `receiver ${id}: a driver of epoch ${epoch} leads now`));
+      }
+    }
   }
 
   private async runTask(task: BlockTask, signal: AbortSignal): Promise<WireBlockTaskResult> {
@@ -75,6 +91,8 @@ export class ReceiverService {
 
   private serveReceive(stream: grpc.ServerDuplexStream<WireReceiverCall, WireReceiverEvent>, slots: TaskSlots): void {
     const acks = new Map<string, () => void>();
+    const ackTimers = new Set<NodeJS.Timeout>();
+    let receiverId: string | undefined;
     let receiver: Receiver | undefined;
     let released: (() => void) | undefined;
     let ended = false;
@@ -83,11 +101,10 @@ export class ReceiverService {
       ended = true;
       for (const [, resolve] of acks) resolve();
       acks.clear();
-      if (receiver) {
-        const r = receiver;
-        void r.stop().finally(() => released?.());
-        for (const [id, known] of this.receivers) if (known === r) this.receivers.delete(id);
-      } else released?.();
+      for (const timer of ackTimers) clearTimeout(timer);
+      if (receiverId !== undefined && this.running.get(receiverId)?.end === end) this.running.delete(receiverId);
+      if (receiver) void receiver.stop().finally(() => released?.());
+      else released?.();
       if (error) stream.destroy(Object.assign(new Error(error.message), toServiceError(error)));
       else stream.end();
     };
@@ -114,6 +131,10 @@ export class ReceiverService {
         end(new InvalidRequestError(`Receive: malformed start of receiver '${String(id).slice(0, 200)}' for job '${String(job).slice(0, 200)}'`));
         return;
       }
+      // One receiver of an id per executor: an older one (an earlier driver's) stops first.
+      this.running.get(id)?.end(new SluiceError('SLUICE_FENCED', `receiver ${id} started again`));
+      receiverId = id;
+      this.running.set(id, { epoch: BigInt(epoch), end });
       // A receiver holds its slot until the stream ends.
       void slots
         .inSlot(`receiver ${id}`, () => {
@@ -123,6 +144,14 @@ export class ReceiverService {
             report: (block) => {
               if (ended) return Promise.reject(new SluiceError('SLUICE_EXECUTOR_LOST', `receiver ${id}: the driver's stream closed`));
               const acked = new Promise<void>((resolve) => acks.set(block.id, resolve));
+              const timer = setTimeout(() => {
+                end(new SluiceError('SLUICE_EXECUTOR_LOST', `receiver ${id}: block ${block.id} not acknowledged within ${this.options.ackTimeoutMs} ms`));
+              }, this.options.ackTimeoutMs);
+              ackTimers.add(timer);
+              void acked.finally(() => {
+                clearTimeout(timer);
+                ackTimers.delete(timer);
+              });
               stream.write({ block: toWireBlock(block) });
               return acked.then(() => {
                 if (ended) throw new SluiceError('SLUICE_EXECUTOR_LOST', `receiver ${id}: the driver's stream closed before block ${block.id} was acknowledged`);
@@ -130,7 +159,6 @@ export class ReceiverService {
             },
             failed: (e) => end(new SluiceError('SLUICE_TASK_FAILED', `receiver ${id} failed: ${e.message}`, { retriable: true })),
           });
-          this.receivers.set(id, receiver);
           receiver.start().then(
             () => {
               if (!ended) stream.write({ started: true });

@@ -80,6 +80,11 @@ export class Receiver {
 
   async start(): Promise<void> {
     await this.consumer.start();
+    // Stopped while it joined: its consumer leaves again.
+    if (this.stopped) {
+      await this.consumer.close().catch(() => undefined);
+      return;
+    }
     this.timer = setInterval(() => this.cut(), this.settings.blockIntervalMs);
   }
 

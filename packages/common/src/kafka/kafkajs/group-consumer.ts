@@ -56,7 +56,11 @@ export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: G
     // A receiver that died leaves the group after this long (the broker's least by default): its successor waits for that rebalance.
     sessionTimeout: 6000,
     heartbeatInterval: 1000,
+    retry: { retries: 5, restartOnFailure: () => Promise.resolve(!closed) },
   });
+  // kafkajs restarts a crashed consumer on its own, also one crashing while it disconnects: a
+  // closed receiver's consumer must not come back and hold partitions in the group.
+  let closed = false;
   const assigned = new Set<string>();
   consumer.on(consumer.events.CRASH, (event) => {
     const payload = event.payload as { error: Error; restart: boolean };
@@ -72,6 +76,7 @@ export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: G
   return {
     async start() {
       await consumer.connect();
+      if (closed) return;
       await consumer.subscribe({ topics: Array.isArray(options.topics) ? options.topics : [options.topics], fromBeginning: options.fromBeginning });
       await consumer.run({
         autoCommit: false,
@@ -91,7 +96,10 @@ export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: G
       });
       if (topicPartitions.length > 0) await consumer.commitOffsets(topicPartitions);
     },
-    close: () => consumer.disconnect(),
+    close: () => {
+      closed = true;
+      return consumer.disconnect();
+    },
   };
 }
 
