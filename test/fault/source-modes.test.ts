@@ -103,7 +103,8 @@ async function runMode(client: Redis, mode: Mode, faults: Array<Fault<Kind>>): P
   const job = [...jobArgs('examples/audit', topic), '--batch-interval-ms', '300', ...modeFlags(mode)];
   const startDriver = (): SluiceProcess =>
     sluice(['driver', ...job, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--min-executors', '2'], env);
-  const startExecutor = (i: number): SluiceProcess => sluice(['executor', ...job, '--driver', `127.0.0.1:${grpcPort}`, '--id', `e${i}`], env);
+  const startExecutor = (i: number): SluiceProcess =>
+    sluice(['executor', ...job, '--driver', `127.0.0.1:${grpcPort}`, '--id', `e${i}`], env);
   let driver = startDriver();
   const executors = [startExecutor(0), startExecutor(1)];
   const producer = new ContinuousProducer(brokers(), topic, PARTITIONS, mode, 20, 50);
@@ -126,7 +127,8 @@ async function runMode(client: Redis, mode: Mode, faults: Array<Fault<Kind>>): P
         driver = startDriver();
       } else {
         // Target 0 is the executor running the receiver (receiver mode), target 1 the other one.
-        const holder = mode === 'direct' ? undefined : await waitFor(() => receiverExecutor(httpPort), { timeoutMs: 30_000, label: 'receiver' });
+        const holder =
+          mode === 'direct' ? undefined : await waitFor(() => receiverExecutor(httpPort), { timeoutMs: 30_000, label: 'receiver' });
         const index = holder === undefined ? fault.target : holder === 'e0' ? fault.target : 1 - fault.target;
         const victim = executors[index] as SluiceProcess;
         victim.kill('SIGKILL');

@@ -50,7 +50,8 @@ export const jobFlags: ConfigFlag[] = [
   {
     flags: '--source-mode <mode>',
     key: 'source.mode',
-    description: "'direct' (the driver plans offset ranges) or 'receiver' (receivers, blocks, write-ahead log; docs/receiver-mode.md) (source.mode)",
+    description:
+      "'direct' (the driver plans offset ranges) or 'receiver' (receivers, blocks, write-ahead log; docs/receiver-mode.md) (source.mode)",
   },
   {
     flags: '--max-rate-per-partition <n>',

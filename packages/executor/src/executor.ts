@@ -188,7 +188,7 @@ export class Executor {
   async close(now?: AbortSignal): Promise<{ finished: number; handedBack: number }> {
     const { service, registration, reader, store, logger, httpServer, deadLetters, sink, shutdownTimeoutMs, receivers } = this.parts;
     // Receivers first: blocks not yet reported are received again by their successors.
-    await receivers?.close();
+    receivers?.close();
     const running = service.runningTasks;
     if (running > 0) logger.info({ running, timeoutMs: shutdownTimeoutMs }, 'shutting down: finishing running tasks');
     const drained = await service.drain(shutdownTimeoutMs, now);

@@ -377,7 +377,12 @@ export const configSchema = z
 
 /** Settings the receiver-based approach cannot honour (docs/receiver-mode.md#refusals). */
 function receiverModeRefusals(
-  config: { source: { mode: string }; receiver: z.infer<typeof receiverSchema>; job: { assign?: unknown }; driver: { until: unknown; speculation: boolean } },
+  config: {
+    source: { mode: string };
+    receiver: z.infer<typeof receiverSchema>;
+    job: { assign?: unknown };
+    driver: { until: unknown; speculation: boolean };
+  },
   ctx: z.RefinementCtx
 ): void {
   if (config.receiver.walReplicas > 0 && !config.receiver.writeAheadLog) {

@@ -61,7 +61,7 @@ export class BlockLog {
    * @throws SluiceError SLUICE_REDIS_UNAVAILABLE-like failures of the client; SLUICE_BLOCK_LOST is not raised here.
    */
   async appendToLog(receiver: string, blockId: string, data: Buffer, replicas: number, timeoutMs: number): Promise<string> {
-    const entry = (await this.redis.xaddBuffer(this.keys.wal(receiver), '*', 'block', blockId, 'data', data)) as Buffer | null;
+    const entry = await this.redis.xaddBuffer(this.keys.wal(receiver), '*', 'block', blockId, 'data', data);
     if (entry === null) throw new SluiceError('SLUICE_REDIS_UNAVAILABLE', `write-ahead log of ${receiver}: XADD returned no entry id`);
     if (replicas > 0) {
       const acknowledged = await this.redis.wait(replicas, timeoutMs);
@@ -111,7 +111,15 @@ export class BlockLog {
    */
   async allocate(epoch: string, id: number, time: number): Promise<BlockBatch | null> {
     const k = this.keys;
-    const raw = await this.redis.allocateBlocks(this.jobKeys.epoch, k.planned, k.unallocated, this.jobKeys.committed, epoch, String(id), String(time));
+    const raw = await this.redis.allocateBlocks(
+      this.jobKeys.epoch,
+      k.planned,
+      k.unallocated,
+      this.jobKeys.committed,
+      epoch,
+      String(id),
+      String(time)
+    );
     const ids = new Reply('allocateBlocks', raw).decode<string[] | null>({
       allocated: (r) => Array.from({ length: r.length - 1 }, (_, i) => r.text(i + 1)),
       planned: () => null,
@@ -170,7 +178,8 @@ export class BlockLog {
   }): Promise<BlockCommitOutcome> {
     const { epoch, batchId, block, writes } = options;
     const problem = redisWritesProblem(writes);
-    if (problem !== undefined) throw new SluiceError('SLUICE_PROCESS_FAILED', `block ${block.id}: sink output cannot be applied: ${problem}`);
+    if (problem !== undefined)
+      throw new SluiceError('SLUICE_PROCESS_FAILED', `block ${block.id}: sink output cannot be applied: ${problem}`);
     const keys = [this.jobKeys.epoch, this.keys.planned, this.keys.done, this.keys.blocks];
     const args = encodeWrites(writes, { keys, keyIndex: new Map(), outputKey: (key) => this.jobKeys.output(key) });
     const raw = await this.redis.commitBlock([

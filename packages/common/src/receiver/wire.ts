@@ -23,17 +23,28 @@ export function toWireBlock(block: BlockInfo): WireBlock {
 
 /** A block as it arrives over gRPC, checked field by field. */
 export function fromWireBlock(b: WireBlock, invalid: (why: string) => Error): BlockInfo {
-  if (!idPattern.test(b.block_id) || !idPattern.test(b.receiver_id) || !idPattern.test(b.executor_id)) throw invalid('malformed block, receiver or executor id');
+  if (!idPattern.test(b.block_id) || !idPattern.test(b.receiver_id) || !idPattern.test(b.executor_id))
+    throw invalid('malformed block, receiver or executor id');
   if (!entryPattern.test(b.wal_entry)) throw invalid(`block ${b.block_id}: '${b.wal_entry.slice(0, 60)}' is not a log entry id`);
   if (!countPattern.test(String(b.records)) || !countPattern.test(String(b.bytes))) throw invalid(`block ${b.block_id}: malformed counts`);
-  if (!Array.isArray(b.ranges) || b.ranges.length > 100_000 || !Array.isArray(b.range_records) || b.range_records.length !== b.ranges.length) {
+  if (
+    !Array.isArray(b.ranges) ||
+    b.ranges.length > 100_000 ||
+    !Array.isArray(b.range_records) ||
+    b.range_records.length !== b.ranges.length
+  ) {
     throw invalid(`block ${b.block_id}: malformed ranges`);
   }
   const ranges = b.ranges.map((r, i) => {
     const records = String(b.range_records[i]);
     if (!countPattern.test(records)) throw invalid(`block ${b.block_id}: malformed range counts`);
-    if (!topicPattern.test(r.topic) || !Number.isInteger(r.partition) || r.partition < 0) throw invalid(`block ${b.block_id}: malformed range`);
-    if (!countPattern.test(String(r.from_offset)) || !countPattern.test(String(r.until_offset)) || BigInt(r.from_offset) > BigInt(r.until_offset)) {
+    if (!topicPattern.test(r.topic) || !Number.isInteger(r.partition) || r.partition < 0)
+      throw invalid(`block ${b.block_id}: malformed range`);
+    if (
+      !countPattern.test(String(r.from_offset)) ||
+      !countPattern.test(String(r.until_offset)) ||
+      BigInt(r.from_offset) > BigInt(r.until_offset)
+    ) {
       throw invalid(`block ${b.block_id}: invalid range [${String(r.from_offset).slice(0, 30)}, ${String(r.until_offset).slice(0, 30)})`);
     }
     return { topic: r.topic, partition: r.partition, from: String(r.from_offset), until: String(r.until_offset), records: Number(records) };

@@ -70,7 +70,10 @@ export class BlockBatches {
   async replay(epoch: string, timing: BatchTiming): Promise<boolean> {
     const planned = await this.deps.log.planned();
     if (!planned || planned.id !== (await this.deps.store.lastCommittedBatchId()) + 1) return false;
-    this.deps.logger.warn({ batch: planned.id, blocks: planned.blocks.length }, 'running an allocated but uncommitted batch of blocks again');
+    this.deps.logger.warn(
+      { batch: planned.id, blocks: planned.blocks.length },
+      'running an allocated but uncommitted batch of blocks again'
+    );
     await this.execute({ ...planned, epoch }, timing, true);
     return true;
   }
@@ -191,7 +194,8 @@ export class BlockBatches {
           { deadline: Date.now() + this.settings.taskTimeoutMs },
           (e: grpc.ServiceError | null, result?: WireBlockTaskResult) => {
             if (e) reject(fromServiceError(e, `block task of batch ${batch.id} on ${handle.id}`));
-            else if (!result?.result || !Array.isArray(result.lost_blocks)) reject(new InvalidRequestError(`block task of batch ${batch.id}: malformed answer from ${handle.id}`));
+            else if (!result?.result || !Array.isArray(result.lost_blocks))
+              reject(new InvalidRequestError(`block task of batch ${batch.id}: malformed answer from ${handle.id}`));
             else resolve(result);
           }
         );
@@ -220,7 +224,8 @@ export class BlockBatches {
       }
     }
     const executorOf = new Map<string, { executor: string; attempt: number; ms: number }>();
-    for (const o of outcomes) for (const b of o.blocks) executorOf.set(b.id, { executor: o.executor, attempt: o.attempt, ms: o.result.total_ms });
+    for (const o of outcomes)
+      for (const b of o.blocks) executorOf.set(b.id, { executor: o.executor, attempt: o.attempt, ms: o.result.total_ms });
     const processingMs = performance.now() - started;
     const summary: BatchSummary = {
       id: batch.id,
@@ -254,7 +259,12 @@ export class BlockBatches {
       id: batch.id,
       epoch: batch.epoch,
       time: batch.time,
-      ranges: summary.ranges.map((r) => ({ topic: r.topic, partition: r.partition, fromOffset: BigInt(r.from), untilOffset: BigInt(r.until) })),
+      ranges: summary.ranges.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        fromOffset: BigInt(r.from),
+        untilOffset: BigInt(r.until),
+      })),
     };
     this.deps.metrics.batchCommitted(plan, summary);
     // Backpressure: the estimate becomes the receivers' rate limit (Spark's RateController).

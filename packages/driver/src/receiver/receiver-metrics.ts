@@ -64,7 +64,11 @@ export function registerReceiverMetrics(
     });
   }
   return {
-    blocksLost: new Counter({ name: 'sluice_receiver_blocks_lost_total', help: 'Blocks lost (SLUICE_BLOCK_LOST): their executor died and no write-ahead log held them', registers }),
+    blocksLost: new Counter({
+      name: 'sluice_receiver_blocks_lost_total',
+      help: 'Blocks lost (SLUICE_BLOCK_LOST): their executor died and no write-ahead log held them',
+      registers,
+    }),
     recordsLost: new Counter({ name: 'sluice_receiver_records_lost_total', help: 'Records of the blocks lost', registers }),
   };
 }

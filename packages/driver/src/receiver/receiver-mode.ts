@@ -44,7 +44,7 @@ export function createReceiverMode(
       metrics: deps.metrics,
       rateEstimator: deps.rateEstimator,
       logger,
-      committed: deps.committed,
+      committed: (event) => deps.committed(event),
       blocksLost: (blocks) => {
         lost.blocksLost.inc(blocks.length);
         lost.recordsLost.inc(blocks.reduce((n, b) => n + b.records, 0));
@@ -54,6 +54,16 @@ export function createReceiverMode(
   return { tracker, batches, log };
 }
 
-function pick(d: SluiceConfig['driver']): { taskTimeoutMs: number; maxTaskFailures: number; retryBackoffMs: number; executorWaitMs: number } {
-  return { taskTimeoutMs: d.taskTimeoutMs, maxTaskFailures: d.maxTaskFailures, retryBackoffMs: d.retryBackoffMs, executorWaitMs: d.executorWaitMs };
+function pick(d: SluiceConfig['driver']): {
+  taskTimeoutMs: number;
+  maxTaskFailures: number;
+  retryBackoffMs: number;
+  executorWaitMs: number;
+} {
+  return {
+    taskTimeoutMs: d.taskTimeoutMs,
+    maxTaskFailures: d.maxTaskFailures,
+    retryBackoffMs: d.retryBackoffMs,
+    executorWaitMs: d.executorWaitMs,
+  };
 }

@@ -148,7 +148,10 @@ export class ReceiverTracker {
       t.info.lastError = why;
       t.info.state = 'restarting';
       t.info.restarts++;
-      logger.warn({ receiver: t.info.id, executor: handle.id, err: why, restartInMs: this.settings.restartDelayMs }, 'receiver stopped; restarting it');
+      logger.warn(
+        { receiver: t.info.id, executor: handle.id, err: why, restartInMs: this.settings.restartDelayMs },
+        'receiver stopped; restarting it'
+      );
       setTimeout(() => void this.launch(t), this.settings.restartDelayMs).unref();
     };
     stream.on('data', (event: WireReceiverEvent) => {
@@ -161,7 +164,8 @@ export class ReceiverTracker {
       let block: BlockInfo;
       try {
         block = fromWireBlock(event.block, (why) => new InvalidRequestError(`receiver ${t.info.id}: ${why}`));
-        if (block.receiver !== t.info.id || block.executor !== handle.id) throw new InvalidRequestError(`receiver ${t.info.id}: block ${block.id} names another receiver or executor`);
+        if (block.receiver !== t.info.id || block.executor !== handle.id)
+          throw new InvalidRequestError(`receiver ${t.info.id}: block ${block.id} names another receiver or executor`);
       } catch (e) {
         stream.cancel();
         close((e as Error).message);
@@ -172,7 +176,10 @@ export class ReceiverTracker {
         try {
           await this.deps.log.record(this.epoch, block);
         } catch (e) {
-          logger.error({ receiver: t.info.id, block: block.id, err: (e as Error).message }, 'recording a block failed; the receiver is restarted');
+          logger.error(
+            { receiver: t.info.id, block: block.id, err: (e as Error).message },
+            'recording a block failed; the receiver is restarted'
+          );
           stream.cancel();
           close((e as Error).message);
           return;

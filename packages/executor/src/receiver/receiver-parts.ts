@@ -37,7 +37,12 @@ export function createReceiverService(options: {
   const log = new BlockLog(options.store.client, settings.name);
   const blocks = new BlockStore();
   const subscription = settings.subscription;
-  const topics = subscription.kind === 'pattern' ? new RegExp(`^(?:${subscription.pattern})$`) : subscription.kind === 'topics' ? subscription.topics : [];
+  const topics =
+    subscription.kind === 'pattern'
+      ? new RegExp(`^(?:${subscription.pattern})$`)
+      : subscription.kind === 'topics'
+        ? subscription.topics
+        : [];
   const r = config.receiver;
   return new ReceiverService({
     executorId,

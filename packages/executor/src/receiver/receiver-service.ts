@@ -18,7 +18,6 @@ import type { ExecutorMetrics } from '../metrics';
 import type { BlockTask, BlockTaskRunner } from './block-task';
 import type { Receiver, ReceiverDependencies } from './receiver';
 
-
 export interface ReceiverServiceOptions {
   executorId: string;
   job: string;
@@ -53,7 +52,7 @@ export class ReceiverService {
   }
 
   /** Stops every receiver (executor shutdown): their unreported blocks are received again by their successors. */
-  async close(): Promise<void> {
+  close(): void {
     for (const r of [...this.running.values()]) r.end();
   }
 
@@ -128,7 +127,11 @@ export class ReceiverService {
       }
       const { receiver_id: id, job, epoch, max_rate: maxRate } = call.start;
       if (!receiverIdPattern.test(id) || job !== this.options.job || !int64Pattern.test(String(epoch)) || !(maxRate >= 0)) {
-        end(new InvalidRequestError(`Receive: malformed start of receiver '${String(id).slice(0, 200)}' for job '${String(job).slice(0, 200)}'`));
+        end(
+          new InvalidRequestError(
+            `Receive: malformed start of receiver '${String(id).slice(0, 200)}' for job '${String(job).slice(0, 200)}'`
+          )
+        );
         return;
       }
       // One receiver of an id per executor: an older one (an earlier driver's) stops first.
@@ -145,7 +148,12 @@ export class ReceiverService {
               if (ended) return Promise.reject(new SluiceError('SLUICE_EXECUTOR_LOST', `receiver ${id}: the driver's stream closed`));
               const acked = new Promise<void>((resolve) => acks.set(block.id, resolve));
               const timer = setTimeout(() => {
-                end(new SluiceError('SLUICE_EXECUTOR_LOST', `receiver ${id}: block ${block.id} not acknowledged within ${this.options.ackTimeoutMs} ms`));
+                end(
+                  new SluiceError(
+                    'SLUICE_EXECUTOR_LOST',
+                    `receiver ${id}: block ${block.id} not acknowledged within ${this.options.ackTimeoutMs} ms`
+                  )
+                );
               }, this.options.ackTimeoutMs);
               ackTimers.add(timer);
               void acked.finally(() => {
@@ -154,7 +162,11 @@ export class ReceiverService {
               });
               stream.write({ block: toWireBlock(block) });
               return acked.then(() => {
-                if (ended) throw new SluiceError('SLUICE_EXECUTOR_LOST', `receiver ${id}: the driver's stream closed before block ${block.id} was acknowledged`);
+                if (ended)
+                  throw new SluiceError(
+                    'SLUICE_EXECUTOR_LOST',
+                    `receiver ${id}: the driver's stream closed before block ${block.id} was acknowledged`
+                  );
               });
             },
             failed: (e) => end(new SluiceError('SLUICE_TASK_FAILED', `receiver ${id} failed: ${e.message}`, { retriable: true })),
@@ -164,7 +176,8 @@ export class ReceiverService {
               if (!ended) stream.write({ started: true });
               this.options.logger.info({ receiver: id }, 'receiver started');
             },
-            (e: Error) => end(new SluiceError('SLUICE_KAFKA_UNAVAILABLE', `receiver ${id} could not start: ${e.message}`, { retriable: true }))
+            (e: Error) =>
+              end(new SluiceError('SLUICE_KAFKA_UNAVAILABLE', `receiver ${id} could not start: ${e.message}`, { retriable: true }))
           );
           return started;
         })
@@ -175,9 +188,12 @@ export class ReceiverService {
   private validateTask(request: WireBlockTaskRequest): BlockTask {
     const invalid = (why: string): SluiceError =>
       new InvalidRequestError(`block task ${String(request.task_id).slice(0, 200)}: ${why}`, { job: this.options.job });
-    if (typeof request.task_id !== 'string' || request.task_id === '' || request.task_id.length > 512) throw invalid('task_id must be 1 to 512 characters');
-    if (request.job !== this.options.job) throw invalid(`job '${String(request.job).slice(0, 200)}' is not this executor's job '${this.options.job}'`);
-    if (!int64Pattern.test(String(request.epoch)) || BigInt(request.epoch) < 1n) throw invalid(`epoch '${String(request.epoch).slice(0, 40)}' is not a driver epoch`);
+    if (typeof request.task_id !== 'string' || request.task_id === '' || request.task_id.length > 512)
+      throw invalid('task_id must be 1 to 512 characters');
+    if (request.job !== this.options.job)
+      throw invalid(`job '${String(request.job).slice(0, 200)}' is not this executor's job '${this.options.job}'`);
+    if (!int64Pattern.test(String(request.epoch)) || BigInt(request.epoch) < 1n)
+      throw invalid(`epoch '${String(request.epoch).slice(0, 40)}' is not a driver epoch`);
     if (!int64Pattern.test(String(request.batch_id)) || Number(request.batch_id) < 1) throw invalid('batch_id is not a batch');
     if (!Array.isArray(request.blocks) || request.blocks.length === 0 || request.blocks.length > 100_000) throw invalid('no blocks');
     return {

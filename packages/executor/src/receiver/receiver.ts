@@ -158,7 +158,10 @@ export class Receiver {
     this.deps.store.put(info.id, records);
     await this.deps.report(info);
     if (this.settings.fault === 'after-log') {
-      this.deps.logger.error({ block: info.id }, 'SLUICE_FAULT_RECEIVER_CRASH=after-log: dying after the block is logged, before its offsets are committed');
+      this.deps.logger.error(
+        { block: info.id },
+        'SLUICE_FAULT_RECEIVER_CRASH=after-log: dying after the block is logged, before its offsets are committed'
+      );
       process.kill(process.pid, 'SIGKILL');
     }
     await this.consumer.commit(block.offsets).catch((e: Error) =>

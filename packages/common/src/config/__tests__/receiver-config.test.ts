@@ -53,7 +53,12 @@ describe('receiver mode configuration', () => {
       source: { topics: ['t'] },
       process: () => [],
       // As postgresSink: the offsets live in the sink's own store.
-      sink: { kind: 'postgres', guarantee: 'exactly-once', commit: (_: unknown[], c) => c.commit([]), committedOffsets: async () => [] },
+      sink: {
+        kind: 'postgres',
+        guarantee: 'exactly-once',
+        commit: (_: unknown[], c) => c.commit([]),
+        committedOffsets: () => Promise.resolve([]),
+      },
     });
     expect(() => resolveJobSettings(pg, config)).toThrow(/\[SLUICE_CONFIG_INVALID\] job 'p': the postgres sink keeps the job's offsets/);
     const redis = defineJob({ name: 'r', source: { topics: ['t'] }, process: () => [], sink: redisCounterSink({ key: 'k' }) });

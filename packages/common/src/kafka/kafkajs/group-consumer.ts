@@ -77,13 +77,17 @@ export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: G
     async start() {
       await consumer.connect();
       if (closed) return;
-      await consumer.subscribe({ topics: Array.isArray(options.topics) ? options.topics : [options.topics], fromBeginning: options.fromBeginning });
+      await consumer.subscribe({
+        topics: Array.isArray(options.topics) ? options.topics : [options.topics],
+        fromBeginning: options.fromBeginning,
+      });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: true,
-        eachBatch: async ({ batch, heartbeat }) => {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
           const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
-          if (records.length > 0) await options.onRecords(records, heartbeat);
+          if (records.length > 0) await options.onRecords(records, () => payload.heartbeat());
         },
       });
     },
