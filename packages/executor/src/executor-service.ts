@@ -105,7 +105,8 @@ function refusedReceiverCalls(job: string): Pick<ExecutorHandlers, 'Receive' | '
   const refusal = (): SluiceError =>
     new InvalidRequestError(`job '${job}' runs in source.mode = direct on this executor: no receiver or block task`, { job });
   return {
-    Receive: (stream) => stream.destroy(Object.assign(new Error(refusal().message), toServiceError(refusal()))),
+    // grpc-js turns an 'error' of a server stream into the call's status.
+    Receive: (stream) => stream.emit('error', Object.assign(new Error(refusal().message), toServiceError(refusal()))),
     RunBlockTask: (_call, callback) => callback(toServiceError(refusal())),
   };
 }

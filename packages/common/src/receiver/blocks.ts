@@ -16,6 +16,8 @@ export interface BlockInfo {
   records: number;
   /** Key and value bytes of its records. */
   bytes: number;
+  /** Bytes of its write-ahead log entry (0 without the log). */
+  logBytes: number;
   /** Per partition, the offsets it covers: `[from, until)` (until = last offset + 1). */
   ranges: Array<{ topic: string; partition: number; from: string; until: string; records: number }>;
 }

@@ -18,6 +18,7 @@ export function toWireBlock(block: BlockInfo): WireBlock {
     bytes: String(block.bytes),
     ranges: block.ranges.map((r) => ({ topic: r.topic, partition: r.partition, from_offset: r.from, until_offset: r.until })),
     range_records: block.ranges.map((r) => String(r.records)),
+    log_bytes: String(block.logBytes),
   };
 }
 
@@ -26,7 +27,7 @@ export function fromWireBlock(b: WireBlock, invalid: (why: string) => Error): Bl
   if (!idPattern.test(b.block_id) || !idPattern.test(b.receiver_id) || !idPattern.test(b.executor_id))
     throw invalid('malformed block, receiver or executor id');
   if (!entryPattern.test(b.wal_entry)) throw invalid(`block ${b.block_id}: '${b.wal_entry.slice(0, 60)}' is not a log entry id`);
-  if (!countPattern.test(String(b.records)) || !countPattern.test(String(b.bytes))) throw invalid(`block ${b.block_id}: malformed counts`);
+  if (!countPattern.test(String(b.records)) || !countPattern.test(String(b.bytes)) || !countPattern.test(String(b.log_bytes))) throw invalid(`block ${b.block_id}: malformed counts`);
   if (
     !Array.isArray(b.ranges) ||
     b.ranges.length > 100_000 ||
@@ -56,6 +57,7 @@ export function fromWireBlock(b: WireBlock, invalid: (why: string) => Error): Bl
     wal: b.wal_entry,
     records: Number(b.records),
     bytes: Number(b.bytes),
+    logBytes: Number(b.log_bytes),
     ranges,
   };
 }

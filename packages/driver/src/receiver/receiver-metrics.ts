@@ -52,7 +52,25 @@ export function registerReceiverMetrics(
       for (const r of tracker.describe()) this.set({ receiver: r.id }, r.restarts);
     },
   });
+  new Gauge({
+    name: 'sluice_receiver_bytes',
+    help: 'Key and value bytes each receiver received (and the driver recorded) since this driver leads',
+    labelNames: ['receiver'],
+    registers,
+    collect() {
+      for (const r of tracker.describe()) this.set({ receiver: r.id }, r.bytes);
+    },
+  });
   if (writeAheadLog) {
+    new Gauge({
+      name: 'sluice_receiver_log_written_bytes',
+      help: 'Bytes each receiver wrote to its write-ahead log since this driver leads',
+      labelNames: ['receiver'],
+      registers,
+      collect() {
+        for (const r of tracker.describe()) this.set({ receiver: r.id }, r.logBytes);
+      },
+    });
     new Gauge({
       name: 'sluice_receiver_log_bytes',
       help: 'Bytes the write-ahead log of each receiver takes in Redis (MEMORY USAGE)',

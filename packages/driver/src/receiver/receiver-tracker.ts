@@ -20,6 +20,8 @@ export interface ReceiverInfo {
   blocks: number;
   records: number;
   bytes: number;
+  /** Bytes written to its write-ahead log (0 without it). */
+  logBytes: number;
   /** Records/s received over the last blocks (about the last 10 s). */
   rate: number;
   restarts: number;
@@ -68,7 +70,7 @@ export class ReceiverTracker {
     for (let i = 0; i < this.settings.count; i++) {
       const id = `receiver-${i}`;
       const tracked: Tracked = {
-        info: { id, state: 'waiting', executor: null, blocks: 0, records: 0, bytes: 0, rate: 0, restarts: 0, lastError: null },
+        info: { id, state: 'waiting', executor: null, blocks: 0, records: 0, bytes: 0, logBytes: 0, rate: 0, restarts: 0, lastError: null },
         recent: [],
       };
       this.receivers.set(id, tracked);
@@ -187,6 +189,7 @@ export class ReceiverTracker {
         t.info.blocks++;
         t.info.records += block.records;
         t.info.bytes += block.bytes;
+        t.info.logBytes += block.logBytes;
         t.recent.push([Date.now(), block.records]);
         this.onBlock(block);
         if (!closed) stream.write({ ack_block_id: block.id });

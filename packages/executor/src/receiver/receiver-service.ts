@@ -104,7 +104,8 @@ export class ReceiverService {
       if (receiverId !== undefined && this.running.get(receiverId)?.end === end) this.running.delete(receiverId);
       if (receiver) void receiver.stop().finally(() => released?.());
       else released?.();
-      if (error) stream.destroy(Object.assign(new Error(error.message), toServiceError(error)));
+      // grpc-js turns an 'error' of a server stream into the call's status.
+      if (error) stream.emit('error', Object.assign(new Error(error.message), toServiceError(error)));
       else stream.end();
     };
     stream.on('cancelled', () => end());

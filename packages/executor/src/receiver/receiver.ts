@@ -118,6 +118,7 @@ export class Receiver {
       wal: '',
       records: records.length,
       bytes: blockBytes(records),
+      logBytes: 0,
       ranges: blockRanges(records),
     };
     this.queue.push({ info, records, offsets });
@@ -153,6 +154,7 @@ export class Receiver {
     if (wal) {
       const data = encodeBlock(records);
       info.wal = await this.deps.log.appendToLog(info.receiver, info.id, data, wal.replicas, wal.timeoutMs);
+      info.logBytes = data.length;
       this.stats.logBytes += data.length;
     }
     this.deps.store.put(info.id, records);

@@ -21,6 +21,10 @@ export interface Block {
    * The records of each of ranges, in the same order.
    */
   'range_records'?: (number | string | Long)[];
+  /**
+   * Bytes its write-ahead log entry holds (0 without the log).
+   */
+  'log_bytes'?: (number | string | Long);
 }
 
 export interface Block__Output {
@@ -41,4 +45,8 @@ export interface Block__Output {
    * The records of each of ranges, in the same order.
    */
   'range_records': (string)[];
+  /**
+   * Bytes its write-ahead log entry holds (0 without the log).
+   */
+  'log_bytes': (string);
 }
