@@ -1044,7 +1044,9 @@ async function modes(report) {
     ...rows.map(
       (row) =>
         `| ${row.label} | ${fmt(row.rps)} | ${ratio(row.rps, direct.rps)} | ${fmt(row.cpuPerM, 1)} | ${
-          row.log ? `${fmt(row.log.written / 1e6, 1)} MB / ${fmt(row.log.received / 1e6, 1)} MB (${ratio(row.log.written, row.log.received)})` : '-'
+          row.log
+            ? `${fmt(row.log.written / 1e6, 1)} MB / ${fmt(row.log.received / 1e6, 1)} MB (${ratio(row.log.written, row.log.received)})`
+            : '-'
         } |`
     ),
     ''

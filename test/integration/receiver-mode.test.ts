@@ -78,14 +78,17 @@ describe('receiver mode (source.mode = receiver)', () => {
     }).catch((e: Error) => run.waitForOutput(/never/, 1).catch(() => Promise.reject(e)));
     const ends = await endOffsets(topic);
     // The receiver's own consumer group shows its progress: every partition at its end offset.
-    await waitFor(async () => {
-      const group = await groupOffsets(`sluice-${topic}`);
-      return Object.entries(ends).every(([tp, end]) => group[tp] === end) ? group : undefined;
-    }, {
-      timeoutMs: 30_000,
-      intervalMs: 500,
-      label: 'group offsets at the end offsets',
-    });
+    await waitFor(
+      async () => {
+        const group = await groupOffsets(`sluice-${topic}`);
+        return Object.entries(ends).every(([tp, end]) => group[tp] === end) ? group : undefined;
+      },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+        label: 'group offsets at the end offsets',
+      }
+    );
     // Processed blocks leave the block log and the write-ahead log.
     const keys = blockKeys(topic);
     await waitFor(async () => ((await client.xlen(keys.wal('receiver-0'))) === 0 && (await client.hlen(keys.blocks)) === 0) || undefined, {

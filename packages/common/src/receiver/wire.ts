@@ -27,7 +27,8 @@ export function fromWireBlock(b: WireBlock, invalid: (why: string) => Error): Bl
   if (!idPattern.test(b.block_id) || !idPattern.test(b.receiver_id) || !idPattern.test(b.executor_id))
     throw invalid('malformed block, receiver or executor id');
   if (!entryPattern.test(b.wal_entry)) throw invalid(`block ${b.block_id}: '${b.wal_entry.slice(0, 60)}' is not a log entry id`);
-  if (!countPattern.test(String(b.records)) || !countPattern.test(String(b.bytes)) || !countPattern.test(String(b.log_bytes))) throw invalid(`block ${b.block_id}: malformed counts`);
+  if (!countPattern.test(String(b.records)) || !countPattern.test(String(b.bytes)) || !countPattern.test(String(b.log_bytes)))
+    throw invalid(`block ${b.block_id}: malformed counts`);
   if (
     !Array.isArray(b.ranges) ||
     b.ranges.length > 100_000 ||
