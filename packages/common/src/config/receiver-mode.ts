@@ -19,6 +19,13 @@ export function checkReceiverMode(job: Job, config: SluiceConfig): void {
       { key: 'source.mode' }
     );
   }
+  const starting = config.job.startingOffsets ?? job.source.startingOffsets;
+  if (typeof starting === 'object') {
+    throw new ConfigError(
+      `job '${job.name}': startingOffsets ${JSON.stringify(starting).slice(0, 200)} cannot be used with source.mode = receiver: a consumer group starts at 'earliest' or 'latest'`,
+      { key: 'job.startingOffsets' }
+    );
+  }
   if (job.sink.committedOffsets !== undefined) {
     throw new ConfigError(
       `job '${job.name}': the ${job.sink.kind} sink keeps the job's offsets in its own store and cannot be used with source.mode = receiver`,

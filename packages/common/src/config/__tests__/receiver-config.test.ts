@@ -61,6 +61,15 @@ describe('receiver mode configuration', () => {
       },
     });
     expect(() => resolveJobSettings(pg, config)).toThrow(/\[SLUICE_CONFIG_INVALID\] job 'p': the postgres sink keeps the job's offsets/);
+    const timed = defineJob({
+      name: 't',
+      source: { topics: ['t'], startingOffsets: { timestamp: 1 } },
+      process: () => [],
+      sink: redisCounterSink({ key: 'k' }),
+    });
+    expect(() => resolveJobSettings(timed, config)).toThrow(
+      /\[SLUICE_CONFIG_INVALID\] job 't': startingOffsets \{"timestamp":1\} cannot be used/
+    );
     const redis = defineJob({ name: 'r', source: { topics: ['t'] }, process: () => [], sink: redisCounterSink({ key: 'k' }) });
     expect(resolveJobSettings(redis, config).name).toBe('r');
   });
