@@ -68,10 +68,10 @@ describe('receiver blocks', () => {
     };
     const invalid = (why: string): Error => new Error(why);
     const wire = toWireBlock(block);
-    expect(fromWireBlock({ ...wire, records: String(wire.records), bytes: String(wire.bytes) } as never, invalid)).toEqual(block);
-    expect(() => fromWireBlock({ ...wire, wal_entry: 'x' } as never, invalid)).toThrow(/not a log entry id/);
-    expect(() => fromWireBlock({ ...wire, block_id: 'a:b' } as never, invalid)).toThrow(/malformed block/);
-    expect(() => fromWireBlock({ ...wire, range_records: [] } as never, invalid)).toThrow(/malformed ranges/);
+    expect(fromWireBlock({ ...wire, records: String(wire.records), bytes: String(wire.bytes) }, invalid)).toEqual(block);
+    expect(() => fromWireBlock({ ...wire, wal_entry: 'x' }, invalid)).toThrow(/not a log entry id/);
+    expect(() => fromWireBlock({ ...wire, block_id: 'a:b' }, invalid)).toThrow(/malformed block/);
+    expect(() => fromWireBlock({ ...wire, range_records: [] }, invalid)).toThrow(/malformed ranges/);
     const backwards = { ...wire, ranges: [{ topic: 'a', partition: 0, from_offset: '9', until_offset: '8' }], range_records: ['1'] };
     expect(() => fromWireBlock(backwards as never, invalid)).toThrow(/invalid range/);
   });
