@@ -22,7 +22,7 @@ import {
   type WireTaskResult,
 } from '@sluice/common';
 import type { ExecutorMetrics } from './metrics';
-import type { Task, TaskRunner } from './task-runner';
+import type { Task, TaskReport, TaskRunner } from './task-runner';
 
 export interface ExecutorServiceOptions {
   executorId: string;
@@ -98,6 +98,21 @@ export function serveUnary<Res>(
       callback(toServiceError(e));
     }
   );
+}
+
+/** A task's report as it goes over the wire. */
+export function toWireResult(report: TaskReport, executorId: string): WireTaskResult {
+  return {
+    status: report.status,
+    executor_id: executorId,
+    records: String(report.records),
+    bytes: String(report.bytes),
+    fetch_ms: report.fetchMs,
+    process_ms: report.processMs,
+    commit_ms: report.commitMs,
+    total_ms: report.totalMs,
+    chunks: report.chunks,
+  };
 }
 
 /** An executor of a job in the direct approach (source.mode = direct) runs no receiver. */
@@ -323,17 +338,7 @@ export class ExecutorService {
         },
         'task finished'
       );
-      return {
-        status: report.status,
-        executor_id: this.options.executorId,
-        records: String(report.records),
-        bytes: String(report.bytes),
-        fetch_ms: report.fetchMs,
-        process_ms: report.processMs,
-        commit_ms: report.commitMs,
-        total_ms: report.totalMs,
-        chunks: report.chunks,
-      };
+      return toWireResult(report, this.options.executorId);
     } catch (e) {
       stopTimer?.({ status: 'failed' });
       this.metrics?.tasks.inc({ outcome: 'failed' });

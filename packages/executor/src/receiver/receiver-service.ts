@@ -13,7 +13,7 @@ import {
   type WireReceiverEvent,
   type WireBlockTaskResult,
 } from '@sluice/common';
-import { int64Pattern, serveUnary, type TaskSlots } from '../executor-service';
+import { int64Pattern, serveUnary, toWireResult, type TaskSlots } from '../executor-service';
 import type { ExecutorMetrics } from '../metrics';
 import type { BlockTask, BlockTaskRunner } from './block-task';
 import type { Receiver, ReceiverDependencies } from './receiver';
@@ -72,20 +72,7 @@ export class ReceiverService {
   private async runTask(task: BlockTask, signal: AbortSignal): Promise<WireBlockTaskResult> {
     const report = await this.options.runner.run(task, signal);
     this.options.metrics?.tasks.inc({ outcome: report.status.toLowerCase() });
-    return {
-      result: {
-        status: report.status,
-        executor_id: this.options.executorId,
-        records: String(report.records),
-        bytes: String(report.bytes),
-        fetch_ms: report.fetchMs,
-        process_ms: report.processMs,
-        commit_ms: report.commitMs,
-        total_ms: report.totalMs,
-        chunks: report.chunks,
-      },
-      lost_blocks: report.lostBlocks,
-    };
+    return { result: toWireResult(report, this.options.executorId), lost_blocks: report.lostBlocks };
   }
 
   private serveReceive(stream: grpc.ServerDuplexStream<WireReceiverCall, WireReceiverEvent>, slots: TaskSlots): void {
