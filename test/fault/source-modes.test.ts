@@ -13,7 +13,9 @@ import { waitFor } from '../helpers/wait-for';
  * records produced throughout: the direct approach (0 lost, 0 duplicated), receiver mode with the
  * write-ahead log (0 lost, duplicates counted) and without it (losses counted, and each one
  * reported as SLUICE_BLOCK_LOST in the batch history). Then the deterministic fault point between
- * the log write and the offset commit, which must duplicate. One summary line per mode.
+ * the log write and the offset commit, which must duplicate, and its counterpart without the log:
+ * an executor killed while its recorded blocks wait for their batch, which must lose them, each
+ * record counted lost. One summary line per mode.
  * SLUICE_CHAOS_SEED replays a schedule.
  */
 jest.setTimeout(240_000);
@@ -212,5 +214,38 @@ describe('source modes under faults', () => {
     expect(duplicated).toBeGreaterThan(0);
     // The block the driver recorded before the crash was processed from the log (no loss counted).
     expect((await history(client, topic)).every((b) => (b.lostRecords ?? 0) === 0)).toBe(true);
+  });
+  it('without the log, the blocks waiting for their batch die with their executor, and the job counts each record lost', async () => {
+    const topic = uniqueName('modes-lost');
+    await createTopic(topic, PARTITIONS);
+    const values = Array.from({ length: 3000 }, (_, i) => `l${i}`);
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    // A long batch interval: blocks are recorded (their offsets committed) long before their batch runs.
+    const job = [...jobArgs('examples/audit', topic), '--batch-interval-ms', '4000', ...modeFlags('receiver')];
+    const driver = sluice(
+      ['driver', ...job, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--min-executors', '2'],
+      env
+    );
+    const executors = new Map(
+      ['e0', 'e1'].map((id) => [id, sluice(['executor', ...job, '--driver', `127.0.0.1:${grpcPort}`, '--id', id], env)] as const)
+    );
+    const holder = await waitFor(() => receiverExecutor(httpPort), { timeoutMs: 30_000, label: 'a receiving receiver' });
+    await produceValues(topic, values, PARTITIONS);
+    const keys = blockKeys(topic);
+    await waitFor(async () => (await client.llen(keys.unallocated)) > 0 || undefined, {
+      timeoutMs: 20_000,
+      intervalMs: 5,
+      label: 'blocks recorded',
+    });
+    (executors.get(holder) as SluiceProcess).kill('SIGKILL');
+    await drained(client, topic, 'receiver', driver);
+    const counts = await auditCounts(client, topic);
+    const lost = values.filter((v) => !counts.has(v)).length;
+    const countedLost = (await history(client, topic)).reduce((n, b) => n + (b.lostRecords ?? 0), 0);
+    process.stdout.write(
+      `mode receiver, executor killed with recorded blocks: ${values.length} values, ${lost} lost (${countedLost} counted by the job)\n`
+    );
+    expect(lost).toBeGreaterThan(0);
+    expect(countedLost).toBe(lost);
   });
 });
