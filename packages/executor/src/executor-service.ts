@@ -22,7 +22,9 @@ import {
   type WireTaskResult,
 } from '@sluice/common';
 import type { ExecutorMetrics } from './metrics';
-import type { Task, TaskReport, TaskRunner } from './task-runner';
+import { refusedReceiverCalls } from './receiver/direct-mode-refusal';
+import type { Task, TaskRunner } from './task-runner';
+import { toWireResult } from './wire-result';
 
 export interface ExecutorServiceOptions {
   executorId: string;
@@ -98,32 +100,6 @@ export function serveUnary<Res>(
       callback(toServiceError(e));
     }
   );
-}
-
-/** A task's report as it goes over the wire. */
-export function toWireResult(report: TaskReport, executorId: string): WireTaskResult {
-  return {
-    status: report.status,
-    executor_id: executorId,
-    records: String(report.records),
-    bytes: String(report.bytes),
-    fetch_ms: report.fetchMs,
-    process_ms: report.processMs,
-    commit_ms: report.commitMs,
-    total_ms: report.totalMs,
-    chunks: report.chunks,
-  };
-}
-
-/** An executor of a job in the direct approach (source.mode = direct) runs no receiver. */
-function refusedReceiverCalls(job: string): Pick<ExecutorHandlers, 'Receive' | 'RunBlockTask'> {
-  const refusal = (): SluiceError =>
-    new InvalidRequestError(`job '${job}' runs in source.mode = direct on this executor: no receiver or block task`, { job });
-  return {
-    // grpc-js turns an 'error' of a server stream into the call's status.
-    Receive: (stream) => stream.emit('error', Object.assign(new Error(refusal().message), toServiceError(refusal()))),
-    RunBlockTask: (_call, callback) => callback(toServiceError(refusal())),
-  };
 }
 
 /** Kafka's legal topic names. */

@@ -13,7 +13,8 @@ import {
   type WireReceiverEvent,
   type WireBlockTaskResult,
 } from '@sluice/common';
-import { int64Pattern, serveUnary, toWireResult, type TaskSlots } from '../executor-service';
+import { int64Pattern, serveUnary, type TaskSlots } from '../executor-service';
+import { toWireResult } from '../wire-result';
 import type { ExecutorMetrics } from '../metrics';
 import type { BlockTask, BlockTaskRunner } from './block-task';
 import type { Receiver, ReceiverDependencies } from './receiver';
