@@ -107,6 +107,14 @@ export class BlockBatches {
       for (let attempt = 0, failures = 0, outages = 0; pending.length > 0; attempt++) {
         const { tasks, lost } = this.route(pending);
         if (lost.length > 0) await this.markLost(batch, lost);
+        if (tasks.size === 0) {
+          // Logged blocks and no live executor to read them: wait for one (SLUICE_NO_EXECUTORS after executorWaitMs).
+          const left = pending.filter((b) => !lost.includes(b));
+          pending.length = 0;
+          pending.push(...left);
+          if (left.length > 0) await this.deps.registry.waitForChange(this.settings.executorWaitMs);
+          continue;
+        }
         this.active.tasksTotal += tasks.size;
         const settled = await Promise.allSettled(
           [...tasks].map(async ([handle, blocks]) => {
