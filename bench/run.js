@@ -17,8 +17,10 @@
  *   BENCH_PRODUCERS [rate / 500,000 rounded up, 1 to 4]  kafka-producer-perf-test processes of the latency run
  *   BENCH_MAX_RPS [100000]    the maximum the latency rate is half of, when the throughput section is not run
  *   BENCH_PG_RECORDS [200000]  backlog of the postgres section (records of BENCH_RECORD_BYTES in 8 partitions)
- *   BENCH_SECTIONS [throughput,overhead,latency,postgres,kafka-sink]  which parts to run
+ *   BENCH_SECTIONS [throughput,overhead,latency,postgres,kafka-sink,modes]  which parts to run; `modes`: the
+ *                             two source approaches side by side (direct, receiver without and with the log)
  *   BENCH_KAFKA_SINK_*        knobs of the kafka-sink section (bench/kafka-sink.js)
+ *   BENCH_MODES_RECORDS [500000]  backlog of the modes section
  *   SLUICE_PG_URL             the postgres section's Postgres (default: deploy/local/postgres.sh up)
  *   KAFKA_BROKERS, REDIS_URL  as everywhere
  * Output: a markdown report on stdout (machine, commit, command, load average, a summary against the
@@ -48,8 +50,9 @@ const OVERHEAD_RUNS = Number(process.env.BENCH_OVERHEAD_RUNS || 3);
 const OVERHEAD_PARTITIONS = (process.env.BENCH_OVERHEAD_PARTITIONS || '8,64,512').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS || 15);
 const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 10);
-const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency,postgres,kafka-sink').split(','));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS || 'throughput,overhead,latency,postgres,kafka-sink,modes').split(','));
 const PG_RECORDS = Number(process.env.BENCH_PG_RECORDS || 200_000);
+const MODES_RECORDS = Number(process.env.BENCH_MODES_RECORDS || 500_000);
 const PARTITIONS = 8;
 /** Batch overhead targets (ms, one record per partition, steady state) by partition count. */
 const OVERHEAD_TARGETS_MS = /** @type {Record<number, number>} */ ({ 64: 10, 512: 50 });
@@ -388,8 +391,8 @@ function backlogWindow({ summaries, lines }, what, expected = RECORDS) {
   return { records, startMs, endMs };
 }
 
-async function sluiceThroughput(job, topic, executors, { env = {}, expected = RECORDS } = {}) {
-  const r = await sluice({ job, topic, executors, env, args: ['--until', 'latest', '--starting-offsets', 'earliest'] });
+async function sluiceThroughput(job, topic, executors, { env = {}, expected = RECORDS, args = [] } = {}) {
+  const r = await sluice({ job, topic, executors, env, args: ['--until', 'latest', '--starting-offsets', 'earliest', ...args] });
   const { records, startMs, endMs } = backlogWindow(r, `sluice ${job}`, expected);
   const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
   return {
@@ -979,6 +982,79 @@ async function postgres(report) {
   return runs;
 }
 
+/**
+ * The two approaches on the same backlog, passthrough job, 2 executors: the direct approach (a
+ * bounded run), receiver mode without and with the write-ahead log (run until the backlog is
+ * committed, then stopped). Records/s over the window from the first batch (for receivers, one batch
+ * interval before it: they receive meanwhile) to the last one committed; CPU of every process;
+ * for the log, the bytes written to it against the key and value bytes received from Kafka.
+ */
+async function modes(report) {
+  const topic = `bench-modes-${RUN_ID}`;
+  await createTopic(topic, PARTITIONS);
+  log(`producing ${MODES_RECORDS} records of ${RECORD_BYTES} bytes to ${topic}`);
+  await produce(topic, MODES_RECORDS, PARTITIONS);
+  const job = path.join(__dirname, 'jobs/passthrough.js');
+  const intervalMs = 500;
+  const rows = [];
+  log('sluice passthrough x2, direct');
+  const direct = await sluiceThroughput(job, topic, 2, { expected: MODES_RECORDS, args: ['--batch-interval-ms', String(intervalMs)] });
+  rows.push({ label: 'direct (offset ranges planned by the driver)', rps: direct.rps, cpuPerM: direct.cpuPerM, log: null });
+  for (const wal of [false, true]) {
+    log(`sluice passthrough x2, receiver mode, write-ahead log ${wal ? 'on' : 'off'}`);
+    const httpPort = nextPort++;
+    const run = startSluice({
+      job,
+      topic,
+      executors: 2,
+      // The mode and the log are for the executors too: through the environment, which both read.
+      env: { SLUICE_SOURCE_MODE: 'receiver', SLUICE_RECEIVER_WRITE_AHEAD_LOG: String(wal) },
+      args: ['--starting-offsets', 'earliest', '--batch-interval-ms', String(intervalMs), '--http-port', String(httpPort)],
+    });
+    for (;;) {
+      const done = Number((await redis.hget(`sluice:{${run.name}}:totals`, 'records')) ?? 0);
+      if (done >= MODES_RECORDS) break;
+      await sleep(200);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const gauge = (name) => [...metrics.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    run.stop();
+    const r = await run.finished;
+    const busy = r.summaries.filter((b) => b.records > 0);
+    const records = busy.reduce((a, b) => a + b.records, 0);
+    if (records !== MODES_RECORDS) throw new Error(`receiver mode committed ${records} records, expected ${MODES_RECORDS}`);
+    const first = busy[0];
+    const last = busy[busy.length - 1];
+    const seconds = (last.time + last.totalDelayMs - (first.time - intervalMs)) / 1000;
+    const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
+    rows.push({
+      label: `receiver, write-ahead log ${wal ? 'on (Redis Stream)' : 'off'}`,
+      rps: records / seconds,
+      cpuPerM: (cpu / records) * 1e6,
+      log: wal ? { written: gauge('sluice_receiver_log_written_bytes'), received: gauge('sluice_receiver_bytes') } : null,
+    });
+  }
+  report.push(
+    `### Source modes: ${fmt(MODES_RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions, passthrough, 2 executors (1 run, provisional)`,
+    '',
+    'Records/s from the first batch to the last one committed (receivers: from one batch interval before the first batch). ' +
+      'Write-ahead log: bytes written to the Redis Stream against the key and value bytes received from Kafka.',
+    '',
+    '| mode | records/s, window | vs direct | CPU s per 1M records | log bytes written / bytes received |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map(
+      (row) =>
+        `| ${row.label} | ${fmt(row.rps)} | ${ratio(row.rps, direct.rps)} | ${fmt(row.cpuPerM, 1)} | ${
+          row.log
+            ? `${fmt(row.log.written / 1e6, 1)} MB / ${fmt(row.log.received / 1e6, 1)} MB (${ratio(row.log.written, row.log.received)})`
+            : '-'
+        } |`
+    ),
+    ''
+  );
+  return rows;
+}
+
 async function main() {
   const about = provenance();
   const head = [`## sluice bench ${new Date().toISOString()}`, '', machine(), ...about.lines];
@@ -994,6 +1070,7 @@ async function main() {
       const constants = { RUN_ID, BROKERS, REPS, RECORD_BYTES, PARTITIONS };
       results.ks = await require('./kafka-sink').kafkaSinkSection(report, { ...helpers, ...constants });
     }
+    if (SECTIONS.has('modes')) results.modes = await modes(report);
     if (SECTIONS.has('latency')) {
       const passthrough = results.tp ? [1, 2].map((n) => median(results.tp.ours[`passthrough/${n}`].map((r) => r.rps))) : [0];
       const maxRps = Math.max(...passthrough);

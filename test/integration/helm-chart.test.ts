@@ -375,6 +375,15 @@ describe('Helm chart: secure by default (gRPC token, NetworkPolicies)', () => {
     expect(find(objects, 'NetworkPolicy', driverName).spec).toEqual(policy(driverPods, executorPods, 9070, 9040));
   });
 
+  it('job.sourceMode=receiver starts both roles in receiver mode; an unknown mode is refused', () => {
+    const objects = render(binary, [], ['--set', 'job.sourceMode=receiver']);
+    for (const name of [driverName, executorName]) {
+      const args = container(find(objects, 'Deployment', name)).args as string[];
+      expect(args.slice(args.indexOf('--source-mode'))).toEqual(['--source-mode', 'receiver']);
+    }
+    expect(() => render(binary, [], ['--set', 'job.sourceMode=kinesis'])).toThrow(/sourceMode/);
+  });
+
   it('opts out: grpc.token.enabled=false and networkPolicy.enabled=false remove them', () => {
     const objects = render(binary, [], ['--set', 'grpc.token.enabled=false', '--set', 'networkPolicy.enabled=false']);
     expect(objects.filter((o) => o.kind === 'Secret' || o.kind === 'NetworkPolicy')).toEqual([]);

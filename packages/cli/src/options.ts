@@ -48,6 +48,12 @@ export const jobFlags: ConfigFlag[] = [
   },
   { flags: '--batch-interval-ms <ms>', key: 'job.batchIntervalMs', description: 'batch interval (job.batchIntervalMs)' },
   {
+    flags: '--source-mode <mode>',
+    key: 'source.mode',
+    description:
+      "'direct' (the driver plans offset ranges) or 'receiver' (receivers, blocks, write-ahead log; docs/receiver-mode.md) (source.mode)",
+  },
+  {
     flags: '--max-rate-per-partition <n>',
     key: 'job.maxRatePerPartition',
     description: 'records per second per partition, 0 = no cap (job.maxRatePerPartition)',

@@ -28,6 +28,7 @@ export const errorCodes = [
   'SLUICE_KAFKA_AUTH_FAILED',
   'SLUICE_SINK_UNAVAILABLE',
   'SLUICE_PRODUCER_FENCED',
+  'SLUICE_BLOCK_LOST',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -278,4 +279,11 @@ export function isDependencyOutage(e: unknown): boolean {
     isSluiceError(e) &&
     (e.code === 'SLUICE_REDIS_UNAVAILABLE' || e.code === 'SLUICE_KAFKA_UNAVAILABLE' || e.code === 'SLUICE_SINK_UNAVAILABLE')
   );
+}
+
+/** Receiver mode: a block's records are gone (its receiver's executor died, and no write-ahead log kept them). */
+export class BlockLostError extends SluiceError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('SLUICE_BLOCK_LOST', message, { details });
+  }
 }

@@ -98,9 +98,15 @@ export {
   createKafkajsOffsetOracle,
   createKafkajsRangeReader,
   createKafkajsGroupOffsetPublisher,
+  createKafkajsGroupConsumer,
+  type GroupConsumer,
+  type GroupConsumerOptions,
   kafkajsLogCreator,
   kafkajsLogLevel,
   kafkajsSecurity,
   type KafkajsRangeReaderOptions,
 } from './kafka/kafkajs';
 export { registerCodecs } from './kafka/kafkajs';
+
+// Receiver mode: blocks, the write-ahead log and the block log
+export * from './receiver';

@@ -12,7 +12,7 @@ import {
 } from '@sluice/common';
 import type { DriverState } from './api/http';
 import { BoundedRun, stopOffsets } from './bounded-run';
-import type { BatchExecution } from './dispatch/batch-execution';
+import type { BatchExecution, BatchTiming } from './dispatch/batch-execution';
 import type { BatchPlanner } from './planning/batch-planner';
 
 /** Time as the batch loop reads it; tests pass a fake one. */
@@ -55,6 +55,11 @@ export interface BatchLoopDependencies {
   setState: (state: DriverState) => void;
   /** At start and after an outage, before any replay or plan: the checkpoint follows a sink that keeps its own offsets (sink-offsets.ts). */
   followSink?: () => Promise<void>;
+  /** Receiver mode (source.mode = receiver): batches of received blocks instead of planned offset ranges. */
+  blocks?: {
+    replay(epoch: string, timing: BatchTiming): Promise<boolean>;
+    next(epoch: string, time: number, timing: BatchTiming): Promise<void>;
+  };
   logger: Logger;
   clock?: LoopClock;
 }
@@ -113,9 +118,13 @@ export class BatchLoop {
         if (this.stopping) break;
         const planStarted = this.clock.now();
         const time = this.clock.wallTime() - Math.max(0, planStarted - dueAt);
-        const plan = await this.deps.planner.plan({ time, epoch: this.settings.epoch, bounded });
-        const timing = { schedulingDelayMs: Math.max(0, planStarted - dueAt), planMs: this.clock.now() - planStarted };
-        await this.deps.execution.execute(plan, { timing, replayed: false, bounded });
+        if (this.deps.blocks) {
+          await this.deps.blocks.next(this.settings.epoch, time, { schedulingDelayMs: Math.max(0, planStarted - dueAt), planMs: 0 });
+        } else {
+          const plan = await this.deps.planner.plan({ time, epoch: this.settings.epoch, bounded });
+          const timing = { schedulingDelayMs: Math.max(0, planStarted - dueAt), planMs: this.clock.now() - planStarted };
+          await this.deps.execution.execute(plan, { timing, replayed: false, bounded });
+        }
         done++;
       } catch (e) {
         await this.waitOutOutage(e);
@@ -128,6 +137,7 @@ export class BatchLoop {
 
   /** Replays the planned batch if there is one not yet committed (planned by an earlier driver, or before an outage). */
   private async replayPlanned(bounded: BoundedRun | undefined): Promise<boolean> {
+    if (this.deps.blocks) return this.deps.blocks.replay(this.settings.epoch, { schedulingDelayMs: 0, planMs: 0 });
     const store = this.deps.store;
     const pending = await store.readPlan();
     if (!pending || pending.id !== (await store.lastCommittedBatchId()) + 1) return false;

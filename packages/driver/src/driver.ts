@@ -34,6 +34,8 @@ import { LagHistory, type LagSample } from './planning/lag';
 import { OffsetsView } from './planning/offsets-view';
 import { PidRateEstimator } from './planning/rate-estimator';
 import { describeSubscription } from './planning/subscription';
+import { createReceiverMode, type ReceiverMode } from './receiver/receiver-mode';
+import type { ReceiverInfo } from './receiver/receiver-tracker';
 import { followSinkOffsets } from './sink-offsets';
 
 /** Owned by the driver from construction on: {@link Driver.close} closes them. */
@@ -87,6 +89,8 @@ export class Driver extends EventEmitter implements DriverView {
   private readonly mirror: GroupMirror | undefined;
   /** The consumer group the job's sink commits its offsets to, if it does (then nothing is mirrored). */
   private readonly sinkGroup: string | undefined;
+  /** Receiver mode (source.mode = receiver): receivers and batches of blocks. */
+  private readonly receiverMode: ReceiverMode | undefined;
 
   constructor(
     private readonly settings: JobSettings,
@@ -143,7 +147,8 @@ export class Driver extends EventEmitter implements DriverView {
     // A sink that commits the job's offsets to a consumer group (kafkaSink) is the authority there,
     // and that group already shows the progress: the mirror stays out of every group.
     this.sinkGroup = deps.sink?.requires?.consumerGroup?.(settings.name);
-    if (group !== '' && this.sinkGroup === undefined) {
+    // In receiver mode the receivers commit the group themselves.
+    if (group !== '' && this.sinkGroup === undefined && config.source.mode === 'direct') {
       const connect = deps.connectGroupPublisher ?? (() => createKafkajsGroupOffsetPublisher(config.kafka, this.logger));
       this.mirror = new GroupMirror(group, connect, this.logger, config.driver.consumerGroupCommitIntervalMs);
     }
@@ -156,6 +161,21 @@ export class Driver extends EventEmitter implements DriverView {
       logger: this.logger,
       committed: (event) => this.emit('batch', event),
     });
+    if (config.source.mode === 'receiver') {
+      this.receiverMode = createReceiverMode(settings, config, {
+        store: deps.store,
+        registry: this.registry,
+        metrics: this.metrics,
+        rateEstimator: this.rateEstimator,
+        logger: this.logger,
+        committed: (event) => this.emit('batch', event),
+      });
+    }
+  }
+
+  /** Receiver mode's receivers ([] in the direct approach). */
+  receivers(): ReceiverInfo[] {
+    return this.receiverMode?.tracker.describe() ?? [];
   }
 
   get job(): string {
@@ -179,7 +199,7 @@ export class Driver extends EventEmitter implements DriverView {
   }
 
   activeBatches(): ActiveBatch[] {
-    const active = this.execution.active;
+    const active = this.execution.active ?? this.receiverMode?.batches.active;
     return active ? [{ ...active, ranges: [...active.ranges] }] : [];
   }
 
@@ -297,6 +317,7 @@ export class Driver extends EventEmitter implements DriverView {
   async run(): Promise<void> {
     if (this.epoch === '') return; // stopped before it led (waiting for Redis, or standing by)
     const { batches, until } = this.config.driver;
+    this.receiverMode?.tracker.start(this.epoch);
     const loop = new BatchLoop(
       { epoch: this.epoch, batchIntervalMs: this.settings.batchIntervalMs, batches, until, signal: this.stopController.signal },
       {
@@ -315,6 +336,7 @@ export class Driver extends EventEmitter implements DriverView {
             logger: this.logger,
             signal: this.stopController.signal,
           }),
+        blocks: this.receiverMode?.batches,
         logger: this.logger,
       }
     ).run();
@@ -338,6 +360,7 @@ export class Driver extends EventEmitter implements DriverView {
   async close(): Promise<void> {
     this.stop();
     this.state = 'stopped';
+    this.receiverMode?.tracker.stop();
     await this.deps.sink?.close?.();
     await this.mirror?.close();
     await this.http.close();

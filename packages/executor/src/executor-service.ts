@@ -22,7 +22,9 @@ import {
   type WireTaskResult,
 } from '@sluice/common';
 import type { ExecutorMetrics } from './metrics';
+import { refusedReceiverCalls } from './receiver/direct-mode-refusal';
 import type { Task, TaskRunner } from './task-runner';
+import { toWireResult } from './wire-result';
 
 export interface ExecutorServiceOptions {
   executorId: string;
@@ -43,6 +45,14 @@ export interface ExecutorServiceOptions {
   security?: GrpcSecurity;
   /** Time for the drain's deadline and a task group's timeout (default: the system's). */
   clock?: Clock;
+  /** Receiver mode's calls (Receive, RunBlockTask), served in this service's slots; absent: refused. */
+  receivers?: (slots: TaskSlots) => Pick<ExecutorHandlers, 'Receive' | 'RunBlockTask'>;
+}
+
+/** The task slots, for calls served outside this class (receiver mode). */
+export interface TaskSlots {
+  /** Runs `work` in one slot; refused while draining or when every slot is taken. */
+  inSlot<T>(what: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** What the service needs of time; tests pass a fake one. */
@@ -70,7 +80,7 @@ interface RunningTask {
  * grpc-js also reports the close of a call already answered as cancelled; that aborts nothing (an
  * abort builds a DOMException with its stack trace, once per call).
  */
-function serveUnary<Res>(
+export function serveUnary<Res>(
   call: grpc.ServerUnaryCall<unknown, unknown>,
   callback: grpc.sendUnaryData<Res>,
   work: (controller: AbortController) => Promise<Res>
@@ -93,8 +103,8 @@ function serveUnary<Res>(
 }
 
 /** Kafka's legal topic names. */
-const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
-const int64Pattern = /^-?\d{1,19}$/;
+export const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
+export const int64Pattern = /^-?\d{1,19}$/;
 
 /**
  * The gRPC Executor service (RunTask, TaskGroups, CancelTask) and the standard gRPC health
@@ -142,6 +152,7 @@ export class ExecutorService {
         task?.controller.abort();
         callback(null, { cancelled: task !== undefined });
       },
+      ...(options.receivers?.({ inSlot: (what, work) => this.inSlot(what, work) }) ?? refusedReceiverCalls(options.job)),
     };
     this.server.addService(loadServices().Executor.service, this.handlers);
     this.health.addToServer(this.server);
@@ -303,17 +314,7 @@ export class ExecutorService {
         },
         'task finished'
       );
-      return {
-        status: report.status,
-        executor_id: this.options.executorId,
-        records: String(report.records),
-        bytes: String(report.bytes),
-        fetch_ms: report.fetchMs,
-        process_ms: report.processMs,
-        commit_ms: report.commitMs,
-        total_ms: report.totalMs,
-        chunks: report.chunks,
-      };
+      return toWireResult(report, this.options.executorId);
     } catch (e) {
       stopTimer?.({ status: 'failed' });
       this.metrics?.tasks.inc({ outcome: 'failed' });

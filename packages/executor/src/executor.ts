@@ -19,6 +19,8 @@ import { DriverRegistration } from './registration';
 import { ExecutorService } from './executor-service';
 import { TaskRunner } from './task-runner';
 import { LazyDeadLetterQueue } from './dead-letters';
+import { createReceiverService } from './receiver/receiver-parts';
+import type { ReceiverService } from './receiver/receiver-service';
 
 /** What an executor is made of, for {@link Executor.close} to take apart. */
 interface ExecutorParts {
@@ -35,6 +37,8 @@ interface ExecutorParts {
   /** The job's sink, whose connections (a database pool) close last. */
   sink: Job['sink'];
   shutdownTimeoutMs: number;
+  /** Receiver mode: its receivers, stopped at shutdown. */
+  receivers?: ReceiverService;
 }
 
 /**
@@ -55,7 +59,8 @@ export class Executor {
   }
 
   static async start(config: SluiceConfig, job: Job, logger: Logger): Promise<Executor> {
-    const { name: jobName, subscription } = resolveJobSettings(job, config);
+    const settings = resolveJobSettings(job, config);
+    const { name: jobName, subscription } = settings;
     const id = config.executor.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     const log = logger.child({ component: 'executor', job: jobName, executor: id });
     // Certificate, key and token files first: an unreadable one fails before anything connects.
@@ -87,6 +92,13 @@ export class Executor {
     });
     job.sink.useKafka?.(config.kafka, log);
     const deadLetters = new LazyDeadLetterQueue(config, jobName);
+    const poison = {
+      policy: config.deadLetter.policy ?? job.onError ?? 'fail',
+      // The driver gives up after driver.maxTaskFailures attempts: dead-letter no later than its last one.
+      maxAttempts: Math.min(config.deadLetter.maxAttempts, config.driver.maxTaskFailures),
+      maxRecordBytes: config.deadLetter.maxRecordBytes,
+      deadLetter: (letters: Parameters<LazyDeadLetterQueue['add']>[0]) => deadLetters.add(letters),
+    };
     const runner = new TaskRunner({
       job,
       jobName,
@@ -94,14 +106,12 @@ export class Executor {
       store,
       maxChunkRecords: config.executor.maxChunkRecords,
       logger: log,
-      poison: {
-        policy: config.deadLetter.policy ?? job.onError ?? 'fail',
-        // The driver gives up after driver.maxTaskFailures attempts: dead-letter no later than its last one.
-        maxAttempts: Math.min(config.deadLetter.maxAttempts, config.driver.maxTaskFailures),
-        maxRecordBytes: config.deadLetter.maxRecordBytes,
-        deadLetter: (letters) => deadLetters.add(letters),
-      },
+      poison,
     });
+    const receivers =
+      config.source.mode === 'receiver'
+        ? createReceiverService({ config, job, settings, executorId: id, store, poison, metrics, logger: log })
+        : undefined;
     // Counted as committed, so that a task failing after some chunks does not leave them out.
     runner.onChunkCommitted = (records, bytes) => {
       metrics.records.inc(records);
@@ -119,6 +129,7 @@ export class Executor {
         currentEpoch: () => store.currentEpoch(),
         checkInPlan: (batchId, range) => store.checkInPlan(batchId, range),
         security: grpc,
+        receivers: receivers && ((slots) => receivers.handlers(slots)),
       },
       log,
       metrics
@@ -144,6 +155,7 @@ export class Executor {
         heartbeatIntervalMs: config.executor.heartbeatIntervalMs,
         runningTasks: () => service.runningTasks,
         security: grpc,
+        onRegistered: (epoch) => receivers?.stopOlderThan(epoch),
       },
       log
     );
@@ -164,6 +176,7 @@ export class Executor {
       deadLetters,
       sink: job.sink,
       shutdownTimeoutMs: config.executor.shutdownTimeoutMs,
+      receivers,
     });
   }
 
@@ -174,7 +187,9 @@ export class Executor {
    * last: while tasks run, the driver keeps its channel and hears their results.
    */
   async close(now?: AbortSignal): Promise<{ finished: number; handedBack: number }> {
-    const { service, registration, reader, store, logger, httpServer, deadLetters, sink, shutdownTimeoutMs } = this.parts;
+    const { service, registration, reader, store, logger, httpServer, deadLetters, sink, shutdownTimeoutMs, receivers } = this.parts;
+    // Receivers first: blocks not yet reported are received again by their successors.
+    receivers?.close();
     const running = service.runningTasks;
     if (running > 0) logger.info({ running, timeoutMs: shutdownTimeoutMs }, 'shutting down: finishing running tasks');
     const drained = await service.drain(shutdownTimeoutMs, now);

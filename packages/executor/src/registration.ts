@@ -27,6 +27,8 @@ export interface RegistrationOptions {
   runningTasks: () => number;
   /** Credentials and options of the client that calls the driver (default: plaintext). */
   security?: GrpcSecurity;
+  /** Called after each registration with the epoch of the driver registered with (receiver mode stops receivers of older drivers). */
+  onRegistered?(epoch: string): void;
 }
 
 /** While not registered, the next attempt comes this soon (or after a heartbeat interval, if shorter). */
@@ -148,6 +150,7 @@ export class DriverRegistration {
     this.triedPublished = false;
     this.reported.clear();
     this.logger.info({ driver: this.driverAddress, epoch: response.epoch }, 'registered with the driver');
+    o.onRegistered?.(String(response.epoch));
   }
 
   /** The address the leader published, unless it was just tried in vain: then the next configured one. */

@@ -83,6 +83,10 @@ args:
   - --name
   - {{ . | quote }}
   {{- end }}
+  {{- if eq (default "direct" $root.Values.job.sourceMode) "receiver" }}
+  - --source-mode
+  - receiver
+  {{- end }}
   {{- range $values.extraArgs }}
   - {{ . | quote }}
   {{- end }}

@@ -37,7 +37,7 @@ export type FollowOffsetsReply =
 export type ReplayDeadLetterReply = { status: 'committed' } | { status: 'skipped' } | { status: 'invalid'; reason: string };
 
 /** The reply of one script, read field by field; any deviation from the documented shape is {@link unexpected}. */
-class Reply {
+export class Reply {
   readonly tag: string;
   private readonly values: unknown[];
 

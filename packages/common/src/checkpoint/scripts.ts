@@ -17,6 +17,10 @@ export const scriptNames = [
   'replayDeadLetter',
   'checkAccess',
   'followOffsets',
+  'recordBlock',
+  'allocateBlocks',
+  'commitBlock',
+  'commitBlockBatch',
 ] as const;
 export type ScriptName = (typeof scriptNames)[number];
 

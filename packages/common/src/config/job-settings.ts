@@ -1,5 +1,6 @@
 import type { Job } from '../job/types';
 import { subscriptionOf, type Subscription } from '../job/subscription';
+import { checkReceiverMode } from './receiver-mode';
 import type { SluiceConfig, StartingOffsets } from './schema';
 
 /**
@@ -26,6 +27,7 @@ export interface JobSettings {
 }
 
 export function resolveJobSettings(job: Job, config: SluiceConfig): JobSettings {
+  checkReceiverMode(job, config);
   return {
     name: config.job.name ?? job.name,
     ...subscriptionSettings(job, config),

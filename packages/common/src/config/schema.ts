@@ -82,6 +82,29 @@ export const rateSettingsShape = {
   minPartitions: z.number().int().min(0).optional(),
 };
 
+/** `receiver.*`: see docs/receiver-mode.md. */
+const receiverSchema = z
+  .object({
+    /** Receivers of the job, each a consumer group member taking one task slot for good. */
+    count: positiveInt.default(1),
+    /** Received records are cut into a block this often (spark.streaming.blockInterval). */
+    blockIntervalMs: positiveInt.default(200),
+    /** Blocks waiting to be logged and reported; a full queue pauses the consumer (backpressure). */
+    queueBlocks: positiveInt.default(10),
+    /** Records/s per receiver; 0 = no limit (spark.streaming.receiver.maxRate). */
+    maxRate: z.number().int().min(0).default(0),
+    /** Write each block to a Redis Stream before it is reported and its offsets committed. */
+    writeAheadLog: z.boolean().default(false),
+    /** Replicas that must hold a logged block (Redis WAIT) before it is reported; 0 = the primary only. */
+    walReplicas: z.number().int().min(0).default(0),
+    /** How long WAIT waits for walReplicas. */
+    walReplicaTimeoutMs: positiveInt.default(1000),
+    /** A receiver that died is started again after this long (Spark's 2 s). */
+    restartDelayMs: z.number().int().min(0).default(2000),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     kafka: z
@@ -271,6 +294,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Where batches come from: `direct` (the driver plans offset ranges) or `receiver` (long-running receivers; docs/receiver-mode.md). */
+    source: z
+      .object({ mode: z.enum(['direct', 'receiver']).default('direct') })
+      .strict()
+      .prefault({}),
+    /** The receiver-based approach (`source.mode = receiver`): Spark's receivers, blocks and write-ahead log. */
+    receiver: receiverSchema,
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
@@ -328,6 +358,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['redis', key], message: 'applies only to a rediss:// redis.url (TLS)' });
       }
     }
+    receiverModeRefusals(config, ctx);
     if (config.driver.taskTimeoutMs <= config.executor.heartbeatIntervalMs) {
       ctx.addIssue({
         code: 'custom',
@@ -343,6 +374,27 @@ export const configSchema = z
       });
     }
   });
+
+/** Settings the receiver-based approach cannot honour (docs/receiver-mode.md#refusals). */
+function receiverModeRefusals(
+  config: {
+    source: { mode: string };
+    receiver: z.infer<typeof receiverSchema>;
+    job: { assign?: unknown };
+    driver: { until: unknown; speculation: boolean };
+  },
+  ctx: z.RefinementCtx
+): void {
+  if (config.receiver.walReplicas > 0 && !config.receiver.writeAheadLog) {
+    ctx.addIssue({ code: 'custom', path: ['receiver', 'walReplicas'], message: 'needs receiver.writeAheadLog = true' });
+  }
+  if (config.source.mode !== 'receiver') return;
+  const refuse = (path: string[], why: string): void =>
+    ctx.addIssue({ code: 'custom', path, message: `cannot be used with source.mode = receiver: ${why}` });
+  if (config.job.assign !== undefined) refuse(['job', 'assign'], 'receivers subscribe through a consumer group, which assigns partitions');
+  if (config.driver.until !== 'none') refuse(['driver', 'until'], 'a bounded run needs offset ranges planned by the driver');
+  if (config.driver.speculation) refuse(['driver', 'speculation'], 'a block task must not run twice at once');
+}
 
 export type SluiceConfig = z.infer<typeof configSchema>;
 export type StartingOffsets = z.infer<typeof startingOffsetsSchema>;

@@ -17,6 +17,11 @@ import type { RegisterRequest__Output } from './generated/sluice/v1/RegisterRequ
 import type { RegisterResponse__Output } from './generated/sluice/v1/RegisterResponse';
 import type { HeartbeatRequest__Output } from './generated/sluice/v1/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from './generated/sluice/v1/HeartbeatResponse';
+import type { Block__Output } from './generated/sluice/v1/Block';
+import type { BlockTaskRequest__Output } from './generated/sluice/v1/BlockTaskRequest';
+import type { BlockTaskResult__Output } from './generated/sluice/v1/BlockTaskResult';
+import type { ReceiverCall__Output } from './generated/sluice/v1/ReceiverCall';
+import type { ReceiverEvent__Output } from './generated/sluice/v1/ReceiverEvent';
 
 export type { ExecutorClient, ExecutorHandlers, DriverClient };
 
@@ -67,6 +72,11 @@ export type WireRegisterRequest = RegisterRequest__Output;
 export type WireRegisterResponse = RegisterResponse__Output;
 export type WireHeartbeatRequest = HeartbeatRequest__Output;
 export type WireHeartbeatResponse = HeartbeatResponse__Output;
+export type WireBlock = Block__Output;
+export type WireBlockTaskRequest = BlockTaskRequest__Output;
+export type WireBlockTaskResult = BlockTaskResult__Output;
+export type WireReceiverCall = ReceiverCall__Output;
+export type WireReceiverEvent = ReceiverEvent__Output;
 /** Why a task, or a whole group, failed: sluice's error code, message and retriable flag. */
 export type WireFailure = Pick<TaskGroupItem__Output, 'error_code' | 'error_message' | 'retriable'>;
 

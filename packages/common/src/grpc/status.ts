@@ -24,6 +24,7 @@ const statusByCode: Partial<Record<ErrorCode, grpc.status>> = {
   SLUICE_REDIS_NOPERM: grpc.status.PERMISSION_DENIED,
   SLUICE_RANGE_NOT_VISIBLE: grpc.status.UNAVAILABLE,
   SLUICE_EXECUTOR_LOST: grpc.status.UNAVAILABLE,
+  SLUICE_BLOCK_LOST: grpc.status.DATA_LOSS,
 };
 
 export function toServiceError(e: unknown): Partial<grpc.ServiceError> {

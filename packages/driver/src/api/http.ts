@@ -15,6 +15,7 @@ import { lagReport, type LagSample } from '../planning/lag';
 import type { DriverMetrics } from './metrics';
 import type { OffsetsView } from '../planning/offsets-view';
 import type { ExecutorInfo } from '../dispatch/registry';
+import type { ReceiverInfo } from '../receiver/receiver-tracker';
 import { uiHandler } from './ui';
 
 /**
@@ -62,6 +63,8 @@ export interface DriverView {
   readonly metrics: DriverMetrics;
   /** The lag at each of the newest `limit` planned batches, newest first. */
   lagHistory(limit: number): LagSample[];
+  /** Receiver mode's receivers ([] in the direct approach; see docs/receiver-mode.md). */
+  receivers?(): ReceiverInfo[];
 }
 
 class HttpError extends Error {
@@ -188,6 +191,8 @@ export class DriverHttpServer {
       }
       case '/executors':
         return v.executors();
+      case '/receivers':
+        return v.receivers?.() ?? [];
       case '/offsets':
         return (await v.offsets.snapshot()).map((r) => ({
           topic: r.topic,

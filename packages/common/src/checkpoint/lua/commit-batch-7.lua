@@ -25,6 +25,7 @@
     {'not-planned', plannedId}     the planned batch is another one (or none)
     {'incomplete', field, stored}  a range was not committed to its until
 ]]
+--- @include "batch-history"
 local rcall = redis.call
 
 local current = rcall('GET', KEYS[1])
@@ -44,10 +45,6 @@ for i = 7, #ARGV, 2 do
   end
 end
 
-rcall('SET', KEYS[4], ARGV[2])
-rcall('HINCRBY', KEYS[6], 'batches', 1)
-rcall('HINCRBY', KEYS[6], 'records', ARGV[5])
-rcall('HINCRBY', KEYS[6], 'bytes', ARGV[6])
-rcall('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[2], 'summary', ARGV[4])
+recordBatchHistory(KEYS[4], KEYS[6], KEYS[5], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 rcall('DEL', KEYS[2], KEYS[7])
 return {'ok'}

@@ -94,6 +94,17 @@ const defaults = {
     readAhead: true,
     shutdownTimeoutMs: 30000,
   },
+  source: { mode: 'direct' },
+  receiver: {
+    count: 1,
+    blockIntervalMs: 200,
+    queueBlocks: 10,
+    maxRate: 0,
+    writeAheadLog: false,
+    walReplicas: 0,
+    walReplicaTimeoutMs: 1000,
+    restartDelayMs: 2000,
+  },
   log: { level: 'info' },
   deadLetter: { maxAttempts: 3, maxRecordBytes: 1024 * 1024, replayAttempts: 3, replayBackoffMs: 1000 },
 };

@@ -10,3 +10,4 @@ export { applyFetch, type FetchStep } from './fetch-step';
 export { assertKafkajsInternals, createKafkajsClient, KAFKAJS_VERSION } from './direct-cluster';
 export { registerCodecs, type KafkajsCodec } from './codecs';
 export { kafkajsSecurity } from './security';
+export { createKafkajsGroupConsumer, type GroupConsumer, type GroupConsumerOptions } from './group-consumer';

@@ -566,6 +566,22 @@
       ])
     );
     replaceRows(tid('executors-table').tBodies[0], rows, 8, 'no executors registered');
+    // Receiver mode only: the direct approach has none.
+    const receivers = await api('receivers').catch(() => []);
+    tid('receivers-section').hidden = receivers.length === 0;
+    const receiverRows = receivers.map((r) =>
+      el('tr', { 'data-testid': 'receiver-row', 'data-receiver-id': r.id }, [
+        el('td', { text: r.id }),
+        el('td', { class: 'status-' + r.state, text: r.state + (r.lastError ? ' (' + r.lastError + ')' : '') }),
+        el('td', { text: r.executor || '–' }),
+        el('td', { class: 'num', text: fmtInt(r.rate) }),
+        el('td', { class: 'num', text: fmtInt(r.blocks) }),
+        el('td', { class: 'num', text: fmtInt(r.records) }),
+        el('td', { class: 'num', text: fmtInt(r.logBytes) }),
+        el('td', { class: 'num', text: fmtInt(r.restarts) }),
+      ])
+    );
+    replaceRows(tid('receivers-table').tBodies[0], receiverRows, 8, 'no receivers');
   }
 
   async function refreshLag() {
