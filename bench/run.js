@@ -996,63 +996,78 @@ async function modes(report) {
   await produce(topic, MODES_RECORDS, PARTITIONS);
   const job = path.join(__dirname, 'jobs/passthrough.js');
   const intervalMs = 500;
-  const rows = [];
-  log('sluice passthrough x2, direct');
-  const direct = await sluiceThroughput(job, topic, 2, { expected: MODES_RECORDS, args: ['--batch-interval-ms', String(intervalMs)] });
-  rows.push({ label: 'direct (offset ranges planned by the driver)', rps: direct.rps, cpuPerM: direct.cpuPerM, log: null });
-  for (const wal of [false, true]) {
-    log(`sluice passthrough x2, receiver mode, write-ahead log ${wal ? 'on' : 'off'}`);
-    const httpPort = nextPort++;
-    const run = startSluice({
-      job,
-      topic,
-      executors: 2,
-      // The mode and the log are for the executors too: through the environment, which both read.
-      env: { SLUICE_SOURCE_MODE: 'receiver', SLUICE_RECEIVER_WRITE_AHEAD_LOG: String(wal) },
-      args: ['--starting-offsets', 'earliest', '--batch-interval-ms', String(intervalMs), '--http-port', String(httpPort)],
-    });
-    for (;;) {
-      const done = Number((await redis.hget(`sluice:{${run.name}}:totals`, 'records')) ?? 0);
-      if (done >= MODES_RECORDS) break;
-      await sleep(200);
-    }
-    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const gauge = (name) => [...metrics.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
-    run.stop();
-    const r = await run.finished;
-    const busy = r.summaries.filter((b) => b.records > 0);
-    const records = busy.reduce((a, b) => a + b.records, 0);
-    if (records !== MODES_RECORDS) throw new Error(`receiver mode committed ${records} records, expected ${MODES_RECORDS}`);
-    const first = busy[0];
-    const last = busy[busy.length - 1];
-    const seconds = (last.time + last.totalDelayMs - (first.time - intervalMs)) / 1000;
-    const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
-    rows.push({
-      label: `receiver, write-ahead log ${wal ? 'on (Redis Stream)' : 'off'}`,
-      rps: records / seconds,
-      cpuPerM: (cpu / records) * 1e6,
-      log: wal ? { written: gauge('sluice_receiver_log_written_bytes'), received: gauge('sluice_receiver_bytes') } : null,
-    });
+  const directRuns = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    log(`sluice passthrough x2, direct (run ${rep + 1}/${REPS})`);
+    const r = await sluiceThroughput(job, topic, 2, { expected: MODES_RECORDS, args: ['--batch-interval-ms', String(intervalMs)] });
+    directRuns.push({ rps: r.rps, cpuPerM: r.cpuPerM, log: null });
   }
+  const rows = [{ label: 'direct (offset ranges planned by the driver)', runs: directRuns }];
+  for (const wal of [false, true]) {
+    const runs = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      log(`sluice passthrough x2, receiver mode, write-ahead log ${wal ? 'on' : 'off'} (run ${rep + 1}/${REPS})`);
+      runs.push(await receiverRun({ job, topic, intervalMs, wal }));
+    }
+    rows.push({ label: `receiver, write-ahead log ${wal ? 'on (Redis Stream)' : 'off'}`, runs });
+  }
+  const directRps = median(directRuns.map((r) => r.rps));
   report.push(
-    `### Source modes: ${fmt(MODES_RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions, passthrough, 2 executors (1 run, provisional)`,
+    `### Source modes: ${fmt(MODES_RECORDS)} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions, passthrough, 2 executors (median of ${REPS} runs, the runs in brackets)`,
     '',
     'Records/s from the first batch to the last one committed (receivers: from one batch interval before the first batch). ' +
       'Write-ahead log: bytes written to the Redis Stream against the key and value bytes received from Kafka.',
     '',
     '| mode | records/s, window | vs direct | CPU s per 1M records | log bytes written / bytes received |',
     '|---|---:|---:|---:|---:|',
-    ...rows.map(
-      (row) =>
-        `| ${row.label} | ${fmt(row.rps)} | ${ratio(row.rps, direct.rps)} | ${fmt(row.cpuPerM, 1)} | ${
-          row.log
-            ? `${fmt(row.log.written / 1e6, 1)} MB / ${fmt(row.log.received / 1e6, 1)} MB (${ratio(row.log.written, row.log.received)})`
-            : '-'
-        } |`
-    ),
+    ...rows.map(({ label, runs }) => {
+      const rps = median(runs.map((r) => r.rps));
+      const logged = runs.filter((r) => r.log);
+      const written = median(logged.map((r) => r.log.written));
+      const received = median(logged.map((r) => r.log.received));
+      const log = logged.length ? `${fmt(written / 1e6, 1)} MB / ${fmt(received / 1e6, 1)} MB (${ratio(written, received)})` : '-';
+      return `| ${label} | ${withRuns(runs.map((r) => r.rps))} | ${ratio(rps, directRps)} | ${withRuns(
+        runs.map((r) => r.cpuPerM),
+        1
+      )} | ${log} |`;
+    }),
     ''
   );
   return rows;
+}
+
+/** One receiver-mode run over the whole backlog (a job of its own, so a group of its own). */
+async function receiverRun({ job, topic, intervalMs, wal }) {
+  const httpPort = nextPort++;
+  const run = startSluice({
+    job,
+    topic,
+    executors: 2,
+    // The mode and the log are for the executors too: through the environment, which both read.
+    env: { SLUICE_SOURCE_MODE: 'receiver', SLUICE_RECEIVER_WRITE_AHEAD_LOG: String(wal) },
+    args: ['--starting-offsets', 'earliest', '--batch-interval-ms', String(intervalMs), '--http-port', String(httpPort)],
+  });
+  for (;;) {
+    const done = Number((await redis.hget(`sluice:{${run.name}}:totals`, 'records')) ?? 0);
+    if (done >= MODES_RECORDS) break;
+    await sleep(200);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const gauge = (name) => [...metrics.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  run.stop();
+  const r = await run.finished;
+  const busy = r.summaries.filter((b) => b.records > 0);
+  const records = busy.reduce((a, b) => a + b.records, 0);
+  if (records !== MODES_RECORDS) throw new Error(`receiver mode committed ${records} records, expected ${MODES_RECORDS}`);
+  const first = busy[0];
+  const last = busy[busy.length - 1];
+  const seconds = (last.time + last.totalDelayMs - (first.time - intervalMs)) / 1000;
+  const cpu = r.driver.cpu + r.execs.reduce((a, e) => a + e.cpu, 0);
+  return {
+    rps: records / seconds,
+    cpuPerM: (cpu / records) * 1e6,
+    log: wal ? { written: gauge('sluice_receiver_log_written_bytes'), received: gauge('sluice_receiver_bytes') } : null,
+  };
 }
 
 async function main() {
