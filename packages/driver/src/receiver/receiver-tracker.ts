@@ -40,6 +40,8 @@ interface Tracked {
   info: ReceiverInfo;
   stream?: grpc.ClientDuplexStream<WireReceiverCall, WireReceiverEvent>;
   handle?: ExecutorHandle;
+  /** Where it is being started, counted before its slot is acquired so that concurrent launches spread out. */
+  placed?: ExecutorHandle;
   /** Recent blocks for the rate: [time ms, records]. */
   recent: Array<[number, number]>;
 }
@@ -117,7 +119,12 @@ export class ReceiverTracker {
         await this.deps.registry.waitForChange(60_000).catch(() => undefined);
         continue;
       }
-      await handle.acquire();
+      t.placed = handle;
+      try {
+        await handle.acquire();
+      } finally {
+        t.placed = undefined;
+      }
       this.open(t, handle);
       return;
     }
@@ -125,7 +132,10 @@ export class ReceiverTracker {
 
   private pickExecutor(): ExecutorHandle | undefined {
     const counts = new Map<string, number>();
-    for (const t of this.receivers.values()) if (t.handle) counts.set(t.handle.id, (counts.get(t.handle.id) ?? 0) + 1);
+    for (const t of this.receivers.values()) {
+      const at = t.handle ?? t.placed;
+      if (at) counts.set(at.id, (counts.get(at.id) ?? 0) + 1);
+    }
     // A receiver takes a slot for good: an executor keeps at least one for tasks.
     const candidates = this.deps.registry.alive().filter((h) => (counts.get(h.id) ?? 0) < h.slots - 1);
     return candidates.sort((a, b) => (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0))[0];
