@@ -3,7 +3,7 @@ import { blockKeys, jobKeys } from '@sluice/common';
 import { schedule, chaosSeed, type Fault } from '../helpers/chaos';
 import { uniqueName, brokers } from '../helpers/env';
 import { batchPhase, ContinuousProducer, topicValueCounts, type BatchPhase } from '../helpers/fault';
-import { createTopic, endOffsets, groupOffsets, produceValues } from '../helpers/kafka';
+import { committedOffsets, createTopic, endOffsets, groupOffsets, produceValues } from '../helpers/kafka';
 import { freePort, jobArgs, killAll, sluice, type SluiceProcess } from '../helpers/processes';
 import { auditCounts, history, redis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
@@ -231,12 +231,16 @@ describe('source modes under faults', () => {
     );
     const holder = await waitFor(() => receiverExecutor(httpPort), { timeoutMs: 30_000, label: 'a receiving receiver' });
     await produceValues(topic, values, PARTITIONS);
-    const keys = blockKeys(topic);
-    await waitFor(async () => (await client.llen(keys.unallocated)) > 0 || undefined, {
-      timeoutMs: 20_000,
-      intervalMs: 5,
-      label: 'blocks recorded',
-    });
+    // Killed once every block is recorded and its offsets are in the group: nothing delivers those
+    // records again, so the blocks in the executor's memory are all there was of them.
+    const ends = await endOffsets(topic);
+    await waitFor(
+      async () => {
+        const committed = await committedOffsets(`sluice-${topic}`, topic);
+        return Object.entries(ends).every(([tp, end]) => committed[tp] === end) || undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 20, label: "the blocks' offsets committed to the group" }
+    );
     (executors.get(holder) as SluiceProcess).kill('SIGKILL');
     await drained(client, topic, 'receiver', driver);
     const counts = await auditCounts(client, topic);

@@ -89,6 +89,12 @@ export async function endOffsets(topic: string): Promise<Record<string, string>>
   return Object.fromEntries(offsets.map((o) => [`${topic}:${o.partition}`, o.offset]));
 }
 
+/** A consumer group's committed offsets of `topic` per `topic:partition`, read by kafkajs's admin (fast to poll). */
+export async function committedOffsets(group: string, topic: string): Promise<Record<string, string>> {
+  const [offsets] = await withAdmin((admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }));
+  return Object.fromEntries((offsets?.partitions ?? []).map((p) => [`${topic}:${p.partition}`, p.offset]));
+}
+
 /** Kafka's own CLI tools, from the same jars as the broker. */
 export async function kafkaCli(...args: string[]): Promise<string> {
   const { stdout } = await run('bash', [join(repoRoot, 'deploy', 'local', 'kafka.sh'), ...args], { maxBuffer: 64 * 1024 * 1024 });
