@@ -47,6 +47,41 @@ const receiverConf = (wal: boolean): string[] => [
   'driver.heartbeatTimeoutMs=3000',
 ];
 
+/** `sluice run` of the audit job in receiver mode, with the log, 2 executors. */
+function runReceivers(topic: string, httpPort: number, ...extra: string[]): SluiceProcess {
+  return sluice([
+    'run',
+    ...jobArgs('examples/audit', topic),
+    ...['--executors', '2', '--batch-interval-ms', '300', '--http-port', String(httpPort)],
+    ...receiverConf(true),
+    ...extra,
+  ]);
+}
+
+/** Waits until every value is counted; a timeout names how many were and ends with the job's output. */
+async function waitForEveryValue(client: Redis, run: SluiceProcess, topic: string, values: string[], timeoutMs: number): Promise<void> {
+  await waitFor(async () => (await auditCounts(client, topic)).size === values.length || undefined, {
+    timeoutMs,
+    intervalMs: 200,
+    label: 'every value counted',
+  }).catch(async (e: Error) => {
+    const seen = (await auditCounts(client, topic)).size;
+    throw new Error(`${e.message}: ${seen} of ${values.length}\n${run.stderr.slice(-2000)}\n${run.stdout.slice(-6000)}`);
+  });
+}
+
+/** The receivers' own consumer group shows their progress: every partition at its end offset. */
+async function waitForGroupAtEnd(topic: string): Promise<void> {
+  const ends = await endOffsets(topic);
+  await waitFor(
+    async () => {
+      const group = await groupOffsets(`sluice-${topic}`);
+      return Object.entries(ends).every(([tp, end]) => group[tp] === end) ? group : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, label: 'group offsets at the end offsets' }
+  );
+}
+
 describe('receiver mode (source.mode = receiver)', () => {
   let client: Redis;
   beforeAll(() => (client = redis()));
@@ -59,36 +94,9 @@ describe('receiver mode (source.mode = receiver)', () => {
     const values = Array.from({ length: 20_000 }, (_, i) => `v${i}`);
     await produceValues(topic, values, 4);
     const httpPort = await freePort();
-    const run = sluice([
-      'run',
-      ...jobArgs('examples/audit', topic),
-      '--executors',
-      '2',
-      '--batch-interval-ms',
-      '300',
-      '--http-port',
-      String(httpPort),
-      ...receiverConf(true),
-    ]);
-
-    await waitFor(async () => (await auditCounts(client, topic)).size === values.length || undefined, {
-      timeoutMs: 90_000,
-      intervalMs: 200,
-      label: 'every value counted',
-    }).catch((e: Error) => run.waitForOutput(/never/, 1).catch(() => Promise.reject(e)));
-    const ends = await endOffsets(topic);
-    // The receiver's own consumer group shows its progress: every partition at its end offset.
-    await waitFor(
-      async () => {
-        const group = await groupOffsets(`sluice-${topic}`);
-        return Object.entries(ends).every(([tp, end]) => group[tp] === end) ? group : undefined;
-      },
-      {
-        timeoutMs: 30_000,
-        intervalMs: 500,
-        label: 'group offsets at the end offsets',
-      }
-    );
+    const run = runReceivers(topic, httpPort);
+    await waitForEveryValue(client, run, topic, values, 90_000);
+    await waitForGroupAtEnd(topic);
     // Processed blocks leave the block log and the write-ahead log.
     const keys = blockKeys(topic);
     await waitFor(async () => ((await client.xlen(keys.wal('receiver-0'))) === 0 && (await client.hlen(keys.blocks)) === 0) || undefined, {
@@ -169,19 +177,7 @@ describe('receiver mode (source.mode = receiver)', () => {
     const topic = uniqueName('rcv-two');
     await createTopic(topic, 4);
     const httpPort = await freePort();
-    const run = sluice([
-      'run',
-      ...jobArgs('examples/audit', topic),
-      '--executors',
-      '2',
-      '--batch-interval-ms',
-      '300',
-      '--http-port',
-      String(httpPort),
-      ...receiverConf(true),
-      '--conf',
-      'receiver.count=2',
-    ]);
+    const run = runReceivers(topic, httpPort, '--conf', 'receiver.count=2');
     // Produced once both are receiving, so the group has split the 4 partitions between them.
     await waitFor(
       async () => {
@@ -192,24 +188,8 @@ describe('receiver mode (source.mode = receiver)', () => {
     );
     const values = Array.from({ length: 8000 }, (_, i) => `w${i}`);
     await produceValues(topic, values, 4);
-    await waitFor(async () => (await auditCounts(client, topic)).size === values.length || undefined, {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      label: 'every value counted',
-    }).catch(async (e: Error) => {
-      const seen = (await auditCounts(client, topic)).size;
-      throw new Error(
-        `${e.message}: ${seen} of ${values.length}; receivers ${JSON.stringify(await receivers(httpPort))}\n${run.stderr.slice(-2000)}\n${run.stdout.slice(-6000)}`
-      );
-    });
-    const ends = await endOffsets(topic);
-    await waitFor(
-      async () => {
-        const group = await groupOffsets(`sluice-${topic}`);
-        return Object.entries(ends).every(([tp, end]) => group[tp] === end) ? group : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 500, label: 'group offsets at the end offsets' }
-    );
+    await waitForEveryValue(client, run, topic, values, 60_000);
+    await waitForGroupAtEnd(topic);
     // Rebalances may hand a partition over and replay it: at-least-once, so only losses fail here.
     expect((await tally(client, topic, values)).missing).toBe(0);
     const all = await receivers(httpPort);
@@ -217,8 +197,12 @@ describe('receiver mode (source.mode = receiver)', () => {
     expect(all.every((r) => r.blocks > 0)).toBe(true);
     const keys = blockKeys(topic);
     await waitFor(
-      async () => ((await client.xlen(keys.wal('receiver-0'))) === 0 && (await client.xlen(keys.wal('receiver-1'))) === 0) || undefined,
-      { timeoutMs: 10_000, label: 'both write-ahead logs trimmed' }
+      async () =>
+        ((await client.xlen(keys.wal('receiver-0'))) === 0 &&
+          (await client.xlen(keys.wal('receiver-1'))) === 0 &&
+          (await client.hlen(keys.blocks)) === 0) ||
+        undefined,
+      { timeoutMs: 10_000, label: 'both write-ahead logs and the block log trimmed' }
     );
     run.kill('SIGTERM');
     await run.exit(30_000);

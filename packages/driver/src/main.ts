@@ -1,5 +1,4 @@
 import {
-  checkSinkSettings,
   CheckpointStore,
   createKafkajsOffsetOracle,
   grpcSecurity,
@@ -18,7 +17,6 @@ import { checkSubscription } from './planning/subscription';
  */
 export async function createDriver(config: SluiceConfig, job: Job, logger: Logger): Promise<Driver> {
   const settings = resolveJobSettings(job, config);
-  checkSinkSettings(job.sink, settings, config.driver);
   job.sink.useKafka?.(config.kafka, logger);
   // Certificate, key and token files first: an unreadable one fails before anything connects.
   const grpc = grpcSecurity(config.grpc);

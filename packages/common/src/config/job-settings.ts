@@ -1,6 +1,7 @@
 import type { Job } from '../job/types';
 import { subscriptionOf, type Subscription } from '../job/subscription';
 import { checkReceiverMode } from './receiver-mode';
+import { checkSinkSettings } from './sink-settings';
 import type { SluiceConfig, StartingOffsets } from './schema';
 
 /**
@@ -26,9 +27,10 @@ export interface JobSettings {
   minPartitions: number;
 }
 
+/** @throws ConfigError when the job's sink or source mode cannot run with these settings. */
 export function resolveJobSettings(job: Job, config: SluiceConfig): JobSettings {
   checkReceiverMode(job, config);
-  return {
+  const settings: JobSettings = {
     name: config.job.name ?? job.name,
     ...subscriptionSettings(job, config),
     failOnDataLoss: config.job.failOnDataLoss ?? job.source.failOnDataLoss ?? true,
@@ -42,6 +44,8 @@ export function resolveJobSettings(job: Job, config: SluiceConfig): JobSettings 
     initialRate: config.job.initialRate ?? job.batch?.initialRate ?? 0,
     minPartitions: config.job.minPartitions ?? job.batch?.minPartitions ?? 0,
   };
+  checkSinkSettings(job.sink, settings, config.driver);
+  return settings;
 }
 
 function subscriptionSettings(job: Job, config: SluiceConfig): { topics: string[]; subscription: Subscription } {

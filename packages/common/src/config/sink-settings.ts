@@ -14,7 +14,7 @@ export const longestTaskMs = (driver: AttemptSettings): number => driver.taskTim
 
 /**
  * Checks the job's settings against what its sink requires (`Sink.requires`), in one place for
- * every sink: the driver refuses to start otherwise.
+ * every sink; called by resolveJobSettings, so `sluice run`, the driver and the executors refuse the job.
  * - skew splitting commits a later piece of a range before the earlier ones, which a sink keeping
  *   each partition's offset in its own store cannot do (it moves the offset in order);
  * - speculation runs a second attempt beside the first, which a sink with one transactional

@@ -1,4 +1,5 @@
 import { defineJob } from '../../job/define-job';
+import { kafkaSink } from '../../sinks/kafka-sink';
 import { redisCounterSink } from '../../sinks/redis-sinks';
 import { loadConfig } from '../load';
 import { resolveJobSettings } from '../job-settings';
@@ -50,5 +51,21 @@ describe('resolveJobSettings', () => {
       topics: ['a', 'b'],
       subscription: { kind: 'assign', assign: { a: [0, 1], b: [2] } },
     });
+  });
+
+  it("refuses settings the job's sink cannot run with, wherever the settings are resolved", () => {
+    const copying = defineJob({
+      name: 'orders-copy',
+      source: { topics: ['orders'] },
+      process: (records) => records.map((r) => ({ value: r.value })),
+      sink: kafkaSink({ topic: 'out' }),
+    });
+    expect(() => resolveJobSettings(copying, loadConfig())).not.toThrow();
+    expect(() => resolveJobSettings(copying, loadConfig({ conf: ['driver.speculation=true'] }))).toThrow(
+      "[SLUICE_CONFIG_INVALID] driver.speculation is on, but the job's kafka sink"
+    );
+    expect(() => resolveJobSettings(copying, loadConfig({ conf: ['job.minPartitions=2'] }))).toThrow(
+      "[SLUICE_CONFIG_INVALID] job.minPartitions is 2, but the job's kafka sink"
+    );
   });
 });

@@ -1,9 +1,8 @@
-import { Kafka, type Consumer, type KafkaMessage } from 'kafkajs';
+import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../../logging';
 import type { KafkaClientConfig, RecordHeader, SourceRecord } from '../types';
 import { registerCodecs } from './codecs';
-import { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
-import { kafkajsSecurity } from './security';
+import { createKafkajsClient } from './direct-cluster';
 
 /**
  * Receiver mode's source: Kafka's high-level consumer (a kafkajs consumer group member that
@@ -37,15 +36,7 @@ export interface GroupConsumer {
 export function createKafkajsGroupConsumer(config: KafkaClientConfig, options: GroupConsumerOptions): GroupConsumer {
   registerCodecs();
   const logger = options.logger;
-  const kafka = new Kafka({
-    brokers: config.brokers,
-    clientId: config.clientId,
-    connectionTimeout: config.connectionTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    ...kafkajsSecurity(config),
-    logLevel: kafkajsLogLevel(logger),
-    logCreator: kafkajsLogCreator(logger),
-  });
+  const kafka = createKafkajsClient(config, logger);
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     readUncommitted: config.isolation === 'read_uncommitted',
