@@ -3,6 +3,7 @@ import {
   abortableWait,
   asRedisOutage,
   isDependencyOutage,
+  isSluiceError,
   type BatchPlan,
   type CheckpointStore,
   type Logger,
@@ -127,6 +128,13 @@ export class BatchLoop {
         }
         done++;
       } catch (e) {
+        if (this.stopping && isSluiceError(e) && e.code === 'SLUICE_NO_EXECUTORS') {
+          this.logger.warn(
+            { err: e.message },
+            'stopped with the batch in flight unfinished: it stays planned and the next driver replays it'
+          );
+          break;
+        }
         await this.waitOutOutage(e);
         recovering = true;
       }

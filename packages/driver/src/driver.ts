@@ -111,6 +111,7 @@ export class Driver extends EventEmitter implements DriverView {
       {
         job: settings.name,
         ...pick(config.driver, 'taskTimeoutMs', 'maxTaskFailures', 'retryBackoffMs', 'executorWaitMs', 'taskGroupRecords'),
+        stop: this.stopController.signal,
       },
       this.logger,
       {
@@ -234,7 +235,8 @@ export class Driver extends EventEmitter implements DriverView {
     await checkRedisAccess(this.deps.store, 'driver', this.logger);
     const standby = this.config.driver.standby;
     this.state = standby ? 'standby' : 'waiting-for-executors';
-    if (!(await this.lease.acquire(standby, signal))) return;
+    // Stopped while taking it (a standby whose leader stops beside it): close() gives it back.
+    if (!(await this.lease.acquire(standby, signal)) || signal.aborted) return;
     const leadingSince = Date.now();
     this.epoch = await this.deps.store.takeEpoch();
     // Since the job's last commit, by whichever driver (its tasks committed about totalDelayMs after its time).
@@ -325,7 +327,8 @@ export class Driver extends EventEmitter implements DriverView {
         oracle: this.deps.oracle,
         planner: this.planner,
         execution: this.execution,
-        waitForExecutors: () => this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors),
+        waitForExecutors: () =>
+          this.registry.waitForExecutor(this.config.driver.executorWaitMs, this.config.driver.minExecutors, this.stopController.signal),
         setState: (state) => (this.state = state),
         followSink: async () =>
           followSinkOffsets(this.deps.sink, {

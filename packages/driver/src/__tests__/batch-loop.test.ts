@@ -5,6 +5,7 @@ import {
   partitionKey,
   RedisUnavailableError,
   SinkUnavailableError,
+  SluiceError,
   type BatchPlan,
   type OffsetRange,
   type TopicPartition,
@@ -270,6 +271,25 @@ describe('BatchLoop', () => {
     expect(h.events).toEqual(['plan 1', 'write plan 1 (epoch 2)', 'execute 1']);
     expect(h.redis.lastCommitted).toBe(1);
     expect(h.states.at(-1)).toBe('stopping');
+  });
+
+  it('a stop request whose executors left too ends the loop at once, the batch planned for the next driver', async () => {
+    const h = harness();
+    h.failures.push(() => {
+      h.controller.abort();
+      return new SluiceError('SLUICE_NO_EXECUTORS', 'the driver is stopping and no executor is left to run t:0');
+    });
+    await h.loop.run();
+    expect(h.events).toEqual(['plan 1', 'write plan 1 (epoch 2)', 'execute 1']);
+    expect([h.redis.planned?.id, h.redis.lastCommitted]).toEqual([1, 0]);
+    expect(h.states.at(-1)).toBe('stopping');
+  });
+
+  it('no executors while running (not stopping) is no reason to end quietly', async () => {
+    const h = harness();
+    const none = new SluiceError('SLUICE_NO_EXECUTORS', '0 of 1 executor(s) registered within 60000 ms');
+    h.failures.push(() => none);
+    await expect(h.loop.run()).rejects.toBe(none);
   });
 
   it('a bounded run stops once the checkpoint reached the offsets present at start', async () => {

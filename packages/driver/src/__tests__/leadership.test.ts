@@ -21,8 +21,9 @@ const answers =
  * Redis as the driver sees it: the lease key with its expiry and the leader info renewed with it;
  * renewals fail once `failRenewals` was called.
  */
-function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
+function fakeRedis(hooks: { onSet?: () => void } = {}): { store: CheckpointStore; failRenewals: () => void; calls: string[] } {
   let lease: { owner: string; expiresAt: number; info?: string } | null = null;
+  const calls: string[] = [];
   let renewalsFail = false;
   const live = (): typeof lease => (lease !== null && Date.now() < lease.expiresAt ? lease : null);
   const client = {
@@ -32,6 +33,8 @@ function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
       expect(key).toBe(keys.leader);
       if (live()) return Promise.resolve(null);
       lease = { owner, expiresAt: Date.now() + ttlMs };
+      calls.push('take lease');
+      hooks.onSet?.();
       return Promise.resolve('OK');
     },
     get: (key: string): Promise<string | null> => Promise.resolve(key === keys.leader ? (live()?.owner ?? null) : null),
@@ -47,7 +50,11 @@ function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
       lease = { owner, expiresAt: Date.now() + ttlMs, info: info === '' ? lease?.info : info };
       return Promise.resolve(['ok']);
     },
-    releaseLease: answers(['ok']),
+    releaseLease: () => {
+      calls.push('release lease');
+      lease = null;
+      return Promise.resolve(['ok']);
+    },
     checkAccess: answers(['unsupported']),
   };
   const store = {
@@ -55,14 +62,17 @@ function fakeRedis(): { store: CheckpointStore; failRenewals: () => void } {
     keys,
     client,
     reach: answers(true),
-    takeEpoch: answers('1'),
+    takeEpoch: () => {
+      calls.push('take epoch');
+      return Promise.resolve('1');
+    },
     currentEpoch: answers('1'),
     readOffsets: answers(new Map()),
     totals: answers({ batches: 0, records: 0, bytes: 0 }),
     history: answers([]),
     close: answers(undefined),
   } as unknown as CheckpointStore;
-  return { store, failRenewals: () => (renewalsFail = true) };
+  return { store, failRenewals: () => (renewalsFail = true), calls };
 }
 
 const oracle = {
@@ -132,5 +142,23 @@ describe('Driver leadership', () => {
     } finally {
       await driver.close();
     }
+  });
+
+  it('a standby stopped as it takes the lease (its leader stopping beside it) takes no epoch and gives the lease back', async () => {
+    const config = loadConfig({
+      conf: ['driver.standby=true', 'driver.httpPort=0', 'driver.grpcPort=0', 'driver.consumerGroup=', 'driver.executorWaitMs=60000'],
+    });
+    // The SET that takes the lease is where the stop request lands.
+    const redis = fakeRedis({ onSet: () => driver.stop() });
+    const driver = new Driver(settings, config, { oracle, store: redis.store, logger: createLogger('silent') });
+    try {
+      await driver.start();
+      // Not waiting for executors (none will come): run ends at once.
+      await driver.run();
+      expect([driver.epoch, driver.state]).toEqual(['', 'stopping']);
+    } finally {
+      await driver.close();
+    }
+    expect(redis.calls).toEqual(['take lease', 'release lease']);
   });
 });

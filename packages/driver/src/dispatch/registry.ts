@@ -119,13 +119,14 @@ export class ExecutorRegistry extends EventEmitter {
     ];
   }
 
-  /** Waits until at least `count` executors are registered. */
-  async waitForExecutor(timeoutMs: number, count = 1): Promise<void> {
+  /** Waits until at least `count` executors are registered, or (returning early) until `stop` aborts. */
+  async waitForExecutor(timeoutMs: number, count = 1, stop?: AbortSignal): Promise<void> {
     if (this.executors.size >= count) return;
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      while (this.executors.size < count) await once(this, 'change', { signal: timeout });
+      while (this.executors.size < count) await once(this, 'change', { signal: stop ? AbortSignal.any([timeout, stop]) : timeout });
     } catch {
+      if (stop?.aborted) return;
       throw new SluiceError('SLUICE_NO_EXECUTORS', `${this.executors.size} of ${count} executor(s) registered within ${timeoutMs} ms`, {
         retriable: true,
       });
@@ -133,13 +134,15 @@ export class ExecutorRegistry extends EventEmitter {
   }
 
   /**
-   * Waits for the next registration or removal.
+   * Waits for the next registration or removal, or (returning early) until `stop` aborts.
    * @throws SluiceError SLUICE_NO_EXECUTORS when none happens within `timeoutMs`.
    */
-  async waitForChange(timeoutMs: number): Promise<void> {
+  async waitForChange(timeoutMs: number, stop?: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(Math.max(0, timeoutMs));
     try {
-      await once(this, 'change', { signal: AbortSignal.timeout(Math.max(0, timeoutMs)) });
+      await once(this, 'change', { signal: stop ? AbortSignal.any([timeout, stop]) : timeout });
     } catch {
+      if (stop?.aborted) return;
       throw new SluiceError('SLUICE_NO_EXECUTORS', `no executor available to take the task within the wait (driver.executorWaitMs)`, {
         retriable: true,
       });

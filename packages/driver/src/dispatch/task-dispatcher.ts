@@ -5,9 +5,9 @@ import {
   abortableWait,
   fromServiceError,
   fromWireFailure,
-  type SluiceError,
   isPeerUnreachable,
   partitionKey,
+  SluiceError,
   TaskFailedError,
   type BatchPlan,
   type Logger,
@@ -61,6 +61,11 @@ export interface DispatchSettings extends RetrySettings {
   executorWaitMs: number;
   /** Offsets per task group at most (see {@link TaskDispatcher.runSmall}). */
   taskGroupRecords: number;
+  /**
+   * The driver's stop request. Once it aborted, a task finding no executor alive does not wait for
+   * one: it fails with SLUICE_NO_EXECUTORS (`stopping: true`), and its batch stays planned.
+   */
+  stop?: AbortSignal;
 }
 
 export interface RunOptions {
@@ -368,7 +373,13 @@ export class TaskDispatcher {
       const id = this.assignment.pick(placementKey, alive, excluded);
       const handle = id === undefined ? undefined : this.registry.get(id);
       if (handle) return handle;
-      await this.registry.waitForChange(deadline - Date.now());
+      // Stopping beside its executors (as on `helm uninstall`): the next driver replays the batch.
+      if (this.settings.stop?.aborted) {
+        throw new SluiceError('SLUICE_NO_EXECUTORS', `the driver is stopping and no executor is left to run ${placementKey}`, {
+          details: { stopping: true },
+        });
+      }
+      await this.registry.waitForChange(deadline - Date.now(), this.settings.stop);
     }
   }
 

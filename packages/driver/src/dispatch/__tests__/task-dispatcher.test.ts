@@ -42,7 +42,11 @@ const plan: BatchPlan = {
 };
 
 /** One executor whose group answers `items`; RunTask calls (the retries one by one) are recorded and succeed. */
-function setUp(items: WireTaskGroupItem[], maxTaskFailures: number): { dispatcher: TaskDispatcher; retried: WireTaskRequest[] } {
+function setUp(
+  items: WireTaskGroupItem[],
+  maxTaskFailures: number,
+  stop?: AbortController
+): { dispatcher: TaskDispatcher; retried: WireTaskRequest[] } {
   const retried: WireTaskRequest[] = [];
   const executor: ExecutorHandle = {
     id: 'e1',
@@ -56,7 +60,13 @@ function setUp(items: WireTaskGroupItem[], maxTaskFailures: number): { dispatche
       },
       CancelTask: () => undefined,
     } as unknown as ExecutorClient,
-    groups: { call: () => Promise.resolve(items) } as unknown as TaskGroupStream,
+    groups: {
+      call: () => {
+        // The driver is asked to stop while the group runs (its executor is going too).
+        stop?.abort();
+        return Promise.resolve(items);
+      },
+    } as unknown as TaskGroupStream,
     lastHeartbeat: Date.now(),
     running: 0,
     finishedTasks: 0,
@@ -66,11 +76,12 @@ function setUp(items: WireTaskGroupItem[], maxTaskFailures: number): { dispatche
     retire: () => undefined,
     close: () => undefined,
   };
+  // Once stopping, the executor has deregistered (it was shutting down beside the driver).
   const registry = {
-    alive: () => [executor],
+    alive: () => (stop?.signal.aborted ? [] : [executor]),
     get: (id: string) => (id === 'e1' ? executor : undefined),
     remove: () => undefined,
-    waitForChange: () => Promise.resolve(),
+    waitForChange: () => (stop ? Promise.reject(new Error('waited for an executor while stopping')) : Promise.resolve()),
   } as unknown as ExecutorRegistry;
   const settings: DispatchSettings = {
     job: 'j',
@@ -79,6 +90,7 @@ function setUp(items: WireTaskGroupItem[], maxTaskFailures: number): { dispatche
     retryBackoffMs: 1,
     executorWaitMs: 1000,
     taskGroupRecords: 10_000,
+    stop: stop?.signal,
   };
   return { dispatcher: new TaskDispatcher(registry, new StickyAssignment(), settings, createLogger('silent')), retried };
 }
@@ -132,5 +144,17 @@ describe('TaskDispatcher: a range that failed in its task group', () => {
     const outcomes = await dispatcher.runSmall(plan, plan.ranges);
     expect(outcomes.map((o) => o.attempt)).toEqual([0, 1]);
     expect(retried.map((r) => r.failures)).toEqual([0]);
+  });
+
+  it('once the driver is stopping, ends a task its executor refused without waiting for another (the batch stays planned)', async () => {
+    const stop = new AbortController();
+    const { dispatcher, retried } = setUp([ok, failed('SLUICE_EXECUTOR_LOST', true)], 4, stop);
+    const error = await failure(dispatcher.runSmall(plan, plan.ranges));
+    expect([error.code, error.details, error.message]).toEqual([
+      'SLUICE_NO_EXECUTORS',
+      { stopping: true },
+      '[SLUICE_NO_EXECUTORS] the driver is stopping and no executor is left to run t:1',
+    ]);
+    expect(retried).toEqual([]);
   });
 });
