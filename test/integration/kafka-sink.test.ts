@@ -1,7 +1,17 @@
 import { execFile } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import type Redis from 'ioredis';
-import { createLogger, kafkaSink, type ChunkCommitter, type CommitOutcome, type ProcessContext, type Sink } from '@sluice/common';
+import {
+  createLogger,
+  kafkaSink,
+  type ChunkCommitter,
+  type CommitOutcome,
+  type KafkaSinkOptions,
+  type Logger,
+  type ProcessContext,
+  type Sink,
+} from '@sluice/common';
 import { brokers, uniqueName } from '../helpers/env';
 import {
   consoleConsumerValues,
@@ -9,6 +19,7 @@ import {
   endOffsets,
   groupOffsets,
   kafka,
+  kafkaCli,
   kcatValues,
   produceValues,
   tally,
@@ -167,20 +178,26 @@ describe('kafkaSink', () => {
     // The group coordinator takes offsets only of topics that exist.
     const src = `${job}-in`;
     const out = `${job}-out`;
-    const context = (fromOffset: bigint, untilOffset: bigint): ProcessContext =>
-      ({ job, batchId: 1, topic: src, partition: 0, fromOffset, untilOffset, attempt: 0, logger: undefined }) as unknown as ProcessContext;
+    const context = (fromOffset: bigint, untilOffset: bigint, partition: number): ProcessContext =>
+      ({ job, batchId: 1, topic: src, partition, fromOffset, untilOffset, attempt: 0, logger: undefined }) as unknown as ProcessContext;
     /** Records the Redis side's calls: commit (the chunk's `until`) and commitUpTo. */
-    const committer = (fromOffset: bigint, untilOffset: bigint): ChunkCommitter & { calls: string[] } => {
+    const committer = (fromOffset: bigint, untilOffset: bigint, partition = 0): ChunkCommitter & { calls: string[] } => {
       const calls: string[] = [];
       const committed = (until: bigint): Promise<CommitOutcome> => {
         calls.push(`redis ${fromOffset}->${until}`);
         return Promise.resolve({ status: 'committed' });
       };
-      return { context: context(fromOffset, untilOffset), epoch: '1', calls, commit: () => committed(untilOffset), commitUpTo: committed };
+      return {
+        context: context(fromOffset, untilOffset, partition),
+        epoch: '1',
+        calls,
+        commit: () => committed(untilOffset),
+        commitUpTo: committed,
+      };
     };
     const sinks: Sink<unknown>[] = [];
-    const newSink = (): Sink<{ value: string }> => {
-      const sink = kafkaSink({ topic: out });
+    const newSink = (options: KafkaSinkOptions = {}, logger: Logger = createLogger('error')): Sink<{ value: string }> => {
+      const sink = kafkaSink({ topic: out, ...options });
       sink.useKafka?.(
         {
           brokers: brokers().split(','),
@@ -193,7 +210,7 @@ describe('kafkaSink', () => {
           fetchMaxWaitMs: 100,
           retries: 3,
         },
-        createLogger('error')
+        logger
       );
       sinks.push(sink);
       return sink;
@@ -260,6 +277,41 @@ describe('kafkaSink', () => {
           { job, logger: undefined as never }
         )
       ).toEqual([{ topic: src, partition: 0, offset: 4n }]);
+    });
+
+    it('closes a producer idle for producerIdleMs; the next commit fences with a new one', async () => {
+      // Partition 1: the tests above use partition 0.
+      const transactionalId = `sluice-${job}-${src}-1`;
+      /** The producer epoch the transaction coordinator holds for the id (Kafka's kafka-transactions describe). */
+      const producerEpoch = async (): Promise<number> => {
+        const text = await kafkaCli(
+          'tool',
+          'org.apache.kafka.tools.TransactionsCommand',
+          '--bootstrap-server',
+          brokers(),
+          'describe',
+          '--transactional-id',
+          transactionalId
+        );
+        const row = text.split('\n').find((line) => line.includes(transactionalId));
+        return Number(row?.trim().split(/\s+/)[3]);
+      };
+      const logs = new PassThrough();
+      let logged = '';
+      logs.on('data', (b: Buffer) => (logged += b.toString()));
+      const idle = newSink({ producerIdleMs: 500 }, createLogger('debug', {}, { destination: logs, pretty: false }));
+      expect(await idle.commit([{ value: 'p1-a' }], committer(0n, 1n, 1))).toEqual({ status: 'committed' });
+      const first = await producerEpoch();
+      await waitFor(() => logged.includes('kafkaSink: closing an idle producer'), { timeoutMs: 10_000, label: 'the idle producer closed' });
+      expect(await idle.commit([{ value: 'p1-b' }], committer(1n, 2n, 1))).toEqual({ status: 'committed' });
+      expect(await producerEpoch()).toBe(first + 1);
+      // Kept while in use: with producerIdleMs 0 the next commits reuse it (the epoch stays).
+      const kept = newSink({ producerIdleMs: 0 });
+      expect(await kept.commit([{ value: 'p1-c' }], committer(2n, 3n, 1))).toEqual({ status: 'committed' });
+      const keptEpoch = await producerEpoch();
+      expect(await kept.commit([{ value: 'p1-d' }], committer(3n, 4n, 1))).toEqual({ status: 'committed' });
+      expect([await producerEpoch(), keptEpoch]).toEqual([first + 2, first + 2]);
+      expect((await written()).filter((v) => v.startsWith('p1-'))).toEqual(['p1-a', 'p1-b', 'p1-c', 'p1-d']);
     });
   });
 });

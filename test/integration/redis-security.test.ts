@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { CheckpointStore, isSluiceError, type RedisWrite } from '@sluice/common';
+import { checkRedisAccess, CheckpointStore, createLogger, isSluiceError, type RedisWrite } from '@sluice/common';
 import { createPki } from '../helpers/certs';
 import { uniqueName } from '../helpers/env';
 import { driverUrl } from '../helpers/fault';
@@ -119,14 +119,19 @@ describe('Redis ACL and TLS', () => {
    * A driver (or executor) whose user may not do what it needs exits at start-up with exit code 1
    * and `expected` as its one error line, promptly, never ready, having written nothing.
    */
-  async function refusedAtStartUp(role: 'driver' | 'executor', env: NodeJS.ProcessEnv, expected: (job: string) => string): Promise<void> {
+  async function refusedAtStartUp(
+    role: 'driver' | 'executor',
+    env: NodeJS.ProcessEnv,
+    expected: (job: string) => string,
+    extraArgs: string[] = []
+  ): Promise<void> {
     const topic = uniqueName(`noperm-${role}`);
     await createTopic(topic, 1);
     const started = Date.now();
     const proc =
       role === 'driver'
-        ? sluice(['driver', ...jobArgs('examples/audit', topic), '--grpc-port', String(await freePort())], env)
-        : sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', '127.0.0.1:1'], env);
+        ? sluice(['driver', ...jobArgs('examples/audit', topic), '--grpc-port', String(await freePort()), ...extraArgs], env)
+        : sluice(['executor', ...jobArgs('examples/audit', topic), '--driver', '127.0.0.1:1', ...extraArgs], env);
     const readiness = role === 'driver' ? readinessUntilExit(proc) : Promise.resolve([]);
     expect((await proc.exit(30_000)).code).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -226,6 +231,46 @@ describe('Redis ACL and TLS', () => {
       await refusedAtStartUp('executor', noScripting.env, () => scriptingRefused('executor', noScripting.name));
       const otherKeys = await aclUser(`~sluice:{another-job}:* ${sluiceCommands}`);
       await refusedAtStartUp('executor', otherKeys.env, (job) => keysRefused('executor', otherKeys.name, job));
+    });
+
+    it('in receiver mode the check covers the write-ahead log and the block log too', async () => {
+      const noXadd = await aclUser(`~sluice:* ${sluiceCommands} -xadd`);
+      await refusedAtStartUp(
+        'executor',
+        noXadd.env,
+        () =>
+          `[SLUICE_REDIS_NOPERM] Redis user '${noXadd.name}' may not run XADD, which the executor needs for the write-ahead log ` +
+          `(receiver.writeAheadLog): grant it, e.g. ACL SETUSER ${noXadd.name} +xadd (or one of its categories: +@write +@stream)`,
+        ['--source-mode', 'receiver']
+      );
+      // The user of the recommended grant (docs/security.md) passes it in both roles and modes.
+      const store = await CheckpointStore.connect(
+        { url: `redis://127.0.0.1:${port}`, username: 'sluice', passwordFile },
+        uniqueName('acl-modes')
+      );
+      try {
+        for (const role of ['driver', 'executor'] as const)
+          for (const mode of ['direct', 'receiver'] as const)
+            await expect(checkRedisAccess(store, { role, mode, logger: createLogger('silent') })).resolves.toBeUndefined();
+      } finally {
+        await store.close();
+      }
+      // Refused in receiver mode only: the block log's reads are checked there and not in the direct approach.
+      const noLlen = await aclUser(`~sluice:* ${sluiceCommands} -llen`);
+      const limited = await CheckpointStore.connect(
+        { url: `redis://127.0.0.1:${port}`, username: noLlen.name, passwordFile },
+        uniqueName('acl-modes')
+      );
+      try {
+        await expect(
+          checkRedisAccess(limited, { role: 'driver', mode: 'direct', logger: createLogger('silent') })
+        ).resolves.toBeUndefined();
+        await expect(checkRedisAccess(limited, { role: 'driver', mode: 'receiver', logger: createLogger('silent') })).rejects.toThrow(
+          `[SLUICE_REDIS_NOPERM] Redis user '${noLlen.name}' may not run LLEN, which the driver needs for the block log`
+        );
+      } finally {
+        await limited.close();
+      }
     });
 
     it('a refusal at run time is coded too, naming the user, the command and the keys (here: a sink key left out)', async () => {

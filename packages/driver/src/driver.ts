@@ -232,7 +232,7 @@ export class Driver extends EventEmitter implements DriverView {
     const signal = this.stopController.signal;
     this.state = 'waiting-for-redis';
     if (!(await this.deps.store.reach({ timeoutMs: this.config.redis.startupTimeoutMs, signal, logger: this.logger }))) return;
-    await checkRedisAccess(this.deps.store, 'driver', this.logger);
+    await checkRedisAccess(this.deps.store, { role: 'driver', mode: this.config.source.mode, logger: this.logger });
     const standby = this.config.driver.standby;
     this.state = standby ? 'standby' : 'waiting-for-executors';
     // Stopped while taking it (a standby whose leader stops beside it): close() gives it back.

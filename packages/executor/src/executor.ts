@@ -79,7 +79,7 @@ export class Executor {
     };
     // Redis first: without it no task can commit. Started before Redis, the executor waits for it.
     await store.reach({ timeoutMs: config.redis.startupTimeoutMs, logger: log }).catch(failed);
-    await checkRedisAccess(store, 'executor', log).catch(failed);
+    await checkRedisAccess(store, { role: 'executor', mode: config.source.mode, logger: log }).catch(failed);
     // Kafka too: a probe connection now, rather than a first task failing later.
     readiness.notReady = 'connecting to Kafka';
     await createKafkajsOffsetOracle(config.kafka, log)

@@ -399,3 +399,5 @@ function receiverModeRefusals(
 export type SluiceConfig = z.infer<typeof configSchema>;
 export type StartingOffsets = z.infer<typeof startingOffsetsSchema>;
 export type TopicAssignment = z.infer<typeof assignSchema>;
+/** `source.mode`: the direct approach, or receivers with a block log. */
+export type SourceMode = SluiceConfig['source']['mode'];

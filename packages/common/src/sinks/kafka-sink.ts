@@ -43,10 +43,16 @@ export interface KafkaSinkOptions {
    * brokers' `transaction.max.timeout.ms` (900000 by default). Default 600000.
    */
   transactionTimeoutMs?: number;
+  /**
+   * A partition's producer that committed nothing this long is closed (its connections with it);
+   * the partition's next commit on this executor starts a new one. Default 300000; 0 keeps them.
+   */
+  producerIdleMs?: number;
 }
 
 const DEFAULT_PREFIX = 'sluice';
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 600_000;
+const DEFAULT_PRODUCER_IDLE_MS = 300_000;
 const PARTITION_COUNT_TTL_MS = 60_000;
 
 const optionsSchema = z
@@ -55,6 +61,7 @@ const optionsSchema = z
     transactionalIdPrefix: z.string().min(1).max(100).optional(),
     consumerGroup: z.string().min(1).optional(),
     transactionTimeoutMs: z.number().int().positive().optional(),
+    producerIdleMs: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -72,6 +79,8 @@ interface PartitionProducer {
    * its transactions fail (fenced). null: the group holds no offset for the partition.
    */
   offset: bigint | null;
+  /** When it last committed, or was opened (Date.now()). */
+  usedAt: number;
 }
 
 /**
@@ -92,6 +101,7 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
   const prefix = options.transactionalIdPrefix ?? DEFAULT_PREFIX;
   const transactionTimeout = options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
   const groupOf = (job: string): string => options.consumerGroup ?? `sluice-${job}`;
+  const idleMs = options.producerIdleMs ?? DEFAULT_PRODUCER_IDLE_MS;
   let settings: { config: KafkaClientConfig; logger: Logger } | undefined;
   let kafka: Kafka | undefined;
   let admin: Promise<Admin> | undefined;
@@ -127,6 +137,23 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     producers.delete(key);
     await slot?.producer.disconnect().catch(() => undefined);
   };
+
+  /**
+   * Closes the producers idle for `idleMs`: partitions this executor no longer runs (another
+   * executor took them, or their topic went away) would otherwise hold connections for good.
+   * Each is closed in its partition's turn, so never under a commit.
+   */
+  const closeIdle = (): void => {
+    for (const [key, slot] of producers) {
+      if (Date.now() - slot.usedAt < idleMs) continue;
+      void exclusive(key, async () => {
+        if (producers.get(key) !== slot || Date.now() - slot.usedAt < idleMs) return;
+        settings?.logger.debug({ transactionalId: slot.transactionalId, idleMs }, 'kafkaSink: closing an idle producer');
+        await drop(key);
+      });
+    }
+  };
+  let idleSweep: NodeJS.Timeout | undefined;
 
   /** Offsets of `topics` in the group, `topic:partition` -> offset (partitions without one left out). */
   const groupOffsets = async (group: string, topics: string[]): Promise<Map<string, bigint>> => {
@@ -197,8 +224,9 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
       await (await producer.transaction()).abort();
       const offsets = context && (await groupOffsets(groupOf(context.job), [context.topic]));
       const offset = context && offsets?.get(`${context.topic}:${context.partition}`);
-      const slot = { producer, transactionalId, offset: offset ?? null };
+      const slot = { producer, transactionalId, offset: offset ?? null, usedAt: Date.now() };
       producers.set(key, slot);
+      if (idleMs > 0) idleSweep ??= setInterval(closeIdle, Math.min(60_000, Math.max(100, idleMs / 2))).unref();
       return slot;
     } catch (e) {
       await producer.disconnect().catch(() => undefined);
@@ -250,6 +278,7 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     slot ??= await open(key, transactionalId, context).catch((e: unknown) => {
       throw asSinkError(e, context, transactionalId);
     });
+    slot.usedAt = Date.now();
     const stored = slot.offset;
     if (stored !== null && stored > context.fromOffset) return followStoredOffset(committer, stored);
     if (stored !== null && stored < context.fromOffset)
@@ -267,6 +296,7 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
     const { context } = committer;
     const transactionalId = `${prefix}-${context.job}-dlq-replay`;
     const slot = producers.get('replay') ?? (await open('replay', transactionalId, undefined));
+    slot.usedAt = Date.now();
     await transact(slot, 'replay', outputs, context, false);
     return committer.commit([]);
   };
@@ -304,6 +334,8 @@ export function kafkaSink(options: KafkaSinkOptions = {}): Sink<KafkaSinkOutput>
       });
     },
     async close() {
+      clearInterval(idleSweep);
+      idleSweep = undefined;
       const open = [...producers.keys()];
       await Promise.all(open.map(drop));
       const a = admin;
