@@ -12,7 +12,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkaj
 import pino from 'pino';
 
 import {
-  createKafkajsGroupOffsetPublisher,
+  createKafkajsGroupOffsetClient,
   createKafkajsOffsetOracle,
   createKafkajsRangeReader,
   isSluiceError,
@@ -420,12 +420,12 @@ describe('kafkajs access layer on a real broker', () => {
     expect(await readRange(range(topic, 0, lastGap[0], lastGap[1]))).toEqual([]);
   });
 
-  it('group offset publisher: the commit shows in kafka-consumer-groups --describe with CURRENT-OFFSET and LAG', async () => {
+  it('group offset client: the commit shows in kafka-consumer-groups --describe with CURRENT-OFFSET and LAG; fetch reads it', async () => {
     const topic = unique('group');
     const groupId = unique('monitor');
     await createTopic(topic, 2);
     await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ partition: i % 2, value: `${i}` })) });
-    const publisher = await createKafkajsGroupOffsetPublisher(config, logger);
+    const publisher = await createKafkajsGroupOffsetClient(config, logger);
     try {
       await publisher.commit(
         groupId,
@@ -436,6 +436,15 @@ describe('kafkajs access layer on a real broker', () => {
       );
       // Idempotent re-publish (next batch) with a newer offset.
       await publisher.commit(groupId, new Map([[`${topic}:0`, 4n]]));
+      const partitions = [0, 1].map((partition) => ({ topic, partition }));
+      expect(await publisher.fetch(groupId, partitions)).toEqual(
+        new Map([
+          [`${topic}:0`, 4n],
+          [`${topic}:1`, 5n],
+        ])
+      );
+      // A group without offsets (or a partition without one) is left out.
+      expect(await publisher.fetch(unique('nobody'), partitions)).toEqual(new Map());
     } finally {
       await publisher.close();
     }
@@ -511,7 +520,7 @@ describe('kafkajs access layer on a real broker', () => {
     expect(first).not.toContain(b);
     expect(first).toEqual([...first].sort());
     // Internal topics (the group offsets topic exists once any group committed) are never listed.
-    await createKafkajsGroupOffsetPublisher(config, logger).then(async (p) => {
+    await createKafkajsGroupOffsetClient(config, logger).then(async (p) => {
       await p.commit(unique('list-group'), new Map([[`${a}:0`, 0n]]));
       await p.close();
     });
@@ -635,7 +644,7 @@ describe('kafkajs access layer on a real broker', () => {
     await badReader.close();
     expect(isSluiceError(err2) && err2.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
 
-    const err3 = await createKafkajsGroupOffsetPublisher(bad, logger).catch((e: unknown) => e);
+    const err3 = await createKafkajsGroupOffsetClient(bad, logger).catch((e: unknown) => e);
     expect(isSluiceError(err3) && err3.code).toBe('SLUICE_KAFKA_UNAVAILABLE');
   });
 });

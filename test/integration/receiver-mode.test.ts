@@ -112,6 +112,18 @@ describe('receiver mode (source.mode = receiver)', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(metrics).toMatch(/sluice_receiver_state\{receiver="receiver-0",state="receiving"\} 1/);
     expect(metrics).toMatch(/sluice_receiver_log_bytes\{receiver="receiver-0"\} \d+/);
+    // The driver's offsets and lag follow the receivers' group (the direct checkpoint is never written here).
+    const ends = await endOffsets(topic);
+    const api = async <T>(path: string): Promise<T> => (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1${path}`)).json()) as T;
+    const offsets = await waitFor(
+      async () => {
+        const rows = await api<Array<{ topic: string; partition: number; committed: string }>>('/offsets');
+        return rows.every((r) => r.committed === ends[`${r.topic}:${r.partition}`]) ? rows : undefined;
+      },
+      { timeoutMs: 10_000, label: '/api/v1/offsets at the end offsets' }
+    );
+    expect(offsets.length).toBe(4);
+    expect(await api<{ total: string }>('/lag')).toMatchObject({ total: '0' });
     run.kill('SIGTERM');
     await run.exit(30_000);
   });

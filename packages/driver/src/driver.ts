@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import {
   checkRedisAccess,
-  createKafkajsGroupOffsetPublisher,
+  createKafkajsGroupOffsetClient,
   grpcSecurity,
   isSluiceError,
   LeaderLease,
@@ -12,7 +12,7 @@ import {
   readLeaseHolder,
   SluiceError,
   type CheckpointStore,
-  type GroupOffsetPublisher,
+  type GroupOffsetClient,
   type GrpcSecurity,
   type JobSettings,
   type Logger,
@@ -43,8 +43,8 @@ export interface DriverDependencies {
   oracle: OffsetOracle;
   store: CheckpointStore;
   logger: Logger;
-  /** How to reach the consumer group mirror (default: kafkajs with the driver's Kafka settings). */
-  connectGroupPublisher?: () => Promise<GroupOffsetPublisher>;
+  /** How to reach the consumer group of the mirror, or of the receivers (default: kafkajs with the driver's Kafka settings). */
+  connectGroupClient?: () => Promise<GroupOffsetClient>;
   /** gRPC credentials and options (default: built from `config.grpc`). */
   grpc?: GrpcSecurity;
   /** The job's sink: one that keeps offsets in its own store leads the checkpoint (see sink-offsets.ts). */
@@ -142,15 +142,19 @@ export class Driver extends EventEmitter implements DriverView {
       logger: this.logger,
     });
     this.lease = new LeaderLease(deps.store, this.driverId, config.driver.leaseTtlMs, this.logger);
-    this.offsets = new OffsetsView(deps.oracle, deps.store, async () => (await this.planner.resolve()).partitions);
+    this.offsets = new OffsetsView({
+      oracle: deps.oracle,
+      partitions: async () => (await this.planner.resolve()).partitions,
+      committed: (tps) => this.receiverMode?.groupOffsets(tps) ?? deps.store.readOffsets(),
+    });
     this.http = new DriverHttpServer(this, this.logger);
     const group = config.driver.consumerGroup ?? `sluice-${settings.name}`;
     // A sink that commits the job's offsets to a consumer group (kafkaSink) is the authority there,
     // and that group already shows the progress: the mirror stays out of every group.
     this.sinkGroup = deps.sink?.requires?.consumerGroup?.(settings.name);
     // In receiver mode the receivers commit the group themselves.
+    const connect = deps.connectGroupClient ?? (() => createKafkajsGroupOffsetClient(config.kafka, this.logger));
     if (group !== '' && this.sinkGroup === undefined && config.source.mode === 'direct') {
-      const connect = deps.connectGroupPublisher ?? (() => createKafkajsGroupOffsetPublisher(config.kafka, this.logger));
       this.mirror = new GroupMirror(group, connect, this.logger, config.driver.consumerGroupCommitIntervalMs);
     }
     this.execution = new BatchExecution(settings, config, {
@@ -170,6 +174,7 @@ export class Driver extends EventEmitter implements DriverView {
         rateEstimator: this.rateEstimator,
         logger: this.logger,
         committed: (event) => this.emit('batch', event),
+        connectGroupClient: connect,
       });
     }
   }
@@ -363,7 +368,7 @@ export class Driver extends EventEmitter implements DriverView {
   async close(): Promise<void> {
     this.stop();
     this.state = 'stopped';
-    this.receiverMode?.tracker.stop();
+    await this.receiverMode?.close();
     await this.deps.sink?.close?.();
     await this.mirror?.close();
     await this.http.close();

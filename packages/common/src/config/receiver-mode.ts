@@ -2,6 +2,11 @@ import { ConfigError } from '../errors';
 import type { Job } from '../job/types';
 import type { SluiceConfig } from './schema';
 
+/** The consumer group receivers join: `driver.consumerGroup`, else `sluice-<job>` (as the direct approach's mirror). */
+export function receiverGroupId(config: SluiceConfig, job: string): string {
+  return config.driver.consumerGroup || `sluice-${job}`;
+}
+
 /**
  * What the receiver-based approach refuses in a job module (the configuration's own refusals are
  * in schema.ts): an explicit assignment, since receivers subscribe through a consumer group, and a

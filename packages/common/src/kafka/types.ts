@@ -1,6 +1,6 @@
 /**
  * The client-neutral Kafka access layer. The driver needs an {@link OffsetOracle}, executors a
- * {@link RangeReader}, monitoring a {@link GroupOffsetPublisher}. No client type leaks through
+ * {@link RangeReader}, monitoring a {@link GroupOffsetClient}. No client type leaks through
  * these interfaces, so kafkajs can be swapped for another client behind them.
  */
 
@@ -117,9 +117,12 @@ export interface RangeReader {
   close(): Promise<void>;
 }
 
-export interface GroupOffsetPublisher {
+/** A consumer group's committed offsets, written and read without joining it. */
+export interface GroupOffsetClient {
   /** Commits `offsets` (next offset to read, keyed by {@link partitionKey}) to a group that nobody joins. */
   commit(groupId: string, offsets: Map<string, bigint>): Promise<void>;
+  /** The group's committed offsets of `tps`, keyed by {@link partitionKey}; a partition without one is left out. */
+  fetch(groupId: string, tps: TopicPartition[]): Promise<Map<string, bigint>>;
   close(): Promise<void>;
 }
 

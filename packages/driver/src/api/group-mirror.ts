@@ -1,4 +1,4 @@
-import type { GroupOffsetPublisher, Logger } from '@sluice/common';
+import type { GroupOffsetClient, Logger } from '@sluice/common';
 
 /**
  * Mirrors committed offsets into a Kafka consumer group that nobody joins, so Kafka's own lag tools
@@ -12,7 +12,7 @@ import type { GroupOffsetPublisher, Logger } from '@sluice/common';
  * latest offsets are always published on {@link close}.
  */
 export class GroupMirror {
-  private publisher: GroupOffsetPublisher | undefined;
+  private publisher: GroupOffsetClient | undefined;
   private pending: Map<string, bigint> | undefined;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -22,7 +22,7 @@ export class GroupMirror {
 
   constructor(
     readonly groupId: string,
-    private readonly connect: () => Promise<GroupOffsetPublisher>,
+    private readonly connect: () => Promise<GroupOffsetClient>,
     private readonly logger: Logger,
     private readonly intervalMs = 0
   ) {}

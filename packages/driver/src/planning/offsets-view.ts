@@ -1,8 +1,21 @@
-import { partitionKey, type CheckpointStore, type OffsetOracle, type TopicPartition } from '@sluice/common';
+import { partitionKey, type OffsetOracle, type TopicPartition } from '@sluice/common';
 import { sortPartitions, type OldestRecords, type PartitionOffsets } from './lag';
 
+export interface OffsetsSources {
+  oracle: OffsetOracle;
+  /** The job's partitions now (its subscription resolved). */
+  partitions: () => Promise<TopicPartition[]>;
+  /**
+   * Where the job stands per partition, keyed by `partitionKey`: the Redis checkpoint, or in
+   * receiver mode the receivers' consumer group (what they received and logged).
+   */
+  committed: (tps: TopicPartition[]) => Promise<Map<string, bigint>>;
+  /** How long a snapshot is served before the next call refreshes it. */
+  maxAgeMs?: number;
+}
+
 /**
- * Checkpoint, latest and earliest offsets of every partition of the job, as one snapshot cached
+ * Committed, latest and earliest offsets of every partition of the job, as one snapshot cached
  * for `maxAgeMs` so that API calls, scrapes and probes do not hammer Kafka. Concurrent callers
  * share one refresh.
  */
@@ -12,16 +25,10 @@ export class OffsetsView {
   /** The timestamps of {@link withOldestRecords}, read once per snapshot. */
   private oldest: { rows: PartitionOffsets[]; timestamps: Promise<Map<string, bigint | null>> } | undefined;
 
-  constructor(
-    private readonly oracle: OffsetOracle,
-    private readonly store: CheckpointStore,
-    /** The job's partitions now (its subscription resolved). */
-    private readonly partitions: () => Promise<TopicPartition[]>,
-    private readonly maxAgeMs = 1000
-  ) {}
+  constructor(private readonly sources: OffsetsSources) {}
 
   async snapshot(): Promise<PartitionOffsets[]> {
-    if (this.cached && Date.now() - this.cached.at < this.maxAgeMs) return this.cached.rows;
+    if (this.cached && Date.now() - this.cached.at < (this.sources.maxAgeMs ?? 1000)) return this.cached.rows;
     this.inflight ??= this.refresh().finally(() => (this.inflight = undefined));
     return this.inflight;
   }
@@ -40,15 +47,18 @@ export class OffsetsView {
       const timestamps =
         lagging.length === 0
           ? Promise.resolve(new Map<string, bigint | null>())
-          : this.oracle.firstRecordTimestamps(lagging).catch(() => new Map<string, bigint | null>());
+          : this.sources.oracle.firstRecordTimestamps(lagging).catch(() => new Map<string, bigint | null>());
       this.oldest = { rows, timestamps };
     }
     return { rows, oldest: { timestamps: await this.oldest.timestamps, now: Date.now() } };
   }
 
   private async refresh(): Promise<PartitionOffsets[]> {
-    const partitions = await this.partitions();
-    const [{ latest, earliest }, checkpoint] = await Promise.all([this.oracle.offsetBounds(partitions), this.store.readOffsets()]);
+    const partitions = await this.sources.partitions();
+    const [{ latest, earliest }, checkpoint] = await Promise.all([
+      this.sources.oracle.offsetBounds(partitions),
+      this.sources.committed(partitions),
+    ]);
     const rows = sortPartitions(
       partitions.map((tp) => {
         const key = partitionKey(tp);

@@ -1,4 +1,13 @@
-import { BlockLog, type CheckpointStore, type JobSettings, type Logger, type SluiceConfig } from '@sluice/common';
+import {
+  BlockLog,
+  receiverGroupId,
+  type CheckpointStore,
+  type GroupOffsetClient,
+  type JobSettings,
+  type Logger,
+  type SluiceConfig,
+  type TopicPartition,
+} from '@sluice/common';
 import type { DriverMetrics } from '../api/metrics';
 import type { BatchEvent } from '../dispatch/batch-execution';
 import type { ExecutorRegistry } from '../dispatch/registry';
@@ -12,6 +21,12 @@ export interface ReceiverMode {
   tracker: ReceiverTracker;
   batches: BlockBatches;
   log: BlockLog;
+  /**
+   * The receivers' consumer group offsets of `tps` (what they received, and logged with the
+   * write-ahead log on): the progress the driver's offsets and lag views show in this mode.
+   */
+  groupOffsets(tps: TopicPartition[]): Promise<Map<string, bigint>>;
+  close(): Promise<void>;
 }
 
 export function createReceiverMode(
@@ -24,6 +39,8 @@ export function createReceiverMode(
     rateEstimator: PidRateEstimator | undefined;
     logger: Logger;
     committed(event: BatchEvent): void;
+    /** A connection for reading the receivers' group offsets, made on first use (again after a failure). */
+    connectGroupClient: () => Promise<GroupOffsetClient>;
   }
 ): ReceiverMode {
   const r = config.receiver;
@@ -51,7 +68,26 @@ export function createReceiverMode(
       },
     }
   );
-  return { tracker, batches, log };
+  const group = receiverGroupId(config, settings.name);
+  let client: Promise<GroupOffsetClient> | undefined;
+  return {
+    tracker,
+    batches,
+    log,
+    async groupOffsets(tps) {
+      client ??= deps.connectGroupClient().catch((e: unknown) => {
+        client = undefined;
+        throw e;
+      });
+      return (await client).fetch(group, tps);
+    },
+    async close() {
+      tracker.stop();
+      const connected = client;
+      client = undefined;
+      await connected?.then((c) => c.close()).catch(() => undefined);
+    },
+  };
 }
 
 function pick(d: SluiceConfig['driver']): {

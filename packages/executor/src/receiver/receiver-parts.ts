@@ -1,6 +1,7 @@
 import {
   BlockLog,
   createKafkajsGroupConsumer,
+  receiverGroupId,
   type CheckpointStore,
   type Job,
   type JobSettings,
@@ -13,11 +14,6 @@ import { BlockStore } from './block-store';
 import { BlockTaskRunner } from './block-task';
 import { Receiver } from './receiver';
 import { ReceiverService } from './receiver-service';
-
-/** The consumer group receivers join: `driver.consumerGroup`, else `sluice-<job>` (as the direct approach's mirror). */
-export function receiverGroupId(config: SluiceConfig, job: string): string {
-  return config.driver.consumerGroup || `sluice-${job}`;
-}
 
 /**
  * An executor's receiver mode (source.mode = receiver): its receivers, their blocks in memory,

@@ -285,6 +285,7 @@ export class FakeLog {
     const broker = Object.assign(Object.create(brokerPrototype) as object, {
       lookupRequest: () => (args: FetchRequest) => ({ request: { apiVersion: 11, args }, response: fetchV11Response }),
       offsetCommit: () => Promise.resolve({}),
+      offsetFetch: () => Promise.resolve({ responses: [] }),
       metadata: () => Promise.resolve({ brokers: [], topicMetadata: [] }),
       listOffsets: () => Promise.resolve({ responses: [] }),
     }) as DirectBroker;

@@ -3,7 +3,7 @@
  * partitions in its metadata; how its errors are read and retried is in kafka-errors.ts.
  *
  * sluice depends on kafkajs internals (pinned at exactly 2.2.4): `Cluster` (metadata, brokers),
- * `Broker` (`listOffsets`, `offsetCommit`, its request lookup and private send) and the protocol's
+ * `Broker` (`listOffsets`, `offsetCommit`, `offsetFetch`, its request lookup and private send) and the protocol's
  * encoders and codecs. {@link assertKafkajsInternals} checks at start-up that they still look the way
  * this code expects, so an accidental upgrade fails loudly instead of misbehaving at the first batch.
  */
@@ -43,6 +43,11 @@ export interface DirectBroker {
     memberId: string;
     topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
   }): Promise<unknown>;
+  /** A partition without a committed offset answers -1. */
+  offsetFetch(request: {
+    groupId: string;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number }> }>;
+  }): Promise<{ responses: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }>;
   metadata(topics?: string[]): Promise<KafkajsBrokerMetadata>;
   /** `timestamp`: -2 earliest, -1 latest, or ms (kafkajs's Long-compatible number or decimal string). */
   listOffsets(request: {
@@ -80,7 +85,7 @@ const clusterMethods = [
   'findBroker',
   'findGroupCoordinator',
 ] as const;
-const brokerMethods = ['offsetCommit', 'metadata', 'listOffsets'] as const;
+const brokerMethods = ['offsetCommit', 'offsetFetch', 'metadata', 'listOffsets'] as const;
 
 let internalsChecked = false;
 

@@ -4,7 +4,7 @@
  */
 export { createKafkajsOffsetOracle, KafkajsOffsetOracle } from './offset-oracle';
 export { createKafkajsRangeReader, KafkajsRangeReader, type KafkajsRangeReaderOptions } from './range-reader';
-export { createKafkajsGroupOffsetPublisher, KafkajsGroupOffsetPublisher } from './group-offset-publisher';
+export { createKafkajsGroupOffsetClient, KafkajsGroupOffsetClient } from './group-offset-client';
 export { kafkajsLogCreator, kafkajsLogLevel } from './log-creator';
 export { applyFetch, type FetchStep } from './fetch-step';
 export { assertKafkajsInternals, createKafkajsClient, KAFKAJS_VERSION } from './direct-cluster';

@@ -1,21 +1,22 @@
-import { createLogger, type GroupOffsetPublisher } from '@sluice/common';
+import { createLogger, type GroupOffsetClient } from '@sluice/common';
 import { GroupMirror } from '../group-mirror';
 
 /** A publisher that records each commit as `topic:partition=offset` pairs; the first `failFirst` commits fail. */
-function recordingPublisher(failFirst = 0): { commits: string[]; connects: number; connect: () => Promise<GroupOffsetPublisher> } {
+function recordingPublisher(failFirst = 0): { commits: string[]; connects: number; connect: () => Promise<GroupOffsetClient> } {
   let failures = failFirst;
-  const publisher: GroupOffsetPublisher = {
+  const publisher: GroupOffsetClient = {
     commit: (_group, offsets) => {
       if (failures-- > 0) return Promise.reject(new Error('coordinator not available'));
       state.commits.push([...offsets].map(([k, v]) => `${k}=${v}`).join(','));
       return Promise.resolve();
     },
+    fetch: () => Promise.resolve(new Map()),
     close: () => Promise.resolve(),
   };
   const state = {
     commits: [] as string[],
     connects: 0,
-    connect: (): Promise<GroupOffsetPublisher> => {
+    connect: (): Promise<GroupOffsetClient> => {
       state.connects++;
       return Promise.resolve(publisher);
     },

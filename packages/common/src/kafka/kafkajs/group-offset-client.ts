@@ -1,5 +1,5 @@
 import type { Logger } from '../../logging';
-import type { GroupOffsetPublisher, KafkaClientConfig } from '../types';
+import { partitionKey, type GroupOffsetClient, type KafkaClientConfig, type TopicPartition } from '../types';
 import { connectBounded, createDirectCluster, setTargetTopics, type DirectBroker, type DirectCluster } from './direct-cluster';
 import { isConnectionError, isCoordinatorError, withMetadataRetry } from './kafka-errors';
 
@@ -8,8 +8,9 @@ import { isConnectionError, isCoordinatorError, withMetadataRetry } from './kafk
  * Burrow), with a standalone OffsetCommit: generation -1 and member id '' are accepted by the
  * group coordinator only while the group has no members, so the group must be one nobody joins.
  * Best-effort by contract: callers log a failure and carry on, the Redis checkpoint is the truth.
+ * Reads a group's offsets with OffsetFetch (receiver mode's progress: the receivers' group).
  */
-export class KafkajsGroupOffsetPublisher implements GroupOffsetPublisher {
+export class KafkajsGroupOffsetClient implements GroupOffsetClient {
   /** FindCoordinator is a round trip; the coordinator of a group rarely moves. */
   private readonly coordinators = new Map<string, DirectBroker>();
 
@@ -34,9 +35,16 @@ export class KafkajsGroupOffsetPublisher implements GroupOffsetPublisher {
     const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
     // Locating the coordinator needs broker metadata; keep it to these topics, not the whole cluster.
     setTargetTopics(this.cluster, byTopic.keys());
-    await withMetadataRetry(
+    await this.withCoordinator(`OffsetCommit group ${groupId}`, groupId, (coordinator) =>
+      coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', topics })
+    );
+  }
+
+  /** `request` to the group's coordinator, found again when it moved or its connection broke. */
+  private withCoordinator<T>(operation: string, groupId: string, request: (coordinator: DirectBroker) => Promise<T>): Promise<T> {
+    return withMetadataRetry(
       {
-        operation: `OffsetCommit group ${groupId}`,
+        operation,
         config: this.config,
         cluster: this.cluster,
         logger: this.logger,
@@ -45,11 +53,25 @@ export class KafkajsGroupOffsetPublisher implements GroupOffsetPublisher {
           if (isCoordinatorError(e) || isConnectionError(e)) this.coordinators.delete(groupId);
         },
       },
-      async () => {
-        const coordinator = await this.coordinator(groupId);
-        await coordinator.offsetCommit({ groupId, groupGenerationId: -1, memberId: '', topics });
-      }
+      async () => request(await this.coordinator(groupId))
     );
+  }
+
+  async fetch(groupId: string, tps: TopicPartition[]): Promise<Map<string, bigint>> {
+    const byTopic = new Map<string, Array<{ partition: number }>>();
+    for (const { topic, partition } of tps) byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition }]);
+    const offsets = new Map<string, bigint>();
+    if (byTopic.size === 0) return offsets;
+    setTargetTopics(this.cluster, byTopic.keys());
+    const answer = await this.withCoordinator(`OffsetFetch group ${groupId}`, groupId, (coordinator) =>
+      coordinator.offsetFetch({ groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) })
+    );
+    for (const { topic, partitions } of answer.responses) {
+      // -1: no committed offset for the partition.
+      for (const p of partitions)
+        if (BigInt(p.offset) >= 0n) offsets.set(partitionKey({ topic, partition: p.partition }), BigInt(p.offset));
+    }
+    return offsets;
   }
 
   async close(): Promise<void> {
@@ -67,12 +89,12 @@ export class KafkajsGroupOffsetPublisher implements GroupOffsetPublisher {
 }
 
 /**
- * Connects a {@link GroupOffsetPublisher}.
+ * Connects a {@link GroupOffsetClient}.
  * @throws KafkaUnavailableError when no broker answers within about `2 × connectionTimeoutMs`.
  */
-export async function createKafkajsGroupOffsetPublisher(config: KafkaClientConfig, logger: Logger): Promise<GroupOffsetPublisher> {
-  const log = logger.child({ component: 'kafka-group-publisher' });
+export async function createKafkajsGroupOffsetClient(config: KafkaClientConfig, logger: Logger): Promise<GroupOffsetClient> {
+  const log = logger.child({ component: 'kafka-group-offsets' });
   const cluster = createDirectCluster(config, log);
   await connectBounded(cluster, config);
-  return new KafkajsGroupOffsetPublisher(cluster, config, log);
+  return new KafkajsGroupOffsetClient(cluster, config, log);
 }
