@@ -1,11 +1,24 @@
+import { readFileSync } from 'node:fs';
 import type Redis from 'ioredis';
 import { brokers, redisUrl, uniqueName } from '../helpers/env';
 import { assertFinishedExactlyOnce } from '../helpers/invariants';
 import { createTopic, produceValues } from '../helpers/kafka';
 import { jobArgs, killAll, sluice } from '../helpers/processes';
 import { history, redis } from '../helpers/redis';
+import { waitFor } from '../helpers/wait-for';
 
 jest.setTimeout(120_000);
+
+/** The process runs (a zombie, exited but not yet reaped by whoever adopted it, does not). */
+function running(pid: number): boolean {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces, the state follows its ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** `sluice run` as a user meets it: its flags, and an executor that dies under it. */
 describe('sluice run', () => {
@@ -79,5 +92,24 @@ describe('sluice run', () => {
     const started = [...run.stderr.matchAll(/^sluice run: started executor-1 \(pid (\d+)\)$/gm)].map((m) => m[1]);
     expect(started).toEqual([pid, expect.not.stringMatching(`^${pid}$`)]);
     await assertFinishedExactlyOnce(client, topic, values);
+  });
+
+  it('its driver and executors stop by themselves when it is killed by SIGKILL', async () => {
+    const topic = uniqueName('run-killed');
+    await createTopic(topic, 2);
+    const run = sluice(['run', ...jobArgs('examples/audit', topic), '--executors', '1', '--batch-interval-ms', '200']);
+    const [, driver] = await run.waitForOutput(/^sluice run: started driver \(pid (\d+)\)$/m);
+    const [, executor] = await run.waitForOutput(/^sluice run: started executor-1 \(pid (\d+)\)$/m);
+    await run.waitForOutput(/^batch 2: /m);
+    run.kill('SIGKILL');
+    await run.exit(10_000);
+    const pids = [Number(driver), Number(executor)];
+    await waitFor(() => pids.every((pid) => !running(pid)) || undefined, {
+      timeoutMs: 30_000,
+      label: 'the driver and the executor gone',
+    }).catch((e: Error) => {
+      for (const pid of pids) if (running(pid)) process.kill(pid, 'SIGKILL');
+      throw e;
+    });
   });
 });

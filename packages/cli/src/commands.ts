@@ -17,12 +17,27 @@ import {
 } from './options';
 import { BatchReporter } from './progress';
 
+/**
+ * Set by `sluice run` on its processes: their stdin is a pipe from it, which closes when it dies,
+ * even by SIGKILL. They then stop as on SIGTERM rather than run on with nobody to stop them.
+ */
+const RUN_CHILD_ENV = 'SLUICE_RUN_CHILD';
+
+/** Calls `stop` once the `sluice run` that started this process is gone (nothing otherwise). */
+function onRunGone(stop: () => void): void {
+  if (process.env[RUN_CHILD_ENV] !== '1') return;
+  process.stdin.once('close', stop).resume();
+  // Watching the pipe must not keep a process that is done alive.
+  (process.stdin as { unref?: () => void }).unref?.();
+}
+
 /** Runs until a signal or the stop condition; SIGTERM/SIGINT let the batch in flight commit first. */
 export async function driverCommand(flags: CommonFlags): Promise<void> {
   const { config, job, logger } = await prepare(flags, 'driver');
   const driver = await createDriver(config, job, logger);
   const stop = (): void => driver.stop();
   process.once('SIGTERM', stop).once('SIGINT', stop);
+  onRunGone(stop);
   const reporter = new BatchReporter();
   driver.on('batch', (event: BatchEvent) => reporter.report(event));
   try {
@@ -37,7 +52,7 @@ export async function driverCommand(flags: CommonFlags): Promise<void> {
 export async function executorCommand(flags: CommonFlags): Promise<void> {
   const { config, job, logger } = await prepare(flags, 'executor');
   const executor = await Executor.start(config, job, logger);
-  await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
+  await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT'), new Promise<void>((resolve) => onRunGone(resolve))]);
   // A second signal stops waiting for running tasks: they are handed back at once.
   const now = new AbortController();
   const hurry = (): void => now.abort();
@@ -136,13 +151,18 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const start = (name: string, role: string, args: string[]): ChildProcess => {
     // Own process groups: a terminal's Ctrl-C reaches only `run`, which stops the driver first
     // (its batch in flight commits) and the executors after it.
-    const child = spawn(process.execPath, [...self, role, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env });
+    // stdin: a pipe never written to; it closes when `run` dies, and the child stops (onRunGone).
+    const child = spawn(process.execPath, [...self, role, ...args], {
+      stdio: ['pipe', 'inherit', 'inherit'],
+      detached: true,
+      env: { ...env, [RUN_CHILD_ENV]: '1' },
+    });
     children.add(child);
     child.once('exit', () => children.delete(child));
     process.stderr.write(`sluice run: started ${name} (pid ${child.pid})\n`);
     return child;
   };
-  // Detached children outlive an abrupt exit of `run` unless told to stop.
+  // Detached children outlive an abrupt exit of `run` unless told to stop (or, killed, by their stdin closing).
   const stopChildren = (): void => children.forEach((child) => child.kill('SIGTERM'));
   process.once('exit', stopChildren);
   const driver = start('driver', 'driver', driverArgs);
