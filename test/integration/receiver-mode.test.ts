@@ -1,4 +1,9 @@
-import type Redis from 'ioredis';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
 import { blockKeys } from '@sluice/common';
 import { uniqueName } from '../helpers/env';
 import { createTopic, endOffsets, groupOffsets, produceValues } from '../helpers/kafka';
@@ -14,6 +19,32 @@ interface Receiver {
   executor: string | null;
   blocks: number;
   restarts: number;
+  lastError: string | null;
+}
+
+/** A redis-server of the test's own on a free loopback port (`extra`: e.g. `--replicaof`), stopped by `stop`. */
+async function ownRedis(...extra: string[]): Promise<{ port: number; url: string; client: Redis; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-rcv-redis-'));
+  const server: ChildProcess = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no', ...extra],
+    { stdio: 'ignore' }
+  );
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  await waitFor(() => client.ping().then((r) => r === 'PONG'), { label: `redis-server on ${port}` });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    client,
+    stop: async () => {
+      client.disconnect();
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function receivers(httpPort: number): Promise<Receiver[]> {
@@ -218,5 +249,40 @@ describe('receiver mode (source.mode = receiver)', () => {
     );
     run.kill('SIGTERM');
     await run.exit(30_000);
+  });
+
+  it('receiver.walReplicas: without a replica no block is acknowledged (the receiver fails, coded); with one, every record once', async () => {
+    const primary = await ownRedis();
+    let replica: Awaited<ReturnType<typeof ownRedis>> | undefined;
+    try {
+      const topic = uniqueName('rcv-replicas');
+      await createTopic(topic, 2);
+      const values = Array.from({ length: 3000 }, (_, i) => `x${i}`);
+      await produceValues(topic, values, 2);
+      const httpPort = await freePort();
+      const run = runReceivers(
+        topic,
+        httpPort,
+        ...['--redis-url', primary.url, '--conf', 'receiver.walReplicas=1', '--conf', 'receiver.walReplicaTimeoutMs=300']
+      );
+      const failed = await waitFor(
+        async () => (await receivers(httpPort).catch(() => [])).find((r) => r.lastError?.includes('reached 0 of 1 replicas')),
+        { timeoutMs: 60_000, intervalMs: 200, label: 'the receiver failing for want of a replica' }
+      );
+      expect(failed.lastError).toMatch(
+        /\[SLUICE_REDIS_UNAVAILABLE\] write-ahead log of receiver-0: block \S+ reached 0 of 1 replicas within 300 ms \(receiver\.walReplicas\)/
+      );
+      // Not acknowledged, so neither recorded nor committed to the group: nothing processed, nothing lost.
+      expect((await auditCounts(primary.client, topic)).size).toBe(0);
+      replica = await ownRedis('--replicaof', '127.0.0.1', String(primary.port));
+      await waitForEveryValue(primary.client, run, topic, values, 90_000);
+      await waitForGroupAtEnd(topic);
+      expect(await tally(primary.client, topic, values)).toEqual({ missing: 0, duplicates: 0 });
+      run.kill('SIGTERM');
+      await run.exit(30_000);
+    } finally {
+      await replica?.stop();
+      await primary.stop();
+    }
   });
 });
