@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { blockKeys, jobKeys } from '@sluice/common';
 import { schedule, chaosSeed, type Fault } from '../helpers/chaos';
+import { OwnRedis } from '../helpers/cluster';
 import { uniqueName, brokers } from '../helpers/env';
 import { batchPhase, ContinuousProducer, topicValueCounts, type BatchPhase } from '../helpers/fault';
 import { committedOffsets, createTopic, endOffsets, groupOffsets, produceValues } from '../helpers/kafka';
@@ -15,7 +16,8 @@ import { waitFor } from '../helpers/wait-for';
  * reported as SLUICE_BLOCK_LOST in the batch history). Then the deterministic fault point between
  * the log write and the offset commit, which must duplicate, and its counterpart without the log:
  * an executor killed while its recorded blocks wait for their batch, which must lose them, each
- * record counted lost. One summary line per mode.
+ * record counted lost. With the log, receiver mode rides out a Redis restart without a loss.
+ * One summary line per mode.
  * SLUICE_CHAOS_SEED replays a schedule.
  */
 jest.setTimeout(240_000);
@@ -251,5 +253,54 @@ describe('source modes under faults', () => {
     );
     expect(lost).toBeGreaterThan(0);
     expect(countedLost).toBe(lost);
+  });
+
+  it('with the log, receiver mode rides out a Redis restart (SIGKILL, AOF fsynced): 0 lost, duplicates counted', async () => {
+    const own = await OwnRedis.start();
+    const ownClient = own.client();
+    const producer = { stop: (): Promise<void> => Promise.resolve() };
+    try {
+      const topic = uniqueName('modes-redis-restart');
+      await createTopic(topic, PARTITIONS);
+      const [grpcPort, httpPort] = [await freePort(), await freePort()];
+      const job = [...jobArgs('examples/audit', topic), '--batch-interval-ms', '300', '--redis-url', own.url, ...modeFlags('receiver+log')];
+      const driver = sluice(
+        ['driver', ...job, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--min-executors', '2'],
+        env
+      );
+      for (const id of ['e0', 'e1']) sluice(['executor', ...job, '--driver', `127.0.0.1:${grpcPort}`, '--id', id], env);
+      const continuous = new ContinuousProducer(brokers(), topic, PARTITIONS, 'redis-restart', 20, 50);
+      producer.stop = () => continuous.stop();
+      continuous.start();
+      const progress = (after: number, label: string): Promise<number> =>
+        waitFor(async () => ((await committed(ownClient, topic)) > after ? committed(ownClient, topic) : undefined), {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          label,
+        }).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${driver.stderr.slice(-3000)}`)));
+      const before = await progress(0, 'first records');
+      await own.kill();
+      // The driver notices (not ready) before Redis is back.
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(3000) })).status === 503 || undefined,
+        { timeoutMs: 20_000, label: 'driver not ready while Redis is down' }
+      );
+      await own.start();
+      await progress(before, 'progress after the restart');
+      await continuous.stop();
+      await drained(ownClient, topic, 'receiver+log', driver);
+      const written = await topicValueCounts(brokers(), topic);
+      const counts = await auditCounts(ownClient, topic);
+      const lost = [...written.keys()].filter((v) => !counts.has(v)).length;
+      const duplicated = [...written.keys()].reduce((n, v) => n + Math.max(0, (counts.get(v) ?? 0) - 1), 0);
+      const countedLost = (await history(ownClient, topic)).reduce((n, b) => n + (b.lostRecords ?? 0), 0);
+      process.stdout.write(`mode receiver+log, Redis restarted: ${written.size} values, ${lost} lost, ${duplicated} duplicated\n`);
+      expect({ lost, countedLost }).toEqual({ lost: 0, countedLost: 0 });
+    } finally {
+      await producer.stop();
+      await killAll();
+      ownClient.disconnect();
+      await own.destroy();
+    }
   });
 });
