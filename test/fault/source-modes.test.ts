@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { blockKeys, jobKeys } from '@sluice/common';
 import { schedule, chaosSeed, type Fault } from '../helpers/chaos';
-import { OwnRedis } from '../helpers/cluster';
+import { CLUSTER_BROKERS, clusterKafka, OwnRedis, restartBroker, startCluster } from '../helpers/cluster';
 import { uniqueName, brokers } from '../helpers/env';
 import { batchPhase, ContinuousProducer, topicValueCounts, type BatchPhase } from '../helpers/fault';
 import { committedOffsets, createTopic, endOffsets, groupOffsets, produceValues } from '../helpers/kafka';
@@ -16,7 +16,8 @@ import { waitFor } from '../helpers/wait-for';
  * reported as SLUICE_BLOCK_LOST in the batch history). Then the deterministic fault point between
  * the log write and the offset commit, which must duplicate, and its counterpart without the log:
  * an executor killed while its recorded blocks wait for their batch, which must lose them, each
- * record counted lost. With the log, receiver mode rides out a Redis restart without a loss.
+ * record counted lost. With the log, receiver mode rides out a Redis restart, and a rolling restart
+ * of the 3-node cluster's brokers, without a loss.
  * One summary line per mode.
  * SLUICE_CHAOS_SEED replays a schedule.
  */
@@ -299,6 +300,71 @@ describe('source modes under faults', () => {
     } finally {
       await producer.stop();
       await killAll();
+      ownClient.disconnect();
+      await own.destroy();
+    }
+  });
+
+  it('with the log, receiver mode rides out a rolling restart of the 3 brokers: 0 lost, duplicates counted', async () => {
+    await startCluster();
+    const own = await OwnRedis.start();
+    const ownClient = own.client();
+    const admin = clusterKafka().admin();
+    await admin.connect();
+    const producer = { stop: (): Promise<void> => Promise.resolve() };
+    try {
+      const topic = uniqueName('modes-broker-restart');
+      await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
+      const [grpcPort, httpPort] = [await freePort(), await freePort()];
+      const job = [...jobArgs('examples/audit', topic), '--batch-interval-ms', '300', ...modeFlags('receiver+log')];
+      const clusterEnv = { ...env, KAFKA_BROKERS: CLUSTER_BROKERS, REDIS_URL: own.url, SLUICE_KAFKA_REQUEST_TIMEOUT_MS: '5000' };
+      const driver = sluice(
+        ['driver', ...job, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--min-executors', '2'],
+        clusterEnv
+      );
+      for (const id of ['e0', 'e1']) sluice(['executor', ...job, '--driver', `127.0.0.1:${grpcPort}`, '--id', id], clusterEnv);
+      const continuous = new ContinuousProducer(CLUSTER_BROKERS, topic, PARTITIONS, 'broker-restart', 20, 50);
+      producer.stop = () => continuous.stop();
+      continuous.start();
+      const progress = (after: number, label: string): Promise<number> =>
+        waitFor(async () => ((await committed(ownClient, topic)) > after ? committed(ownClient, topic) : undefined), {
+          timeoutMs: 90_000,
+          intervalMs: 100,
+          label,
+        }).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${driver.stderr.slice(-3000)}`)));
+      let at = await progress(0, 'first records');
+      for (const broker of [1, 2, 3]) {
+        await restartBroker(broker);
+        at = await progress(at, `progress after broker ${broker} restarted`);
+      }
+      await continuous.stop();
+      // Drained: the receivers' group at the end offsets, no block left in the block log.
+      const keys = blockKeys(topic);
+      await waitFor(
+        async () => {
+          const ends = await admin.fetchTopicOffsets(topic);
+          const [group] = await admin.fetchOffsets({ groupId: `sluice-${topic}`, topics: [topic] });
+          const at = new Map(group?.partitions.map((p) => [p.partition, p.offset]));
+          if (!ends.every((e) => at.get(e.partition) === e.offset)) return undefined;
+          const pending =
+            (await ownClient.hlen(keys.blocks)) + (await ownClient.llen(keys.unallocated)) + (await ownClient.exists(keys.planned));
+          return pending === 0 || undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 250, label: 'drained' }
+      ).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${driver.stderr.slice(-3000)}`)));
+      const written = await topicValueCounts(CLUSTER_BROKERS, topic);
+      const counts = await auditCounts(ownClient, topic);
+      const lost = [...written.keys()].filter((v) => !counts.has(v)).length;
+      const duplicated = [...written.keys()].reduce((n, v) => n + Math.max(0, (counts.get(v) ?? 0) - 1), 0);
+      const countedLost = (await history(ownClient, topic)).reduce((n, b) => n + (b.lostRecords ?? 0), 0);
+      process.stdout.write(
+        `mode receiver+log, brokers restarted one by one: ${written.size} values, ${lost} lost, ${duplicated} duplicated\n`
+      );
+      expect({ lost, countedLost }).toEqual({ lost: 0, countedLost: 0 });
+    } finally {
+      await producer.stop();
+      await killAll();
+      await admin.disconnect();
       ownClient.disconnect();
       await own.destroy();
     }
